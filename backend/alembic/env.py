@@ -1,0 +1,62 @@
+"""Alembic environment: the URL comes from the app's settings (or a passed connection)."""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+from typing import Any
+
+from alembic import context
+
+from app.config import get_settings
+from app.database import make_engine
+from app.models import Base, UTCDateTime
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render our UTCDateTime as a plain timezone-aware DateTime in migration files."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def _configure(**kwargs: Any) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
+        compare_type=True,
+        render_item=render_item,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    _configure(url=get_settings().database_url, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
+    with engine.connect() as connection:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,5 @@
+"""Analytics endpoints."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/analytics", tags=["analytics"])

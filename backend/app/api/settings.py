@@ -1,0 +1,5 @@
+"""Settings endpoints."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/settings", tags=["settings"])

@@ -1,0 +1,5 @@
+"""Tickets endpoints."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])

@@ -1,0 +1,35 @@
+"""Authentication dependencies: the bearer token scheme and the CurrentUser alias."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import jwt
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from app.config import get_settings
+from app.database import SessionDep
+from app.errors import Unauthorized
+from app.models import User
+from app.security import decode_access_token
+from app.services import users
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+
+
+def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    if not token:
+        raise Unauthorized("Not authenticated")
+    try:
+        payload = decode_access_token(token, secret_key=get_settings().secret_key)
+        user_id = int(payload["sub"])
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        raise Unauthorized("Invalid or expired token") from exc
+    user = users.get_by_id(db=db, user_id=user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,96 @@
+"""Application settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = BACKEND_DIR / "data"
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = DEFAULT_SECRET_KEY
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://localhost:5173",
+    ]
+    public_base_url: str = "http://127.0.0.1:8000"
+    sandbox_enabled: bool | None = None
+    # Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt.
+    encryption_keys: str = ""
+    zendesk_requests_per_minute: int = Field(default=400, ge=1)
+    zendesk_timeout_s: float = Field(default=10.0, gt=0)
+    llm_timeout_s: float = Field(default=20.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_prices_json: str | None = None
+    batch_concurrency: int = Field(default=50, ge=1, le=500)
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'triage.db'}"
+        if self.sandbox_enabled is None:
+            self.sandbox_enabled = self.env != "production"
+        if self.env == "production":
+            if (
+                self.secret_key == DEFAULT_SECRET_KEY
+                or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
+            ):
+                raise ValueError(
+                    "SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_KEY_LENGTH} characters in production, e.g. "
+                    '`python -c "import secrets; print(secrets.token_urlsafe(48))"`'
+                )
+            if not self.encryption_keys:
+                raise ValueError(
+                    "ENCRYPTION_KEYS must be set in production (a Fernet key, e.g. "
+                    '`python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())"`)'
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sandbox_zendesk_url(self) -> str:
+        return f"{self.public_base_url.rstrip('/')}/sandbox/zendesk"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.redis_url or f"sqla+sqlite:///{self.data_dir / 'celery-broker.db'}"
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.redis_url or f"db+sqlite:///{self.data_dir / 'celery-results.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

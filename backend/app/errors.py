@@ -1,0 +1,78 @@
+"""One error hierarchy; main.py maps every error to one JSON shape.
+
+Shape: {"error": {"code": str, "message": str, "details": list | None, "request_id": str}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers
+        if code:
+            self.code = code
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class NotConfigured(BadRequest):
+    code = "not_configured"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str = "Could not validate credentials", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "validation_error"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class UpstreamError(AppError):
+    """An upstream (Zendesk, LLM) failed or could not be reached."""
+
+    status_code = 502
+    code = "upstream_error"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"

@@ -1,0 +1,290 @@
+"""SQLAlchemy 2.0 typed models. Timestamps are timezone-aware UTC; money is Numeric."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.enums import AnalysisSource, Category, Sentiment, Urgency
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """timestamptz on PostgreSQL; on SQLite (no tz support) values are read back as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _label_enum(enum_cls: type, name: str) -> Enum:
+    """A portable enum column: VARCHAR with a CHECK constraint (no native PG type to migrate)."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+MONEY = Numeric(14, 6)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    integration: Mapped[IntegrationSettings | None] = relationship(
+        back_populates="user", lazy="raise", cascade="all, delete-orphan", uselist=False
+    )
+
+
+def _new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+class IntegrationSettings(TimestampMixin, Base):
+    """Per-user integration settings. Columns ending in `_encrypted` hold Fernet tokens."""
+
+    __tablename__ = "integration_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_new_public_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    zendesk_url: Mapped[str | None] = mapped_column(String(255))
+    zendesk_email: Mapped[str | None] = mapped_column(String(320))
+    zendesk_api_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    zendesk_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    openai_api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    openai_model: Mapped[str] = mapped_column(String(100), default="gpt-4o-mini")
+    openai_base_url: Mapped[str | None] = mapped_column(String(255))
+    analysis_mode: Mapped[str] = mapped_column(String(16), default="auto")
+    write_tags: Mapped[bool] = mapped_column(Boolean, default=True)
+    write_note: Mapped[bool] = mapped_column(Boolean, default=True)
+    reply_draft: Mapped[bool] = mapped_column(Boolean, default=True)
+    redact_pii: Mapped[bool] = mapped_column(Boolean, default=True)
+    tag_prefix: Mapped[str] = mapped_column(String(32), default="ai")
+    polling_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    polling_interval_s: Mapped[int] = mapped_column(Integer, default=300)
+    polling_cursor: Mapped[str | None] = mapped_column(Text)
+    polling_last_run_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(back_populates="integration", lazy="raise")
+
+
+class Ticket(TimestampMixin, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("user_id", "zendesk_ticket_id"),
+        Index("ix_tickets_user_id_updated_at", "user_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(String(16), index=True)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    ticket_type: Mapped[str | None] = mapped_column(String(16))
+    requester_id: Mapped[int | None] = mapped_column(BigInteger)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    zendesk_created_at: Mapped[datetime | None] = mapped_column()
+    zendesk_updated_at: Mapped[datetime | None] = mapped_column()
+
+    analysis: Mapped[TicketAnalysis | None] = relationship(
+        back_populates="ticket", lazy="raise", uselist=False
+    )
+
+
+class TicketAnalysis(TimestampMixin, Base):
+    """The current analysis of a ticket: reprocessing updates it in place."""
+
+    __tablename__ = "ticket_analyses"
+    __table_args__ = (
+        Index("ix_ticket_analyses_user_id_created_at", "user_id", "created_at"),
+        Index("ix_ticket_analyses_user_id_category", "user_id", "category"),
+        Index("ix_ticket_analyses_user_id_urgency", "user_id", "urgency"),
+        Index("ix_ticket_analyses_user_id_sentiment", "user_id", "sentiment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    category: Mapped[Category] = mapped_column(_label_enum(Category, "category"))
+    urgency: Mapped[Urgency] = mapped_column(_label_enum(Urgency, "urgency"))
+    sentiment: Mapped[Sentiment] = mapped_column(_label_enum(Sentiment, "sentiment"))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    category_confidence: Mapped[float | None] = mapped_column(Float)
+    urgency_confidence: Mapped[float | None] = mapped_column(Float)
+    sentiment_confidence: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    reply_draft: Mapped[str | None] = mapped_column(String(600))
+    suggested_tags: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[AnalysisSource] = mapped_column(_label_enum(AnalysisSource, "source"))
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    processing_time_ms: Mapped[int] = mapped_column(Integer, default=0)
+    pii_redactions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags_written: Mapped[list[Any]] = mapped_column(default=list)
+    note_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    written_back_at: Mapped[datetime | None] = mapped_column()
+    feedback_category: Mapped[Category | None] = mapped_column(
+        _label_enum(Category, "feedback_category")
+    )
+    feedback_urgency: Mapped[Urgency | None] = mapped_column(
+        _label_enum(Urgency, "feedback_urgency")
+    )
+    feedback_sentiment: Mapped[Sentiment | None] = mapped_column(
+        _label_enum(Sentiment, "feedback_sentiment")
+    )
+    feedback_at: Mapped[datetime | None] = mapped_column()
+
+    ticket: Mapped[Ticket] = relationship(back_populates="analysis", lazy="raise")
+
+
+class ProcessingLog(Base):
+    """One row per processing step, with its duration, status and cost."""
+
+    __tablename__ = "processing_logs"
+    __table_args__ = (Index("ix_processing_logs_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    step: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SystemMetrics(Base):
+    """Daily per-user rollup of processed analyses (the user's local day)."""
+
+    __tablename__ = "system_metrics"
+    __table_args__ = (UniqueConstraint("user_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    tickets_processed: Mapped[int] = mapped_column(Integer, default=0)
+    total_processing_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    category_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    urgency_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sentiment_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BatchJob(TimestampMixin, Base):
+    """A batch of up to 100 tickets processed by a worker; survives broker restarts."""
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index("ix_batch_jobs_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    origin: Mapped[str] = mapped_column(String(16), default="api")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class BatchJobItem(Base):
+    """One ticket of a batch; unique per (job, ticket) so redelivery never duplicates work."""
+
+    __tablename__ = "batch_job_items"
+    __table_args__ = (UniqueConstraint("job_id", "zendesk_ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("batch_jobs.id", ondelete="CASCADE"))
+    zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column()

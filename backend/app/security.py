@@ -1,0 +1,51 @@
+"""Password hashing and JWT helpers: pure functions, no FastAPI imports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from passlib.context import CryptContext
+
+JWT_ALGORITHM = "HS256"
+
+# bcrypt_sha256 pre-hashes with SHA-256, so passwords longer than bcrypt's 72-byte limit
+# are neither truncated nor rejected; plain bcrypt hashes still verify.
+_password_context = CryptContext(schemes=["bcrypt_sha256", "bcrypt"], deprecated="auto")
+
+
+def hash_password(password: str) -> str:
+    return _password_context.hash(password)
+
+
+def verify_password(password: str, hashed_password: str) -> bool:
+    try:
+        return _password_context.verify(password, hashed_password)
+    except (ValueError, TypeError):
+        return False
+
+
+# A fixed hash to verify against when the email is unknown, so both paths cost the same.
+DUMMY_PASSWORD_HASH = hash_password("not-a-real-password-timing-equaliser")
+
+
+def create_access_token(
+    subject: str, *, secret_key: str, expires_delta: timedelta, now: datetime | None = None
+) -> str:
+    issued_at = now or datetime.now(UTC)
+    payload = {"sub": subject, "iat": issued_at, "exp": issued_at + expires_delta, "typ": "access"}
+    return jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret_key: str) -> dict[str, Any]:
+    """Decode and verify; raises jwt.InvalidTokenError on any problem (expired, forged...)."""
+    payload = jwt.decode(
+        token,
+        secret_key,
+        algorithms=[JWT_ALGORITHM],
+        options={"require": ["sub", "exp", "iat"]},
+    )
+    if payload.get("typ") != "access":
+        raise jwt.InvalidTokenError("not an access token")
+    return payload

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, lints, then runs pytest on PostgreSQL
+# (TEST_DATABASE_URL, default the local `test` database) and the database-facing tests
+# again on SQLite. Extra arguments go to both pytest runs.
+set -euo pipefail
+backend=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bootstrap.sh
+source "$backend/scripts/bootstrap.sh" requirements-dev.txt
+cd "$backend"
+started=$(date +%s)
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+
+echo "== pytest on PostgreSQL"
+pytest -q "$@"
+
+echo "== pytest on SQLite"
+TEST_DATABASE_URL=sqlite pytest -q -m "not postgres_only" tests/api tests/test_migrations.py "$@"
+
+echo "test suite passed in $(($(date +%s) - started)) s"

@@ -1,0 +1,105 @@
+"""Test fixtures: one migrated database per session, a rolled-back transaction per test.
+
+TEST_DATABASE_URL picks the database (default: the local PostgreSQL `test` database);
+set it to a sqlite:/// URL to run the suite on SQLite. An unreachable database fails.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+if TEST_DATABASE_URL == "sqlite":
+    TEST_DATABASE_URL = f"sqlite:///{tempfile.mkdtemp(prefix='triage-test-')}/test.db"
+
+# Settings are read once: set the environment before the app is imported.
+os.environ.update(
+    {
+        "ENV": "test",
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SANDBOX_ENABLED": "false",
+        "ENCRYPTION_KEYS": "bX9uqS1xLcD3mQeKcS8c4bJf0m3y8Xb2m6R0W8Q5b3Y=",
+        "DATA_DIR": tempfile.mkdtemp(prefix="triage-data-"),
+    }
+)
+os.environ.pop("REDIS_URL", None)
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app.database import get_db, get_engine  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.migrations import upgrade_head  # noqa: E402
+from tests.factories import UserFactory  # noqa: E402
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop everything so the session starts from an empty database."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        else:
+            tables = connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table'")
+            ).scalars()
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in list(tables):
+                connection.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    engine = get_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # a failure, never a skip
+        pytest.exit(f"test database {engine.url!r} is unreachable: {exc}", returncode=3)
+    reset_schema(engine)
+    with engine.begin() as connection:
+        upgrade_head(connection)
+    yield engine
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(db: Session):  # type: ignore[no-untyped-def]
+    application = create_app()
+
+    def _test_db() -> Iterator[Session]:
+        yield db
+        db.flush()
+
+    application.dependency_overrides[get_db] = _test_db
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def users(db: Session, client: TestClient) -> UserFactory:
+    return UserFactory(db=db, client=client)
