@@ -38,6 +38,8 @@ from app.main import create_app  # noqa: E402
 from app.migrations import upgrade_head  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
+pytest_plugins = ["tests.fixtures_zendesk"]
+
 
 def reset_schema(engine: Engine) -> None:
     """Drop everything so the session starts from an empty database."""
