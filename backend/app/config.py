@@ -35,10 +35,16 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     zendesk_requests_per_minute: int = Field(default=400, ge=1)
     zendesk_timeout_s: float = Field(default=10.0, gt=0)
+    zendesk_max_retries: int = Field(default=4, ge=0, le=10)
+    zendesk_backoff_base_s: float = Field(default=0.5, ge=0)
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_prices_json: str | None = None
     batch_concurrency: int = Field(default=50, ge=1, le=500)
+    # A job's lease: a worker that stops renewing it (killed) loses the job after this long.
+    batch_lease_s: int = Field(default=60, ge=2)
+    # Redis: how long an unacknowledged task waits before redelivery to another worker.
+    celery_visibility_timeout_s: int = Field(default=300, ge=5)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_attempts_per_minute: int = Field(default=10, ge=1)
     log_level: str = "INFO"

@@ -111,4 +111,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(analytics.router)
     app.include_router(settings.router)
+    if config.sandbox_enabled:
+        from sandbox.zendesk import create_zendesk_app
+
+        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets.
+        app.mount("/sandbox/zendesk", create_zendesk_app())
     return app

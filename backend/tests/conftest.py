@@ -24,6 +24,9 @@ os.environ.update(
         "SANDBOX_ENABLED": "false",
         "ENCRYPTION_KEYS": "bX9uqS1xLcD3mQeKcS8c4bJf0m3y8Xb2m6R0W8Q5b3Y=",
         "DATA_DIR": tempfile.mkdtemp(prefix="triage-data-"),
+        "ZENDESK_BACKOFF_BASE_S": "0.02",
+        "ZENDESK_MAX_RETRIES": "2",
+        "ZENDESK_REQUESTS_PER_MINUTE": "100000",
     }
 )
 os.environ.pop("REDIS_URL", None)
@@ -38,7 +41,7 @@ from app.main import create_app  # noqa: E402
 from app.migrations import upgrade_head  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
-pytest_plugins = ["tests.fixtures_zendesk"]
+pytest_plugins = ["tests.fixtures_zendesk", "tests.fixtures_openai"]
 
 
 def reset_schema(engine: Engine) -> None:

@@ -39,3 +39,17 @@ class UserFactory:
     def authed(self, email: str | None = None) -> tuple[User, dict[str, str]]:
         user = self.create(email)
         return user, self.headers_for(user)
+
+
+def configure_zendesk(db: Session, user: User, base_url: str, **options: object) -> None:
+    """Point a user's integration at a Zendesk (usually the simulator)."""
+    from app.services import integrations
+    from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
+
+    changes: dict[str, object] = {
+        "zendesk_url": base_url,
+        "zendesk_email": DEFAULT_EMAIL,
+        "zendesk_api_token": DEFAULT_API_TOKEN,
+    }
+    changes.update(options)
+    integrations.update(db=db, user_id=user.id, changes=changes)

@@ -1,5 +1,173 @@
-"""Tickets endpoints."""
+"""Ticket processing, listing and details. All scoped to the current user."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/tickets", tags=["tickets"])
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.api.deps import NOT_FOUND, UNAUTHORIZED
+from app.auth import CurrentUser
+from app.database import SessionDep
+from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.errors import Unprocessable
+from app.models import BatchJob
+from app.schemas import (
+    BatchRequest,
+    ErrorResponse,
+    JobList,
+    JobOut,
+    ProcessRequest,
+    ProcessResponse,
+    TicketDetail,
+    TicketPage,
+    TicketSummary,
+)
+from app.services import batch_service, ticket_processor, ticket_store
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
+
+TicketId = Annotated[int, Path(gt=0, le=2**53, description="Zendesk ticket id")]
+ZendeskStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
+SortKey = Literal[
+    "updated_at",
+    "-updated_at",
+    "created_at",
+    "-created_at",
+    "zendesk_ticket_id",
+    "-zendesk_ticket_id",
+    "subject",
+    "-subject",
+]
+UPSTREAM_ERRORS = {
+    400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
+    404: {"model": ErrorResponse, "description": "Ticket not found in Zendesk"},
+    502: {"model": ErrorResponse, "description": "Zendesk unreachable or failing"},
+}
+
+
+@router.post("/process", response_model=ProcessResponse, responses=UPSTREAM_ERRORS)
+def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> ProcessResponse:
+    """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back."""
+    result = ticket_processor.process_ticket(
+        db=db, user_id=user.id, zendesk_ticket_id=body.ticket_id
+    )
+    return ProcessResponse.model_validate(
+        {
+            "ticket": result.ticket,
+            "analysis": result.analysis,
+            "write_back_status": result.write_back_status,
+            "write_back_error": result.write_back_error,
+        },
+        from_attributes=True,
+    )
+
+
+def job_out(job: BatchJob, items: list | None = None) -> JobOut:
+    return JobOut.model_validate(
+        {
+            "id": job.id,
+            "state": job.state,
+            "progress": {"done": job.done, "failed": job.failed, "total": job.total},
+            "error": job.error,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "items": items,
+        },
+        from_attributes=True,
+    )
+
+
+@router.post(
+    "/process-batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={
+        400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
+        503: {"model": ErrorResponse, "description": "The job queue is unavailable"},
+    },
+)
+def process_batch(
+    body: BatchRequest, user: CurrentUser, db: SessionDep, response: Response
+) -> JobOut:
+    """Queue 1 to 100 tickets for processing; poll the job at the Location header."""
+    from app.worker import dispatch_batch
+
+    job = batch_service.submit(
+        db=db, user_id=user.id, zendesk_ticket_ids=body.ticket_ids, dispatch=dispatch_batch
+    )
+    response.headers["Location"] = f"/tickets/jobs/{job.id}"
+    return job_out(job)
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(
+    user: CurrentUser, db: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> JobList:
+    """The user's most recent batch jobs."""
+    jobs = batch_service.recent_jobs(db=db, user_id=user.id, limit=limit)
+    return JobList(items=[job_out(job) for job in jobs])
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=NOT_FOUND)
+def get_job(
+    job_id: Annotated[str, Path(max_length=36)], user: CurrentUser, db: SessionDep
+) -> JobOut:
+    """State, progress and the per-ticket result or error of a batch job."""
+    job = batch_service.get_job(db=db, user_id=user.id, job_id=job_id)
+    return job_out(job, batch_service.job_items(db=db, job_id=job.id))
+
+
+@router.get("/", response_model=TicketPage)
+def list_tickets(
+    user: CurrentUser,
+    db: SessionDep,
+    category: Category | None = None,
+    urgency: Urgency | None = None,
+    sentiment: Sentiment | None = None,
+    source: AnalysisSource | None = None,
+    status: ZendeskStatus | None = None,
+    start: Annotated[datetime | None, Query(description="updated at or after")] = None,
+    end: Annotated[datetime | None, Query(description="updated before")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the subject")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 25,
+    sort: SortKey = "-updated_at",
+) -> TicketPage:
+    if start is not None and end is not None and start > end:
+        raise Unprocessable("start must not be after end")
+    if q is not None and "\x00" in q:
+        raise Unprocessable("q must not contain NUL characters")
+    items, total = ticket_store.list_tickets(
+        db=db,
+        user_id=user.id,
+        page=page,
+        page_size=page_size,
+        sort=sort,
+        category=category,
+        urgency=urgency,
+        sentiment=sentiment,
+        source=source,
+        status=status,
+        start=start,
+        end=end,
+        text=q,
+    )
+    return TicketPage.model_validate(
+        {"items": items, "total": total, "page": page, "page_size": page_size},
+        from_attributes=True,
+    )
+
+
+@router.get("/stats/summary", response_model=TicketSummary)
+def stats_summary(user: CurrentUser, db: SessionDep) -> TicketSummary:
+    return TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
+def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> TicketDetail:
+    """A processed ticket with its analysis and processing log."""
+    detail = ticket_processor.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
+    return TicketDetail.model_validate(detail, from_attributes=True)

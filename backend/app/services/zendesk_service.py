@@ -395,6 +395,15 @@ class ZendeskClient:
             )
         return NoteResult(ticket_id, tuple(current_tags), comment_id, audit_id)
 
+    def remove_tags(self, ticket_id: int, tags: Sequence[str]) -> list[str]:
+        """Remove tags (`DELETE tickets/{id}/tags.json`, idempotent); returns the tags left."""
+        data = self._request(
+            "DELETE",
+            f"/api/v2/tickets/{int(ticket_id)}/tags.json",
+            json={"tags": _checked_tags(tags)},
+        )
+        return list(data.get("tags", []))
+
     def update_many(
         self,
         *,
@@ -406,8 +415,10 @@ class ZendeskClient:
 
         Either the same change for many tickets (`ticket_ids` + `ticket`, where
         `additional_tags`/`remove_tags` work) or one change per ticket (`tickets`, each with
-        an `id`; tag changes are refused there because Zendesk does not honour them reliably).
-        `tags` is refused everywhere: it replaces all of a ticket's tags.
+        an `id`; additional/remove tags are refused there because Zendesk does not honour them
+        reliably). `tags` replaces all of a ticket's tags, so it is allowed only per ticket with
+        `safe_update` and the `updated_stamp` read with it: a ticket changed since then fails
+        with a conflict instead of losing tags.
         """
         if (tickets is None) == (ticket_ids is None or ticket is None):
             raise ValueError("pass either ticket_ids with ticket, or tickets")
@@ -427,6 +438,8 @@ class ZendeskClient:
                 if not isinstance(item.get("id"), int):
                     raise ValueError("every ticket in `tickets` needs an integer id")
                 refused = {"tags", "additional_tags", "remove_tags"} & set(item)
+                if refused == {"tags"} and item.get("safe_update") and item.get("updated_stamp"):
+                    refused = set()  # a full tag set guarded by safe_update: stale → 409
                 if refused:
                     raise ValueError(
                         f"{sorted(refused)} not allowed per ticket; use ticket_ids + ticket"

@@ -1,0 +1,223 @@
+"""Pydantic request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from app.enums import AnalysisSource, Category, Sentiment, Urgency
+
+
+def _reject_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_reject_nul)]
+Password = Annotated[
+    SafeStr, StringConstraints(min_length=8, max_length=1024), Field(examples=["s3cret-pass"])
+]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, object]] | dict[str, object] | None = None
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    password: Password
+    full_name: Annotated[SafeStr, StringConstraints(max_length=200)] | None = None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str | None
+    timezone: str
+    created_at: datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Lifetime in seconds")
+
+
+class HealthStatus(BaseModel):
+    status: str
+
+
+class ReadinessStatus(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+# --- tickets ---------------------------------------------------------------------------
+
+
+class ProcessRequest(BaseModel):
+    ticket_id: int = Field(gt=0, le=2**53, strict=True, description="Zendesk ticket id")
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    zendesk_ticket_id: int
+    subject: str
+    status: str | None
+    priority: str | None
+    tags: list[str]
+    zendesk_created_at: datetime | None
+    zendesk_updated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AnalysisOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    category: Category
+    urgency: Urgency
+    sentiment: Sentiment
+    confidence: float
+    category_confidence: float | None
+    urgency_confidence: float | None
+    sentiment_confidence: float | None
+    language: str | None
+    summary: str
+    reply_draft: str | None
+    suggested_tags: list[str]
+    source: AnalysisSource
+    decision_reason: str | None
+    model: str | None
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    processing_time_ms: int
+    pii_redactions: dict[str, int]
+    tags_written: list[str]
+    written_back_at: datetime | None
+    feedback_category: Category | None
+    feedback_urgency: Urgency | None
+    feedback_sentiment: Sentiment | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketListItem(TicketOut):
+    analysis: AnalysisOut | None = None
+
+
+class ProcessingLogOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: str
+    status: str
+    duration_ms: int
+    cost_usd: Decimal
+    message: str | None
+    job_id: str | None
+    created_at: datetime
+
+
+class TicketDetail(BaseModel):
+    ticket: TicketOut
+    analysis: AnalysisOut | None
+    logs: list[ProcessingLogOut]
+
+
+class ProcessResponse(BaseModel):
+    ticket: TicketOut
+    analysis: AnalysisOut
+    write_back_status: str = Field(
+        description="written, unchanged, skipped (closed ticket) or failed"
+    )
+    write_back_error: str | None = None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketListItem]
+    total: int
+    page: int
+    page_size: int
+
+
+class TicketSummary(BaseModel):
+    total_tickets: int
+    analysed_tickets: int
+    total_cost_usd: Decimal
+    average_processing_time_ms: float | None
+    by_category: dict[str, int]
+    by_urgency: dict[str, int]
+    by_sentiment: dict[str, int]
+    by_source: dict[str, int]
+
+
+# --- batch jobs -------------------------------------------------------------------------
+
+
+class BatchRequest(BaseModel):
+    ticket_ids: list[Annotated[int, Field(gt=0, le=2**53, strict=True)]] = Field(
+        min_length=1, max_length=100, description="1 to 100 unique Zendesk ticket ids"
+    )
+
+    @field_validator("ticket_ids")
+    @classmethod
+    def _unique(cls, value: list[int]) -> list[int]:
+        duplicates = sorted({ticket_id for ticket_id in value if value.count(ticket_id) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate ticket ids: {duplicates}")
+        return value
+
+
+class JobProgress(BaseModel):
+    done: int
+    failed: int
+    total: int
+
+
+class JobItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ticket_id: int = Field(validation_alias="zendesk_ticket_id")
+    status: str
+    error: str | None
+    finished_at: datetime | None
+
+
+class JobOut(BaseModel):
+    id: str
+    state: str = Field(description="queued, running, succeeded, partially_failed or failed")
+    progress: JobProgress
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    items: list[JobItemOut] | None = None
+
+
+class JobList(BaseModel):
+    items: list[JobOut]

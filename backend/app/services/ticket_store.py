@@ -1,0 +1,220 @@
+"""Ticket and analysis persistence: upserts and the queries the API lists and filters by."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from app.models import ProcessingLog, Ticket, TicketAnalysis
+from app.services.analysis_service import AnalysisOutcome
+
+
+def clean_text(value: Any, limit: int | None = None) -> str:
+    """Text from outside: PostgreSQL cannot store NUL characters."""
+    text = str(value or "").replace("\x00", "")
+    return text[:limit] if limit else text
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def ticket_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """Our columns from a Zendesk ticket object."""
+    requester = raw.get("requester_id")
+    return {
+        "subject": clean_text(raw.get("subject") or raw.get("raw_subject"), 500),
+        "description": clean_text(raw.get("description")),
+        "status": clean_text(raw.get("status"), 16) or None,
+        "priority": clean_text(raw.get("priority"), 16) or None,
+        "ticket_type": clean_text(raw.get("type"), 16) or None,
+        "requester_id": int(requester) if isinstance(requester, int) else None,
+        "tags": [clean_text(tag, 80) for tag in raw.get("tags") or []],
+        "zendesk_created_at": _parse_time(raw.get("created_at")),
+        "zendesk_updated_at": _parse_time(raw.get("updated_at")),
+    }
+
+
+def get_ticket(*, db: Session, user_id: int, zendesk_ticket_id: int) -> Ticket | None:
+    return db.scalar(
+        select(Ticket).where(
+            Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
+        )
+    )
+
+
+def upsert_ticket(*, db: Session, user_id: int, raw: dict[str, Any]) -> Ticket:
+    zendesk_ticket_id = int(raw["id"])
+    fields = ticket_fields(raw)
+    ticket = get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
+    if ticket is None:
+        ticket = Ticket(user_id=user_id, zendesk_ticket_id=zendesk_ticket_id, **fields)
+        try:
+            with db.begin_nested():
+                db.add(ticket)
+                db.flush()
+            return ticket
+        except IntegrityError:  # stored concurrently by another worker: update that row
+            ticket = get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
+            assert ticket is not None
+    for name, value in fields.items():
+        setattr(ticket, name, value)
+    db.flush()
+    return ticket
+
+
+def get_analysis(*, db: Session, ticket_id: int) -> TicketAnalysis | None:
+    return db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket_id))
+
+
+ANALYSIS_FIELDS = (
+    "category",
+    "urgency",
+    "sentiment",
+    "confidence",
+    "category_confidence",
+    "urgency_confidence",
+    "sentiment_confidence",
+    "language",
+    "summary",
+    "reply_draft",
+    "suggested_tags",
+    "source",
+    "decision_reason",
+    "model",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "pii_redactions",
+)
+
+
+def save_analysis(
+    *, db: Session, ticket: Ticket, outcome: AnalysisOutcome, processing_time_ms: int
+) -> TicketAnalysis:
+    """Create or update the ticket's one analysis (reprocessing never duplicates)."""
+    analysis = get_analysis(db=db, ticket_id=ticket.id)
+    values = {name: getattr(outcome, name) for name in ANALYSIS_FIELDS}
+    values["summary"] = clean_text(values["summary"], 300)
+    if values["reply_draft"] is not None:
+        values["reply_draft"] = clean_text(values["reply_draft"], 600)
+    if analysis is None:
+        analysis = TicketAnalysis(
+            ticket_id=ticket.id, user_id=ticket.user_id, processing_time_ms=processing_time_ms
+        )
+        db.add(analysis)
+    for name, value in values.items():
+        setattr(analysis, name, value)
+    analysis.processing_time_ms = processing_time_ms
+    db.flush()
+    return analysis
+
+
+def logs_for(*, db: Session, ticket_id: int, limit: int = 100) -> list[ProcessingLog]:
+    return list(
+        db.scalars(
+            select(ProcessingLog)
+            .where(ProcessingLog.ticket_id == ticket_id)
+            .order_by(ProcessingLog.created_at.desc(), ProcessingLog.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+SORTS = {
+    "updated_at": Ticket.updated_at,
+    "created_at": Ticket.zendesk_created_at,
+    "zendesk_ticket_id": Ticket.zendesk_ticket_id,
+    "subject": Ticket.subject,
+}
+
+
+def ticket_query(
+    *,
+    user_id: int,
+    category: str | None = None,
+    urgency: str | None = None,
+    sentiment: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    text: str | None = None,
+) -> Select[tuple[Ticket]]:
+    query = select(Ticket).where(Ticket.user_id == user_id)
+    needs_analysis = any(value is not None for value in (category, urgency, sentiment, source))
+    if needs_analysis:
+        query = query.join(TicketAnalysis, TicketAnalysis.ticket_id == Ticket.id)
+        if category is not None:
+            query = query.where(TicketAnalysis.category == category)
+        if urgency is not None:
+            query = query.where(TicketAnalysis.urgency == urgency)
+        if sentiment is not None:
+            query = query.where(TicketAnalysis.sentiment == sentiment)
+        if source is not None:
+            query = query.where(TicketAnalysis.source == source)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    if start is not None:
+        query = query.where(Ticket.updated_at >= start)
+    if end is not None:
+        query = query.where(Ticket.updated_at < end)
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Ticket.subject.ilike(f"%{escaped}%", escape="\\"))
+    return query
+
+
+def list_tickets(
+    *, db: Session, page: int, page_size: int, sort: str, **filters: Any
+) -> tuple[list[Ticket], int]:
+    query = ticket_query(**filters)
+    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    descending = sort.startswith("-")
+    column = SORTS[sort.lstrip("-")]
+    order = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
+    rows = db.scalars(
+        query.options(joinedload(Ticket.analysis))
+        .order_by(*order)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).unique()
+    return list(rows), int(total)
+
+
+def summary_stats(*, db: Session, user_id: int) -> dict[str, Any]:
+    total_tickets = db.scalar(select(func.count(Ticket.id)).where(Ticket.user_id == user_id)) or 0
+    analysed = db.execute(
+        select(
+            func.count(TicketAnalysis.id),
+            func.coalesce(func.sum(TicketAnalysis.cost_usd), 0),
+            func.avg(TicketAnalysis.processing_time_ms),
+        ).where(TicketAnalysis.user_id == user_id)
+    ).one()
+
+    def counts(column: Any) -> dict[str, int]:
+        rows = db.execute(
+            select(column, func.count()).where(TicketAnalysis.user_id == user_id).group_by(column)
+        ).all()
+        return {str(getattr(key, "value", key)): int(count) for key, count in rows}
+
+    return {
+        "total_tickets": int(total_tickets),
+        "analysed_tickets": int(analysed[0]),
+        "total_cost_usd": analysed[1],
+        "average_processing_time_ms": float(analysed[2]) if analysed[2] is not None else None,
+        "by_category": counts(TicketAnalysis.category),
+        "by_urgency": counts(TicketAnalysis.urgency),
+        "by_sentiment": counts(TicketAnalysis.sentiment),
+        "by_source": counts(TicketAnalysis.source),
+    }

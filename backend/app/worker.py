@@ -1,0 +1,80 @@
+"""Celery app and tasks. Tasks are thin: they take ids and call services.
+
+Broker and results: Redis when REDIS_URL is set, otherwise SQLite files in the data
+directory (kombu's SQLAlchemy transport), so the embedded default runs a real worker too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from celery import Celery
+
+from app.config import get_settings
+from app.services import batch_service
+
+logger = logging.getLogger(__name__)
+
+
+def create_celery() -> Celery:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery(
+        "ticket_triage", broker=settings.celery_broker_url, backend=settings.celery_result_backend
+    )
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        result_expires=24 * 3600,
+        broker_connection_retry_on_startup=True,
+        # acks_late + a visibility timeout: a task whose worker died (SIGKILL, lost machine)
+        # is redelivered to another worker once the timeout passes; sweep for such tasks
+        # often enough that the timeout, not the sweep period, decides.
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout_s,
+            "unacked_restore_interval": max(1, min(10, settings.celery_visibility_timeout_s // 5)),
+            "unacked_restore_throttle": 1,
+        },
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+celery_app = create_celery()
+app = celery_app  # `celery -A app.worker` finds it
+
+
+def worker_id(hostname: str | None) -> str:
+    return hostname or f"{socket.gethostname()}-{os.getpid()}"
+
+
+@celery_app.task(
+    name="triage.process_batch",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=6,
+)
+def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Run or resume one batch job; retry only transient failures, with backoff."""
+    try:
+        batch_service.run_job(job_id, worker_id=worker_id(self.request.hostname))
+    except batch_service.LeaseHeld as exc:
+        raise self.retry(countdown=max(1.0, exc.retry_in_s), max_retries=None) from exc
+    except batch_service.TransientUpstreamError as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            batch_service.fail_job(job_id, f"Zendesk kept failing: {exc}")
+            return
+        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+def dispatch_batch(job_id: str) -> None:
+    process_batch.apply_async(args=[job_id], retry=True)

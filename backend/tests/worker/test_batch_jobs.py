@@ -1,0 +1,200 @@
+"""Batch jobs end to end: the API, a real Celery worker on Redis, the Zendesk simulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.database import session_scope
+from app.models import User
+from app.services import batch_service, integrations
+from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
+from sandbox.zendesk import ZendeskSimulator
+from tests.worker.conftest import WorkerFactory, count, login, wait_for
+
+pytestmark = pytest.mark.postgres_only
+
+
+def our_notes(sim: ZendeskSimulator, ticket_id: int) -> list[dict]:
+    return [
+        comment
+        for comment in sim.ticket_comments(ticket_id)
+        if not comment.get("public", True) and "AI triage" in comment.get("body", "")
+    ]
+
+
+def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
+    """Seeded tickets that accept updates (Zendesk refuses updates to closed tickets)."""
+    ids = [
+        ticket_id
+        for ticket_id in sorted(sim.tickets)
+        if sim.ticket(ticket_id)["status"] != "closed"
+    ]
+    return ids[:n]
+
+
+def submit(client: TestClient, headers: dict[str, str], ids: list[int]) -> str:
+    response = client.post("/tickets/process-batch", json={"ticket_ids": ids}, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/tickets/jobs/{response.json()['id']}"
+    return str(response.json()["id"])
+
+
+def job(client: TestClient, headers: dict[str, str], job_id: str) -> dict:
+    response = client.get(f"/tickets/jobs/{job_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def finished(client: TestClient, headers: dict[str, str], job_id: str) -> dict:
+    return wait_for(
+        lambda: (body := job(client, headers, job_id))["finished_at"] and body, timeout_s=60
+    )
+
+
+def test_real_worker_processes_a_batch_with_bulk_calls_and_partial_failure(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+    engine: Engine,
+) -> None:
+    headers = login(live_client, committed_user)
+    start_worker()
+    closed = next(
+        t for t in sorted(zendesk_sim.tickets) if zendesk_sim.ticket(t)["status"] == "closed"
+    )
+    ids = [*open_ticket_ids(zendesk_sim, 38), closed, 999_999]  # 999999 is not in Zendesk
+    job_id = submit(live_client, headers, ids)
+    body = finished(live_client, headers, job_id)
+    assert body["state"] == "partially_failed"
+    assert body["progress"] == {"done": 39, "failed": 1, "total": 40}
+    missing = next(item for item in body["items"] if item["ticket_id"] == 999_999)
+    assert missing["status"] == "failed" and "not found" in missing["error"]
+    assert our_notes(zendesk_sim, closed) == []  # analysed, but closed tickets stay untouched
+    for ticket_id in ids[:-2]:
+        assert len(our_notes(zendesk_sim, ticket_id)) == 1
+        assert any(tag.startswith("ai_category_") for tag in zendesk_sim.ticket(ticket_id)["tags"])
+    calls = [call for call in zendesk_sim.calls if "/api/v2/" in call.path]
+    assert len(calls) <= 4, [call.path for call in calls]
+    assert (
+        count(engine, "SELECT count(*) FROM tickets WHERE user_id = :u", u=committed_user.id) == 39
+    )
+
+
+def test_progress_is_visible_while_a_job_runs(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    openai_sim: OpenAISimulator,
+    openai_base_url: str,
+    start_worker: WorkerFactory,
+) -> None:
+    with session_scope() as db:
+        integrations.update(
+            db=db,
+            user_id=committed_user.id,
+            changes={"openai_api_key": SIM_API_KEY, "openai_base_url": openai_base_url},
+        )
+    openai_sim.latency_s = 0.3
+    headers = login(live_client, committed_user)
+    start_worker(BATCH_CONCURRENCY="2")
+    job_id = submit(live_client, headers, open_ticket_ids(zendesk_sim, 20))
+    running = wait_for(
+        lambda: (
+            (body := job(live_client, headers, job_id))["state"] == "running"
+            and 0 < body["progress"]["done"] < 20
+            and body
+        )
+    )
+    assert running["started_at"] is not None and running["finished_at"] is None
+    assert finished(live_client, headers, job_id)["state"] == "succeeded"
+
+
+def test_worker_killed_mid_batch_is_finished_by_another_without_duplicates(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+    engine: Engine,
+) -> None:
+    headers = login(live_client, committed_user)
+    zendesk_sim.job_delay_s = 3.0  # the bulk update is in flight when the worker dies
+    first = start_worker("doomed")
+    ids = open_ticket_ids(zendesk_sim, 30)
+    job_id = submit(live_client, headers, ids)
+    wait_for(
+        lambda: (
+            count(
+                engine,
+                "SELECT count(*) FROM batch_job_items WHERE job_id = :j AND status = 'writing'",
+                j=job_id,
+            )
+            == 30
+        )
+    )
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    zendesk_sim.job_delay_s = 0.05
+    start_worker("rescuer")
+    body = finished(live_client, headers, job_id)
+    assert body["state"] == "succeeded", body
+    for ticket_id in ids:
+        assert len(our_notes(zendesk_sim, ticket_id)) == 1, ticket_id
+        tags = zendesk_sim.ticket(ticket_id)["tags"]
+        assert len(tags) == len(set(tags))
+    user = committed_user.id
+    assert count(engine, "SELECT count(*) FROM tickets WHERE user_id = :u", u=user) == 30
+    assert count(engine, "SELECT count(*) FROM ticket_analyses WHERE user_id = :u", u=user) == 30
+    attempts = count(engine, "SELECT attempts FROM batch_jobs WHERE id = :j", j=job_id)
+    assert attempts >= 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"ticket_ids": list(range(1, 102))}, "ticket_ids"),
+        ({"ticket_ids": [1, 2, 2]}, "duplicate"),
+        ({"ticket_ids": [0]}, "ticket_ids"),
+        ({"ticket_ids": [-3]}, "ticket_ids"),
+        ({"ticket_ids": []}, "ticket_ids"),
+        ({"ticket_ids": ["7"]}, "ticket_ids"),
+        ({}, "ticket_ids"),
+    ],
+)
+def test_batch_rejects_bad_input_with_422(
+    live_client: TestClient, committed_user: User, payload: dict, message: str
+) -> None:
+    headers = login(live_client, committed_user)
+    response = live_client.post("/tickets/process-batch", json=payload, headers=headers)
+    assert response.status_code == 422
+    assert message in response.json()["error"]["message"]
+
+
+def test_another_users_job_is_404(
+    live_client: TestClient, committed_user: User, engine: Engine
+) -> None:
+    with session_scope() as db:
+        job_id = batch_service.create_job(
+            db=db, user_id=committed_user.id, zendesk_ticket_ids=[1]
+        ).id
+    live_client.post(
+        "/auth/register", json={"email": "intruder@example.com", "password": "password-123"}
+    )
+    intruder = live_client.post(
+        "/auth/login", data={"username": "intruder@example.com", "password": "password-123"}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {intruder}"}
+    try:
+        assert live_client.get(f"/tickets/jobs/{job_id}", headers=headers).status_code == 404
+        listed = live_client.get("/tickets/jobs", headers=headers).json()["items"]
+        assert job_id not in [item["id"] for item in listed]
+    finally:
+        with engine.begin() as connection:
+            from sqlalchemy import text
+
+            connection.execute(text("DELETE FROM users WHERE email = 'intruder@example.com'"))
