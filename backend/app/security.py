@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -10,24 +12,35 @@ from passlib.context import CryptContext
 
 JWT_ALGORITHM = "HS256"
 
-# bcrypt_sha256 pre-hashes with SHA-256, so passwords longer than bcrypt's 72-byte limit
-# are neither truncated nor rejected; plain bcrypt hashes still verify.
-_password_context = CryptContext(schemes=["bcrypt_sha256", "bcrypt"], deprecated="auto")
+
+@lru_cache
+def _password_context() -> CryptContext:
+    """bcrypt_sha256 pre-hashes with SHA-256, so passwords longer than bcrypt's 72-byte limit
+    are neither truncated nor rejected; plain bcrypt hashes still verify."""
+    rounds = int(os.environ.get("BCRYPT_ROUNDS", "12"))
+    return CryptContext(
+        schemes=["bcrypt_sha256", "bcrypt"],
+        deprecated="auto",
+        bcrypt_sha256__rounds=rounds,
+        bcrypt__rounds=rounds,
+    )
 
 
 def hash_password(password: str) -> str:
-    return _password_context.hash(password)
+    return _password_context().hash(password)
 
 
 def verify_password(password: str, hashed_password: str) -> bool:
     try:
-        return _password_context.verify(password, hashed_password)
+        return _password_context().verify(password, hashed_password)
     except (ValueError, TypeError):
         return False
 
 
-# A fixed hash to verify against when the email is unknown, so both paths cost the same.
-DUMMY_PASSWORD_HASH = hash_password("not-a-real-password-timing-equaliser")
+@lru_cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when the email is unknown, so both paths cost the same."""
+    return hash_password("not-a-real-password-timing-equaliser")
 
 
 def create_access_token(

@@ -12,10 +12,24 @@ import socket
 
 from celery import Celery
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.services import batch_service
 
 logger = logging.getLogger(__name__)
+
+
+def broker_transport_options(settings: Settings) -> dict[str, int]:
+    """Redis: acks_late + a visibility timeout redeliver the task of a worker that died
+    (SIGKILL, lost machine) to another worker; sweep for such tasks often enough that the
+    timeout, not the sweep period, decides. (The SQLite broker keeps its own defaults.)"""
+    if not settings.redis_url:
+        return {}
+    timeout = settings.celery_visibility_timeout_s
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 5)),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def create_celery() -> Celery:
@@ -34,14 +48,7 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        # acks_late + a visibility timeout: a task whose worker died (SIGKILL, lost machine)
-        # is redelivered to another worker once the timeout passes; sweep for such tasks
-        # often enough that the timeout, not the sweep period, decides.
-        broker_transport_options={
-            "visibility_timeout": settings.celery_visibility_timeout_s,
-            "unacked_restore_interval": max(1, min(10, settings.celery_visibility_timeout_s // 5)),
-            "unacked_restore_throttle": 1,
-        },
+        broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
     )

@@ -106,10 +106,8 @@ def submit(
         dispatch(job.id)
     except Exception as exc:
         logger.exception("could not queue batch job %s", job.id)
-        job.state = "failed"
-        job.error = "the job queue could not be reached"
-        job.finished_at = utcnow()
-        db.commit()
+        db.rollback()
+        fail_job(job.id, "the job queue could not be reached")
         raise ServiceUnavailable("The job queue is unavailable; try again shortly") from exc
     return job
 

@@ -121,38 +121,46 @@ _PREVENTIVE_RULES = frozenset({"outage", "security_breach", "data_loss"})
 URGENCY_RULE_NAMES: tuple[str, ...] = tuple(URGENCY_RULES)
 
 # --- topic tags ----------------------------------------------------------------------------
-_TOPIC_TAGS: dict[str, re.Pattern[str]] = {
-    "refund": re.compile(r"\brefund"),
-    "invoice": re.compile(r"\binvoice"),
-    "payment": re.compile(r"\b(?:payment|credit card|debit card|charged|overcharg|paypal)"),
-    "subscription": re.compile(r"\b(?:subscription|renewal|upgrade (?:my|our) plan|downgrade)"),
-    "login": re.compile(r"\b(?:log ?in|sign ?in|password|2fa|mfa|two[- ]factor|sso)\b"),
-    "account": re.compile(r"\baccount settings|\bdelete (?:my|our) account|\bprofile\b"),
-    "security": re.compile(r"\b(?:security|breach|hack|unauthori[sz]ed|malware|encryption)"),
-    "data-privacy": re.compile(r"\b(?:gdpr|hipaa|privacy|personal data|compliance)\b"),
-    "outage": re.compile(r"\b(?:outage|downtime|service disruption)"),
-    "performance": re.compile(r"\b(?:slow|latency|lag|timeout|performance|freez)"),
-    "crash": re.compile(r"\bcrash"),
-    "integration": re.compile(r"\b(?:integrat|api\b|webhook|zapier|slack|salesforce|plugin)"),
-    "data-export": re.compile(r"\b(?:export|backup|back up|csv|download (?:my|our|the) data)"),
-    "sync": re.compile(r"\bsync"),
-    "email": re.compile(r"\b(?:e-?mails?|outlook|inbox|smtp)\b"),
-    "mobile": re.compile(r"\b(?:ios|android|iphone|ipad|mobile app)\b"),
-    "printer": re.compile(r"\bprinter"),
-    "network": re.compile(r"\b(?:vpn|wi-?fi|router|firewall|network)\b"),
-    "hardware": re.compile(r"\b(?:laptop|hardware|keyboard|device)\b"),
-    "feature-request": re.compile(
-        r"\b(?:feature request|would (?:like|love) (?:to see|a feature)|please add|add support for)"
+_TOPIC_TAGS: dict[str, str] = {
+    "refund": r"refund",
+    "invoice": r"invoice",
+    "payment": r"payment|credit card|debit card|charged|overcharg|paypal",
+    "subscription": r"subscription|renewal|upgrade (?:my|our) plan|downgrade",
+    "login": r"(?:log ?in|sign ?in|password|2fa|mfa|two[- ]factor|sso)\b",
+    "account": r"account settings|delete (?:my|our) account|profile\b",
+    "security": r"security|breach|hack|unauthori[sz]ed|malware|encryption",
+    "data-privacy": r"(?:gdpr|hipaa|privacy|personal data|compliance)\b",
+    "outage": r"outage|downtime|service disruption",
+    "performance": r"slow|latency|lag|timeout|performance|freez",
+    "crash": r"crash",
+    "integration": r"integrat|api\b|webhook|zapier|slack|salesforce|plugin",
+    "data-export": r"export|backup|back up|csv|download (?:my|our|the) data",
+    "sync": r"sync",
+    "email": r"(?:e-?mails?|outlook|inbox|smtp)\b",
+    "mobile": r"(?:ios|android|iphone|ipad|mobile app)\b",
+    "printer": r"printer",
+    "network": r"(?:vpn|wi-?fi|router|firewall|network)\b",
+    "hardware": r"(?:laptop|hardware|keyboard|device)\b",
+    "feature-request": (
+        r"feature request|would (?:like|love) (?:to see|a feature)|please add|add support for"
     ),
-    "documentation": re.compile(r"\b(?:documentation|docs|tutorial|guide|how to|how do i)\b"),
-    "return": re.compile(
-        r"\b(?:return(?:ing)? (?:the|my|our|an?|this) (?:item|order|product|device|laptop|printer"
+    "documentation": r"(?:documentation|docs|tutorial|guide|how to|how do i)\b",
+    "return": (
+        r"(?:return(?:ing)? (?:the|my|our|an?|this) (?:item|order|product|device|laptop|printer"
         r"|purchase)|exchange (?:the|my|our|an?|this) (?:item|order|product|device)|return label"
         r"|replacement (?:unit|device|product|item)|rma)\b"
     ),
-    "shipping": re.compile(r"\b(?:shipping|delivery|shipment|tracking number)\b"),
-    "training": re.compile(r"\b(?:training|onboarding)\b"),
+    "shipping": r"(?:shipping|delivery|shipment|tracking number)\b",
+    "training": r"(?:training|onboarding)\b",
 }
+"""Tag -> pattern anchored at a word start, on lowercased text."""
+_TOPIC_TAG_BY_GROUP = {tag.replace("-", "_"): tag for tag in _TOPIC_TAGS}
+_TOPIC_TAGS_RE = re.compile(
+    r"\b(?:"
+    + "|".join(f"(?P<{tag.replace('-', '_')}>{pattern})" for tag, pattern in _TOPIC_TAGS.items())
+    + ")"
+)
+"""One alternation behind one word boundary: a single cheap scan instead of one per tag."""
 
 # --- sentiment -----------------------------------------------------------------------------
 _COURTESY_RE = re.compile(
@@ -254,7 +262,11 @@ def clean_text(text: str | None) -> str:
 
 def model_text(subject: str | None, body: str | None) -> str:
     """The lowercased, length-capped text the models and rules see."""
-    return f"{clean_text(subject)}\n{clean_text(body)}"[:MAX_MODEL_CHARS].lower()
+    return _model_text_of_clean(clean_text(subject), clean_text(body))
+
+
+def _model_text_of_clean(subject: str, body: str) -> str:
+    return f"{subject}\n{body}"[:MAX_MODEL_CHARS].lower()
 
 
 def word_ngrams(text: str) -> list[str]:
@@ -305,9 +317,13 @@ def rule_features(signals: Sequence[str]) -> list[float]:
 
 def summarize(subject: str, body: str) -> str:
     """First meaningful sentence(s) of the body, whitespace-collapsed; subject as fallback."""
+    return _summary_of_clean(clean_text(subject), clean_text(body))
+
+
+def _summary_of_clean(subject: str, body: str) -> str:
     picked: list[str] = []
     length = 0
-    for raw in _SENTENCE_SPLIT_RE.split(clean_text(body)[: SUMMARY_MAX_CHARS * 10]):
+    for raw in _SENTENCE_SPLIT_RE.split(body[: SUMMARY_MAX_CHARS * 10]):
         sentence = _GREETING_PREFIX_RE.sub("", _WHITESPACE_RE.sub(" ", raw).strip()).strip()
         if len(sentence) < 3 or not any(ch.isalnum() for ch in sentence):
             continue
@@ -319,7 +335,7 @@ def summarize(subject: str, body: str) -> str:
         length += len(sentence) + (1 if len(picked) > 1 else 0)
         if length >= SUMMARY_TARGET_CHARS:
             break
-    summary = " ".join(picked) or _WHITESPACE_RE.sub(" ", clean_text(subject)).strip()
+    summary = " ".join(picked) or _WHITESPACE_RE.sub(" ", subject).strip()
     return _truncate(summary, SUMMARY_MAX_CHARS)
 
 
@@ -335,14 +351,14 @@ def _truncate(text: str, limit: int) -> str:
 
 def suggest_tags(text: str, signals: Sequence[str]) -> list[str]:
     """Lowercase slugs: fired urgency rules first, then topics by first mention."""
-    tags = [signal.replace("_", "-") for signal in signals]
-    positions: list[tuple[int, str]] = []
-    for tag, pattern in _TOPIC_TAGS.items():
-        match = pattern.search(text)
-        if match is not None and tag not in tags:
-            positions.append((match.start(), tag))
-    tags.extend(tag for _, tag in sorted(positions))
-    return tags[:MAX_TAGS]
+    tags = [signal.replace("_", "-") for signal in signals][:MAX_TAGS]
+    for match in _TOPIC_TAGS_RE.finditer(text):
+        if len(tags) >= MAX_TAGS:
+            break
+        tag = _TOPIC_TAG_BY_GROUP[match.lastgroup or ""]
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def detect_language(text: str) -> str:
@@ -502,9 +518,10 @@ class OfflineAnalyzer:
     # -- per-field pieces --
     def sentiment(self, subject: str, body: str) -> tuple[Sentiment, float]:
         """VADER compound of the text without courtesy formulas; confidence from its magnitude."""
-        text = _COURTESY_RE.sub(
-            " ", f"{clean_text(subject)}.\n{clean_text(body)}"[:MAX_MODEL_CHARS]
-        )
+        return self._sentiment_of_clean(clean_text(subject), clean_text(body))
+
+    def _sentiment_of_clean(self, subject: str, body: str) -> tuple[Sentiment, float]:
+        text = _COURTESY_RE.sub(" ", f"{subject}.\n{body}"[:MAX_MODEL_CHARS])
         compound = float(self._sentiment.polarity_scores(text)["compound"])
         return sentiment_from_compound(compound)
 
@@ -516,9 +533,9 @@ class OfflineAnalyzer:
         """Classify a batch; the linear models score all tickets in one numpy pass."""
         if not items:
             return []
-        subjects = [(subject or "")[:MAX_INPUT_CHARS] for subject, _ in items]
-        bodies = [(body or "")[:MAX_INPUT_CHARS] for _, body in items]
-        texts = [model_text(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        subjects = [clean_text(subject) for subject, _ in items]
+        bodies = [clean_text(body) for _, body in items]
+        texts = [_model_text_of_clean(s, b) for s, b in zip(subjects, bodies, strict=True)]
         signals = [find_urgency_signals(text) for text in texts]
         scores = self._scores(texts, signals)
         category_model, urgency_model = self._fields["category"], self._fields["urgency"]
@@ -540,7 +557,7 @@ class OfflineAnalyzer:
             if fired:
                 high_proba = 0.0 if high_column is None else float(urgency_proba[row, high_column])
                 urgency, urgency_confidence = Urgency.high, max(high_proba, self._rule_high_rate)
-            sentiment, sentiment_confidence = self.sentiment(subject, body)
+            sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
             results.append(
                 OfflineAnalysis(
                     category=Category(category_model.classes[category_index]),
@@ -549,7 +566,7 @@ class OfflineAnalyzer:
                     urgency_confidence=_unit(urgency_confidence),
                     sentiment=sentiment,
                     sentiment_confidence=sentiment_confidence,
-                    summary=summarize(subject, body),
+                    summary=_summary_of_clean(subject, body),
                     suggested_tags=suggest_tags(text, fired),
                     language=detect_language(f"{subject}\n{body}"),
                     urgency_signals=list(fired),

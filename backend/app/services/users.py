@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict
 from app.models import User
-from app.security import DUMMY_PASSWORD_HASH, hash_password, verify_password
+from app.security import dummy_password_hash, hash_password, verify_password
 
 
 def normalize_email(email: str) -> str:
@@ -41,7 +41,7 @@ def authenticate(*, db: Session, email: str, password: str) -> User | None:
     """The user if the credentials match; None otherwise, in the same time either way."""
     user = get_by_email(db=db, email=email)
     if user is None:
-        verify_password(password, DUMMY_PASSWORD_HASH)
+        verify_password(password, dummy_password_hash())
         return None
     if not verify_password(password, user.hashed_password) or not user.is_active:
         return None

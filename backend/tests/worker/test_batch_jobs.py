@@ -198,3 +198,25 @@ def test_another_users_job_is_404(
             from sqlalchemy import text
 
             connection.execute(text("DELETE FROM users WHERE email = 'intruder@example.com'"))
+
+
+def test_unreachable_queue_is_503_and_the_job_is_marked_failed(
+    live_client: TestClient, committed_user: User, engine: Engine, redis_broker: str
+) -> None:
+    from app.worker import celery_app
+
+    headers = login(live_client, committed_user)
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    celery_app.pool.force_close_all()
+    try:
+        response = live_client.post(
+            "/tickets/process-batch", json={"ticket_ids": [1, 2]}, headers=headers
+        )
+    finally:
+        celery_app.conf.broker_url = redis_broker
+        celery_app.pool.force_close_all()
+    assert response.status_code == 503
+    assert "queue" in response.json()["error"]["message"]
+    jobs = live_client.get("/tickets/jobs", headers=headers).json()["items"]
+    assert jobs[0]["state"] == "failed"
+    assert jobs[0]["progress"] == {"done": 0, "failed": 2, "total": 2}
