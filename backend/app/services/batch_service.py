@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import observability
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
@@ -26,7 +27,13 @@ from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, integrations, ticket_store, writeback
 from app.services.analysis_service import AnalysisOutcome
 from app.services.integrations import ResolvedIntegration
-from app.services.ticket_processor import StepLog, llm_analyzer, log_analysis, zendesk_client
+from app.services.ticket_processor import (
+    StepLog,
+    llm_analyzer,
+    log_analysis,
+    save_step_logs,
+    zendesk_client,
+)
 from app.services.zendesk_service import (
     ZendeskAuthError,
     ZendeskClient,
@@ -198,6 +205,11 @@ def _open_items(db: Session, job_id: str) -> list[BatchJobItem]:
     )
 
 
+def _by_id(db: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:
+    """Rows of `model` by primary key, loaded with one query."""
+    return {row.id: row for row in db.scalars(select(model).where(model.id.in_(ids)))}
+
+
 def _fail_item(item: BatchJobItem, error: str) -> None:
     item.status = "failed"
     item.error = error[:2000]
@@ -219,19 +231,27 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         raise TransientUpstreamError(exc.message) from exc
     fetch_ms = int((time.perf_counter() - started) * 1000)
     with session_scope() as db:
-        for item in _open_items(db, ctx.job_id):
-            raw = raws.get(item.zendesk_ticket_id)
+        items = _open_items(db, ctx.job_id)
+        store_started = time.perf_counter()
+        tickets = ticket_store.upsert_tickets(
+            db=db,
+            user_id=ctx.user_id,
+            raws=[raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
+        )
+        store_ms = int((time.perf_counter() - store_started) * 1000)
+        logs: list[tuple[StepLog, int | None]] = []
+        for item in items:
+            ticket = tickets.get(item.zendesk_ticket_id)
             steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
-            if raw is None:
+            if ticket is None:
                 steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
-                steps.save(db, None)
                 _fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
-                continue
-            steps.add("fetch", "ok", fetch_ms, "show_many")
-            ticket = ticket_store.upsert_ticket(db=db, user_id=ctx.user_id, raw=raw)
-            item.ticket_id = ticket.id
-            steps.add("store", "ok", 0)
-            steps.save(db, ticket)
+            else:
+                steps.add("fetch", "ok", fetch_ms, "show_many")
+                steps.add("store", "ok", store_ms)
+                item.ticket_id = ticket.id
+            logs.append((steps, ticket.id if ticket is not None else None))
+        save_step_logs(db, logs)
         _renew(db, ctx)
     return raws
 
@@ -282,22 +302,24 @@ def _save_outcomes(
     if not finished:
         return
     with session_scope() as db:
+        items = _by_id(db, BatchJobItem, [item_id for item_id, _, _ in finished])
+        tickets = _by_id(db, Ticket, [ticket_id for _, ticket_id, _ in finished])
+        saved: list[tuple[Ticket, AnalysisOutcome, int]] = []
+        logs: list[tuple[StepLog, int | None]] = []
         for item_id, ticket_id, outcome in finished:
-            item = db.get(BatchJobItem, item_id)
-            ticket = db.get(Ticket, ticket_id)
-            assert item is not None and ticket is not None
+            item, ticket = items[item_id], tickets[ticket_id]
             steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
             if isinstance(outcome, Exception):
                 steps.add("analyze", "error", 0, f"{type(outcome).__name__}: {outcome}")
                 _fail_item(item, f"analysis failed: {type(outcome).__name__}")
             else:
                 log_analysis(steps, outcome)
-                ticket_store.save_analysis(
-                    db=db, ticket=ticket, outcome=outcome, processing_time_ms=outcome.duration_ms
-                )
+                saved.append((ticket, outcome, outcome.duration_ms))
                 steps.add("save", "ok", 0)
                 item.status = "analyzed"
-            steps.save(db, ticket)
+            logs.append((steps, ticket.id))
+        ticket_store.save_analyses(db=db, results=saved)
+        save_step_logs(db, logs)
         _renew(db, ctx)
 
 
@@ -332,7 +354,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
             if (raw or {}).get("status", ticket.status) == "closed":
                 steps = StepLog(ctx.user_id, ticket.zendesk_ticket_id, ctx.job_id)
                 steps.add("write_back", "skipped", 0, "closed tickets cannot be updated")
-                steps.save(db, ticket)
+                steps.save(db, ticket.id if ticket is not None else None)
                 item.status, item.finished_at = "done", utcnow()
                 continue
             current = list(raw.get("tags") or []) if raw else list(ticket.tags)
@@ -378,13 +400,19 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
     outcome = {int(result["id"]): result for result in results if "id" in result}
     retry_single: list[int] = []
     with session_scope() as db:
-        for zendesk_ticket_id, (item_id, write_plan, wanted) in planned.items():
-            item = db.get(BatchJobItem, item_id)
-            assert item is not None
-            analysis = db.scalar(
-                select(TicketAnalysis).where(TicketAnalysis.ticket_id == item.ticket_id)
+        items = _by_id(db, BatchJobItem, [item_id for item_id, _, _ in planned.values()])
+        analyses = {
+            analysis.ticket_id: analysis
+            for analysis in db.scalars(
+                select(TicketAnalysis).where(
+                    TicketAnalysis.ticket_id.in_([item.ticket_id for item in items.values()])
+                )
             )
-            assert analysis is not None
+        }
+        logs: list[tuple[StepLog, int | None]] = []
+        for zendesk_ticket_id, (item_id, write_plan, wanted) in planned.items():
+            item = items[item_id]
+            analysis = analyses[item.ticket_id]
             result = outcome.get(zendesk_ticket_id, {})
             steps = StepLog(ctx.user_id, zendesk_ticket_id, ctx.job_id)
             if result.get("success"):
@@ -396,8 +424,8 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 message = f"{result.get('error', 'unknown')}: {result.get('details', '')}"
                 steps.add("write_back", "error", write_ms, message)
                 _fail_item(item, f"write-back failed: {message}")
-            ticket = db.get(Ticket, item.ticket_id)
-            steps.save(db, ticket)
+            logs.append((steps, item.ticket_id))
+        save_step_logs(db, logs)
         _renew(db, ctx)
     if retry_single:
         _write_back_one_by_one(ctx, client, retry_single)
@@ -432,7 +460,7 @@ def _write_back_one_by_one(ctx: JobContext, client: ZendeskClient, ids: list[int
             else:
                 item.status = "done"
                 item.finished_at = utcnow()
-            steps.save(db, ticket)
+            steps.save(db, ticket.id if ticket is not None else None)
         _renew(db, ctx)
 
 
@@ -464,6 +492,7 @@ def _finish_job(job_id: str, error: str | None = None) -> None:
             job.state = "partially_failed"
         job.error = error
         job.finished_at = utcnow()
+        observability.record_job_finished(job.state, job.started_at, job.finished_at)
         job.lease_owner = None
         job.lease_expires_at = None
 

@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import openai
 import pydantic
+from openai.lib._pydantic import to_strict_json_schema
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -462,6 +464,41 @@ def clear_client_cache() -> None:
 # --- analyzer ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def response_format_schema() -> dict[str, Any]:
+    """The strict JSON-schema response format for TicketAnalysisOutput, built once."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": TicketAnalysisOutput.__name__,
+            "strict": True,
+            "schema": to_strict_json_schema(TicketAnalysisOutput),
+        },
+    }
+
+
+def _parse_completion(completion: Any) -> TicketAnalysisOutput:
+    """The analysis in a chat.completion body; LLMError for anything outside the schema."""
+    try:
+        choice = completion["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise LLMMalformedOutputError("the response is not a chat completion") from exc
+    if message.get("refusal"):
+        raise LLMRefusalError(f"the model refused: {str(message['refusal'])[:200]}")
+    if choice.get("finish_reason") == "length":
+        raise LLMMalformedOutputError("the response was cut off at the output token limit")
+    if choice.get("finish_reason") == "content_filter":
+        raise LLMRefusalError("the response was stopped by the content filter")
+    content = message.get("content")
+    if not content:
+        raise LLMMalformedOutputError("the response has no content")
+    try:
+        return TicketAnalysisOutput.model_validate_json(content)
+    except ValueError as exc:
+        raise _translate(exc) from exc
+
+
 @dataclass(frozen=True)
 class LLMResult:
     output: TicketAnalysisOutput
@@ -539,34 +576,30 @@ class LLMAnalyzer:
             options["temperature"] = 0
         started = time.perf_counter()
         try:
-            completion = self._client.chat.completions.parse(
+            # The schema is built once (response_format_schema) and the reply parsed straight
+            # into our model: `parse()` rebuilds and re-walks the schema on every call, which
+            # costs more CPU than everything else we do per ticket.
+            raw = self._client.chat.completions.with_raw_response.create(
                 model=self.model,
                 messages=messages,
-                response_format=TicketAnalysisOutput,
+                response_format=response_format_schema(),
                 **options,
             )
+            completion = json.loads(raw.http_response.content)
         except (openai.OpenAIError, ValueError) as exc:
             raise _translate(exc) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
-
-        if not completion.choices:
-            raise LLMMalformedOutputError("the response has no choices")
-        message = completion.choices[0].message
-        if message.refusal:
-            raise LLMRefusalError(f"the model refused: {message.refusal[:200]}")
-        output = message.parsed
-        if output is None:
-            raise LLMMalformedOutputError("the response has no content")
+        output = _parse_completion(completion)
         if not self.reply_draft and output.reply_draft:
             output = output.model_copy(update={"reply_draft": ""})
 
-        usage = completion.usage
-        input_tokens = usage.prompt_tokens if usage else 0
-        output_tokens = usage.completion_tokens if usage else 0
-        details = usage.prompt_tokens_details if usage else None
-        cached_tokens = (details.cached_tokens or 0) if details else 0
-        completion_details = usage.completion_tokens_details if usage else None
-        reasoning_tokens = (completion_details.reasoning_tokens or 0) if completion_details else 0
+        usage = completion.get("usage") or {}
+        input_tokens = int(usage.get("prompt_tokens") or 0)
+        output_tokens = int(usage.get("completion_tokens") or 0)
+        cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        reasoning_tokens = int(
+            (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+        )
         cost_known = llm_pricing.is_known_model(self.model, self.prices)
         return LLMResult(
             output=output,
@@ -581,7 +614,7 @@ class LLMAnalyzer:
             redaction_counts=ticket.redaction_counts,
             reasoning_tokens=reasoning_tokens,
             cost_known=cost_known,
-            served_model=completion.model,
+            served_model=completion.get("model"),
         )
 
     def test_connection(self, today: date | None = None) -> dict[str, Any]:

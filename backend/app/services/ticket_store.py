@@ -72,6 +72,69 @@ def upsert_ticket(*, db: Session, user_id: int, raw: dict[str, Any]) -> Ticket:
     return ticket
 
 
+def upsert_tickets(*, db: Session, user_id: int, raws: list[dict[str, Any]]) -> dict[int, Ticket]:
+    """Store many Zendesk tickets with one lookup and one flush; keyed by Zendesk id."""
+    wanted = {int(raw["id"]): raw for raw in raws}
+    if not wanted:
+        return {}
+    existing = {
+        ticket.zendesk_ticket_id: ticket
+        for ticket in db.scalars(
+            select(Ticket).where(
+                Ticket.user_id == user_id, Ticket.zendesk_ticket_id.in_(list(wanted))
+            )
+        )
+    }
+    for zendesk_ticket_id, raw in wanted.items():
+        ticket = existing.get(zendesk_ticket_id)
+        if ticket is None:
+            ticket = Ticket(user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
+            db.add(ticket)
+            existing[zendesk_ticket_id] = ticket
+        for name, value in ticket_fields(raw).items():
+            setattr(ticket, name, value)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:  # another worker stored some of them first: go one by one
+        return {int(raw["id"]): upsert_ticket(db=db, user_id=user_id, raw=raw) for raw in raws}
+    return existing
+
+
+def save_analyses(
+    *, db: Session, results: list[tuple[Ticket, AnalysisOutcome, int]]
+) -> dict[int, TicketAnalysis]:
+    """Create or update the analyses of many tickets with one lookup and one flush."""
+    ticket_ids = [ticket.id for ticket, _, _ in results]
+    analyses = {
+        analysis.ticket_id: analysis
+        for analysis in db.scalars(
+            select(TicketAnalysis).where(TicketAnalysis.ticket_id.in_(ticket_ids))
+        )
+    }
+    for ticket, outcome, processing_time_ms in results:
+        analysis = analyses.get(ticket.id)
+        if analysis is None:
+            analysis = TicketAnalysis(ticket_id=ticket.id, user_id=ticket.user_id)
+            db.add(analysis)
+            analyses[ticket.id] = analysis
+        _apply_outcome(analysis, outcome, processing_time_ms)
+    db.flush()
+    return analyses
+
+
+def _apply_outcome(
+    analysis: TicketAnalysis, outcome: AnalysisOutcome, processing_time_ms: int
+) -> None:
+    values = {name: getattr(outcome, name) for name in ANALYSIS_FIELDS}
+    values["summary"] = clean_text(values["summary"], 300)
+    if values["reply_draft"] is not None:
+        values["reply_draft"] = clean_text(values["reply_draft"], 600)
+    for name, value in values.items():
+        setattr(analysis, name, value)
+    analysis.processing_time_ms = processing_time_ms
+
+
 def get_analysis(*, db: Session, ticket_id: int) -> TicketAnalysis | None:
     return db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket_id))
 
@@ -104,18 +167,10 @@ def save_analysis(
 ) -> TicketAnalysis:
     """Create or update the ticket's one analysis (reprocessing never duplicates)."""
     analysis = get_analysis(db=db, ticket_id=ticket.id)
-    values = {name: getattr(outcome, name) for name in ANALYSIS_FIELDS}
-    values["summary"] = clean_text(values["summary"], 300)
-    if values["reply_draft"] is not None:
-        values["reply_draft"] = clean_text(values["reply_draft"], 600)
     if analysis is None:
-        analysis = TicketAnalysis(
-            ticket_id=ticket.id, user_id=ticket.user_id, processing_time_ms=processing_time_ms
-        )
+        analysis = TicketAnalysis(ticket_id=ticket.id, user_id=ticket.user_id)
         db.add(analysis)
-    for name, value in values.items():
-        setattr(analysis, name, value)
-    analysis.processing_time_ms = processing_time_ms
+    _apply_outcome(analysis, outcome, processing_time_ms)
     db.flush()
     return analysis
 

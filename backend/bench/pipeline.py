@@ -1,0 +1,267 @@
+"""Batch pipeline benchmark: a real Celery worker against the Zendesk and OpenAI simulators.
+
+    cd backend && python bench/pipeline.py [--zendesk-latency 0.15] [--llm-latency 1.5]
+        [--batches 6] [--baseline-tickets 10] [--worker-concurrency 4] [--batch-concurrency 100]
+
+Needs PostgreSQL (a scratch database `triage_bench_pipeline` is created and dropped) and
+Redis (database 11 by default). Prints name=value lines: the batch path (one batch of 100,
+then several batches in flight) and the seed's one-at-a-time way measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BACKEND_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BACKEND_DIR))
+
+ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+BENCH_DB = "triage_bench_pipeline"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zendesk-latency", type=float, default=0.15)
+    parser.add_argument("--llm-latency", type=float, default=1.5)
+    parser.add_argument("--batches", type=int, default=6, help="batches of 100 in flight")
+    parser.add_argument("--baseline-tickets", type=int, default=10)
+    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument("--batch-concurrency", type=int, default=100)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    return parser.parse_args()
+
+
+def configure_environment(args: argparse.Namespace) -> str:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+    admin.dispose()
+    database_url = args.admin_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    os.environ.update(
+        {
+            "ENV": "test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": args.redis_url,
+            "SECRET_KEY": "bench-secret-key-bench-secret-key-0123456789",
+            "ENCRYPTION_KEYS": "bX9uqS1xLcD3mQeKcS8c4bJf0m3y8Xb2m6R0W8Q5b3Y=",
+            "SANDBOX_ENABLED": "false",
+            "BATCH_CONCURRENCY": str(args.batch_concurrency),
+            "LLM_MAX_RETRIES": "0",
+        }
+    )
+    return database_url
+
+
+def process_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and all its live descendants, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, stack = 0.0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        if pid in stats:
+            fields = stats[pid]
+            total += (int(fields[11]) + int(fields[12])) / tick
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    args = parse_args()
+    configure_environment(args)
+
+    import redis
+    from sqlalchemy import select
+
+    from app.database import get_engine, session_scope
+    from app.migrations import upgrade_head
+    from app.models import BatchJob, BatchJobItem
+    from app.services import batch_service, integrations
+    from app.services.ticket_processor import process_ticket
+    from app.services.users import create_user
+    from app.worker import dispatch_batch
+    from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
+    from sandbox.serve import serve_in_thread
+    from sandbox.zendesk import (
+        DEFAULT_API_TOKEN,
+        DEFAULT_EMAIL,
+        ZendeskSimulator,
+        create_zendesk_app,
+    )
+
+    with get_engine().begin() as connection:
+        upgrade_head(connection)
+    redis.Redis.from_url(args.redis_url).flushdb()
+
+    zendesk = ZendeskSimulator(latency_s=args.zendesk_latency)
+    llm = OpenAISimulator(latency_s=args.llm_latency)
+    needed = 100 * (args.batches + 1) + args.baseline_tickets
+    new_ids = [
+        zendesk.create_ticket(
+            f"Bench ticket {n}", f"The export page crashes when I click save ({n})."
+        )["id"]
+        for n in range(needed)
+    ]
+    with (
+        serve_in_thread(create_zendesk_app(zendesk)) as zendesk_url,
+        serve_in_thread(create_openai_app(llm)) as llm_url,
+    ):
+        with session_scope() as db:
+            user = create_user(db=db, email="bench@example.com", password="bench-password")
+            integrations.update(
+                db=db,
+                user_id=user.id,
+                changes={
+                    "zendesk_url": zendesk_url,
+                    "zendesk_email": DEFAULT_EMAIL,
+                    "zendesk_api_token": DEFAULT_API_TOKEN,
+                    "openai_api_key": SIM_API_KEY,
+                    "openai_base_url": f"{llm_url}/v1",
+                    "analysis_mode": "llm",
+                },
+            )
+            user_id = user.id
+
+        # The seed's way: one ticket at a time, in this process.
+        baseline_ids, rest = new_ids[: args.baseline_tickets], new_ids[args.baseline_tickets :]
+        calls_before = len(zendesk.calls)
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for ticket_id in baseline_ids:
+            one = time.perf_counter()
+            with session_scope() as db:
+                process_ticket(db=db, user_id=user_id, zendesk_ticket_id=ticket_id)
+            latencies.append(time.perf_counter() - one)
+        baseline_wall = time.perf_counter() - started
+        baseline_calls = len(zendesk.calls) - calls_before
+        baseline_rate = len(baseline_ids) / baseline_wall
+        print(f"baseline_tickets={len(baseline_ids)}")
+        print(f"baseline_tickets_per_s={baseline_rate:.2f}")
+        print(f"baseline_p50_ticket_latency_ms={statistics.median(latencies) * 1000:.0f}")
+        print(f"baseline_p95_ticket_latency_ms={percentile(latencies, 0.95) * 1000:.0f}")
+        print(f"baseline_zendesk_calls_per_100={baseline_calls * 100 / len(baseline_ids):.0f}")
+
+        env = dict(os.environ)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "app.worker",
+                "worker",
+                "--loglevel",
+                "warning",
+                "--concurrency",
+                str(args.worker_concurrency),
+                "--hostname",
+                "bench@pipeline",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            time.sleep(4)  # let the pool start
+            if worker.poll() is not None:
+                raise SystemExit(worker.stderr.read().decode() if worker.stderr else "worker died")
+
+            def run(batches: list[list[int]]) -> tuple[float, list[float], int, float, int, int]:
+                calls_before = len(zendesk.calls)
+                cpu_before = process_cpu_seconds(worker.pid)
+                submitted = time.perf_counter()
+                job_ids = []
+                for ids in batches:
+                    with session_scope() as db:
+                        job = batch_service.submit(
+                            db=db,
+                            user_id=user_id,
+                            zendesk_ticket_ids=ids,
+                            dispatch=dispatch_batch,
+                        )
+                        job_ids.append(job.id)
+                while True:
+                    with session_scope() as db:
+                        open_jobs = db.scalars(
+                            select(BatchJob.id).where(
+                                BatchJob.id.in_(job_ids), BatchJob.finished_at.is_(None)
+                            )
+                        ).all()
+                    if not open_jobs:
+                        break
+                    time.sleep(0.02)
+                wall = time.perf_counter() - submitted
+                cpu = process_cpu_seconds(worker.pid) - cpu_before
+                with session_scope() as db:
+                    rows = db.execute(
+                        select(BatchJob.created_at, BatchJobItem.finished_at, BatchJobItem.status)
+                        .join(BatchJobItem, BatchJobItem.job_id == BatchJob.id)
+                        .where(BatchJob.id.in_(job_ids))
+                    ).all()
+                failed = sum(1 for row in rows if row.status != "done")
+                per_ticket = [
+                    (row.finished_at - row.created_at).total_seconds()
+                    for row in rows
+                    if row.finished_at
+                ]
+                calls = len(zendesk.calls) - calls_before
+                tickets = sum(len(ids) for ids in batches)
+                return wall, per_ticket, calls, cpu, failed, tickets
+
+            wall, per_ticket, calls, cpu, failed, tickets = run([rest[:100]])
+            print(f"batch100_wall_s={wall:.2f}")
+            print(f"batch100_p50_ticket_latency_ms={statistics.median(per_ticket) * 1000:.0f}")
+            print(f"batch100_p95_ticket_latency_ms={percentile(per_ticket, 0.95) * 1000:.0f}")
+            print(f"batch100_zendesk_calls_per_100={calls * 100 / tickets:.1f}")
+            print(f"batch100_failed={failed}")
+
+            batches = [rest[100 + 100 * n : 200 + 100 * n] for n in range(args.batches)]
+            wall, per_ticket, calls, cpu, failed, tickets = run(batches)
+            rate = tickets / wall
+            print(f"sustained_batches_in_flight={args.batches}")
+            print(f"sustained_tickets={tickets}")
+            print(f"sustained_tickets_per_s={rate:.1f}")
+            print(f"sustained_tickets_per_hour={rate * 3600:.0f}")
+            print(f"sustained_p50_ticket_latency_ms={statistics.median(per_ticket) * 1000:.0f}")
+            print(f"sustained_p95_ticket_latency_ms={percentile(per_ticket, 0.95) * 1000:.0f}")
+            print(f"sustained_zendesk_calls_per_100={calls * 100 / tickets:.1f}")
+            print(f"sustained_failed={failed}")
+            print(f"worker_cpu_ms_per_ticket={cpu * 1000 / tickets:.2f}")
+            print(f"speedup_vs_baseline={rate / baseline_rate:.1f}")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    get_engine().dispose()
+
+
+if __name__ == "__main__":
+    main()
