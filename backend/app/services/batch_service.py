@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import observability
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
@@ -492,7 +491,6 @@ def _finish_job(job_id: str, error: str | None = None) -> None:
             job.state = "partially_failed"
         job.error = error
         job.finished_at = utcnow()
-        observability.record_job_finished(job.state, job.started_at, job.finished_at)
         job.lease_owner = None
         job.lease_expires_at = None
 

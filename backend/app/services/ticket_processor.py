@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app import observability
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
@@ -184,7 +183,6 @@ def log_analysis(steps: StepLog, outcome: analysis_service.AnalysisOutcome) -> N
     if outcome.llm_error:
         message += f" error={outcome.llm_error}"
     steps.add("analyze", status, outcome.duration_ms, message, cost_usd=outcome.cost_usd)
-    observability.record_analysis(outcome)
 
 
 def process_ticket(
