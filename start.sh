@@ -35,9 +35,13 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-if [ -f app/worker.py ] && [ "${START_WORKER:-1}" = "1" ]; then
+if [ "${START_WORKER:-1}" = "1" ]; then
   echo "Starting a Celery worker"
-  celery -A app.worker worker --loglevel "${WORKER_LOG_LEVEL:-warning}" \
+  mkdir -p "${DATA_DIR:-data}"
+  # -B: the worker also runs the beat scheduler (polling intake, housekeeping); run a
+  # separate `celery beat` instead when you start several workers.
+  celery -A app.worker worker -B -s "${DATA_DIR:-data}/celerybeat-schedule-$PORT" \
+    --loglevel "${WORKER_LOG_LEVEL:-warning}" \
     --concurrency "${WORKER_CONCURRENCY:-2}" --hostname "triage-$PORT@%h" &
   pids+=($!)
 fi

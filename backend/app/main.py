@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,12 +10,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import analytics, auth, health, settings, tickets
+from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
 from app.errors import AppError
-from app.middleware import RequestIdMiddleware, request_id_var
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    request_id_var,
+)
+from app.observability import configure_logging
+from app.rate_limit import LoginRateLimiter
+from app.schemas import ErrorResponse
 
 logger = logging.getLogger("app")
 
@@ -80,10 +91,85 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # Bytes that are not UTF-8 are a malformed body, like malformed JSON: a 422.
+            message = "body: not valid UTF-8"
+            return error_response(422, "validation_error", message)
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if is_database_unavailable(exc):
+            logger.warning("database unavailable: %s", type(exc).__name__)
+            return error_response(
+                503,
+                "service_unavailable",
+                "The database is unavailable; try again shortly",
+                headers={"Retry-After": "5"},
+            )
+        logger.error("database error", exc_info=exc)
+        return error_response(500, "internal_error", "Internal server error")
+
+
+def is_database_unavailable(exc: SQLAlchemyError) -> bool:
+    """Lost or refused connections, an exhausted pool: worth retrying, not a bug."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def document_error_responses(app: FastAPI) -> None:
+    """OpenAPI tells the truth about errors: validation errors (422) have the one error
+    shape, any request body may be refused as too large (413) or unparsable (400) and
+    anything that needs the database may answer 503 while it is down."""
+    generate = app.openapi
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in error_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault("ErrorResponse", error_schema)
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": responses["422"].get("description") or "Validation Error",
+                        "content": error_content,
+                    }
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "413", {"description": "Request body too large", "content": error_content}
+                    )
+                    unparsable = "The body could not be parsed"
+                    if "400" in responses:
+                        if unparsable not in responses["400"]["description"]:
+                            responses["400"]["description"] += f"; or: {unparsable.lower()}"
+                    else:
+                        responses["400"] = {"description": unparsable, "content": error_content}
+                if path not in NO_DATABASE_PATHS:
+                    responses.setdefault(
+                        "503", {"description": "Database unavailable", "content": error_content}
+                    )
+        text = json.dumps(schema)
+        for name in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{name}"' not in text:
+                components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+NO_DATABASE_PATHS = frozenset({"/health", "/metrics"})
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -96,7 +182,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
             "tags and an internal note back. Authorize with POST /auth/login."
         ),
     )
+    configure_logging(config.log_level)
     install_error_handlers(app)
+    app.state.login_limiter = LoginRateLimiter(
+        config.login_attempts_per_minute, redis_url=config.redis_url
+    )
+    # Outermost last: security headers, request id + access log, CORS, body limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_origins,
@@ -106,11 +198,17 @@ def create_app(config: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Location", "Retry-After"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=config.env == "production")
+    document_error_responses(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tickets.router)
+    app.include_router(feedback.router)
     app.include_router(analytics.router)
+    app.include_router(cost.router)
     app.include_router(settings.router)
+    app.include_router(metrics.router)
+    app.include_router(webhooks.router)
     if config.sandbox_enabled:
         from sandbox.zendesk import create_zendesk_app
 

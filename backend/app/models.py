@@ -18,12 +18,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -168,7 +170,36 @@ class TicketAnalysis(TimestampMixin, Base):
 
     __tablename__ = "ticket_analyses"
     __table_args__ = (
-        Index("ix_ticket_analyses_user_id_created_at", "user_id", "created_at"),
+        # Covering: analytics aggregate a period's rows from the index alone.
+        Index(
+            "ix_ticket_analyses_user_id_created_at",
+            "user_id",
+            "created_at",
+            postgresql_include=[
+                "category",
+                "urgency",
+                "sentiment",
+                "source",
+                "processing_time_ms",
+                "cost_usd",
+            ],
+        ),
+        # Rated analyses only (a few percent): accuracy without scanning the period.
+        Index(
+            "ix_ticket_analyses_rated",
+            "user_id",
+            "created_at",
+            postgresql_include=[
+                "category",
+                "urgency",
+                "sentiment",
+                "feedback_category",
+                "feedback_urgency",
+                "feedback_sentiment",
+            ],
+            postgresql_where=text("feedback_at IS NOT NULL"),
+            sqlite_where=text("feedback_at IS NOT NULL"),
+        ),
         Index("ix_ticket_analyses_user_id_category", "user_id", "category"),
         Index("ix_ticket_analyses_user_id_urgency", "user_id", "urgency"),
         Index("ix_ticket_analyses_user_id_sentiment", "user_id", "sentiment"),
@@ -293,3 +324,131 @@ class BatchJobItem(Base):
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookDelivery(Base):
+    """One signed Zendesk webhook delivery. Unique per invocation (Zendesk's retries) and per
+    ticket event (the same change sent twice), so a repeated delivery is never queued twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "invocation_id"),
+        UniqueConstraint("user_id", "zendesk_ticket_id", "event_key"),
+        Index("ix_webhook_deliveries_user_id_received_at", "user_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integration_settings.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    webhook_id: Mapped[str | None] = mapped_column(String(64))
+    invocation_id: Mapped[str | None] = mapped_column(String(64))
+    zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str | None] = mapped_column(String(80))
+    # "event:<Zendesk event id>" or "updated:<ticket updated_at>"; null when the body has neither
+    event_key: Mapped[str | None] = mapped_column(String(128))
+    ticket_updated_at: Mapped[datetime | None] = mapped_column()
+    # queued | duplicate | ignored
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("batch_jobs.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- cascade and learning ------------------------------------------------------------------
+
+
+class CascadeSettings(Base):
+    """Per-user cascade options; a user without a row gets the defaults."""
+
+    __tablename__ = "cascade_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    # The offline model answers alone when each field reaches this precision.
+    target_precision: Mapped[float] = mapped_column(Float, default=0.95)
+    # Confident LLM answers (confidence >= 0.9) also become training rows.
+    learn_from_llm: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Non-urgent tickets the LLM should answer go through the Batch API (50% price, <= 24 h).
+    use_llm_batch_api: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TrainingExample(TimestampMixin, Base):
+    """A labelled ticket of one user (agent feedback, or a confident LLM answer); a label
+    left empty is not trained on for that field."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (UniqueConstraint("user_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[Category | None] = mapped_column(_label_enum(Category, "category"))
+    urgency: Mapped[Urgency | None] = mapped_column(_label_enum(Urgency, "urgency"))
+    origin: Mapped[str] = mapped_column(String(16))  # feedback | llm
+
+
+class UserModel(Base):
+    """A version of one user's offline model: the .npz artifact, its metrics, whether active."""
+
+    __tablename__ = "user_models"
+    __table_args__ = (UniqueConstraint("user_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(100))  # the artifact's digest version
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+
+
+class LLMBatch(TimestampMixin, Base):
+    """One OpenAI Batch API batch; `state` is ours: submitted → applied, or failed."""
+
+    __tablename__ = "llm_batches"
+    __table_args__ = (Index("ix_llm_batches_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    openai_batch_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    input_file_id: Mapped[str | None] = mapped_column(String(100))
+    output_file_id: Mapped[str | None] = mapped_column(String(100))
+    error_file_id: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="validating")  # OpenAI's status
+    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    applied_at: Mapped[datetime | None] = mapped_column()
+
+
+class LLMBatchRequest(Base):
+    """One ticket in a batch; `state` submitted → applied, failed or superseded, once."""
+
+    __tablename__ = "llm_batch_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_batches.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    custom_id: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    error: Mapped[str | None] = mapped_column(Text)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column()

@@ -11,7 +11,9 @@ import os
 import socket
 
 from celery import Celery
+from celery.signals import setup_logging
 
+from app import observability
 from app.config import Settings, get_settings
 from app.services import batch_service
 
@@ -55,8 +57,12 @@ def create_celery() -> Celery:
     return app
 
 
+# JSON logs like the API's (connecting the signal stops Celery configuring its own).
+setup_logging.connect(observability.configure_worker_logging)
 celery_app = create_celery()
 app = celery_app  # `celery -A app.worker` finds it
+# Task modules with their beat schedules (worker and beat both import them).
+celery_app.conf.include = [*celery_app.conf.include, "app.tasks_intake", "app.tasks_learning"]
 
 
 def worker_id(hostname: str | None) -> str:

@@ -1,6 +1,7 @@
 """An OpenAI-compatible simulator for tests, benchmarks and demos.
 
-Endpoints: POST /v1/chat/completions, GET /v1/models, GET /v1/models/{id}. The answer to a
+Endpoints: POST /v1/chat/completions, GET /v1/models, GET /v1/models/{id}, and the Batch API
+(below). The answer to a
 chat completion is JSON that conforms to the request's `response_format` JSON schema, filled
 from the ticket text with keyword heuristics, with realistic `usage` (prompt tokens ~ chars/4,
 cached tokens for repeated prefixes of at least 1,024 tokens, reasoning tokens for reasoning
@@ -10,10 +11,14 @@ Faults are deterministic (`fail_next(n, kind)`) or rate-based with a seeded rand
 (`set_fault_rates({"429": 0.1}, seed=1)`); every request is recorded (`calls`,
 `chat_requests()`) for assertions; `reset()` restores the constructor configuration.
 
-Extending with the Batch API: `OpenAISimulator.complete(body)` is independent of HTTP and
-returns a `SimResponse`; batch endpoints (POST /v1/files, POST /v1/batches, GET
-/v1/batches/{id}, GET /v1/files/{id}/content) can store uploads, run each JSONL line through
-`complete()` and write `{"custom_id", "response": {"status_code", "body"}}` lines.
+Batch API: POST /v1/files (multipart, purpose=batch), GET /v1/files/{id}, GET
+/v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel.
+A batch is `validating` when created, `in_progress` until `batch_delay_s` seconds have passed
+(default 0), then `completed` on the next read: each JSONL line runs through `complete()`
+(queued faults apply per line) and the results are written, in shuffled order, as
+`{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}` lines to an
+output file (status 200) and an error file (the others). An invalid input file fails the batch
+with `errors.data`.
 
 Run: `python -m sandbox.openai_sim --port 8200 [--latency 1.5] [--key sk-...]`.
 """
@@ -46,6 +51,7 @@ __all__ = [
     "FaultKind",
     "OpenAISimulator",
     "RecordedCall",
+    "SimFile",
     "SimModel",
     "SimResponse",
     "create_openai_app",
@@ -61,6 +67,9 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 CHARS_PER_TOKEN = 4
 CACHE_MIN_TOKENS = 1024
 CACHE_BLOCK_TOKENS = 128
+BATCH_ENDPOINTS = ("/v1/chat/completions",)
+BATCH_WINDOW_S = 24 * 3600
+MAX_BATCH_REQUESTS = 50_000
 REASONING_TOKENS = {"none": 0, "minimal": 16, "low": 96, "medium": 320, "high": 1200}
 
 
@@ -111,6 +120,28 @@ class SimResponse:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SimFile:
+    id: str
+    filename: str
+    purpose: str
+    data: bytes
+    created_at: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": len(self.data),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
 
 
 def _error(
@@ -395,6 +426,58 @@ def _break_schema(value: Any, schema: Any, root: Mapping[str, Any]) -> Any:
     return {"unexpected_key": True}
 
 
+# --- Batch API helpers -------------------------------------------------------------------------
+
+
+def _public(batch: Mapping[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy({key: value for key, value in batch.items() if not key.startswith("_")})
+
+
+def _jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+
+
+def _parse_batch_input(
+    data: bytes, endpoint: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The requests of a batch input file, or OpenAI-style errors (code, message, line)."""
+    requests: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            errors.append({"code": "invalid_json_line", "message": "not JSON", "line": number})
+            continue
+        custom_id = request.get("custom_id") if isinstance(request, dict) else None
+        problem = None
+        if not isinstance(custom_id, str) or not custom_id:
+            problem = ("missing_custom_id", "custom_id is required")
+        elif custom_id in seen:
+            problem = ("duplicate_custom_id", f"custom_id {custom_id!r} is used twice")
+        elif request.get("method") != "POST":
+            problem = ("invalid_method", "method must be POST")
+        elif request.get("url") != endpoint:
+            problem = ("mismatched_url", f"url must be {endpoint}, the batch's endpoint")
+        elif not isinstance(request.get("body"), dict):
+            problem = ("invalid_body", "body must be an object")
+        if problem is not None:
+            errors.append({"code": problem[0], "message": problem[1], "line": number})
+            continue
+        seen.add(custom_id)
+        requests.append(request)
+    if not requests and not errors:
+        errors.append({"code": "empty_file", "message": "the input file has no requests"})
+    if len(requests) > MAX_BATCH_REQUESTS:
+        errors.append(
+            {"code": "too_many_requests", "message": f"at most {MAX_BATCH_REQUESTS} requests"}
+        )
+    return requests, errors
+
+
 # --- the simulator -----------------------------------------------------------------------------
 
 
@@ -426,6 +509,7 @@ class OpenAISimulator:
         models: Iterable[SimModel] = DEFAULT_MODELS,
         latency_s: float = 0.0,
         hang_s: float = 30.0,
+        batch_delay_s: float = 0.0,
         retry_after_s: float = 1.0,
         fault_rates: Mapping[str, float] | None = None,
         seed: int = 0,
@@ -443,6 +527,7 @@ class OpenAISimulator:
             "seed": seed,
             "rate_limit_requests": rate_limit_requests,
             "rate_limit_tokens": rate_limit_tokens,
+            "batch_delay_s": batch_delay_s,
         }
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -468,6 +553,10 @@ class OpenAISimulator:
             self._calls: list[RecordedCall] = []
             self._prefix_cache: set[tuple[str, int, str]] = set()
             self._window: deque[tuple[float, int]] = deque()
+            self.batch_delay_s: float = config["batch_delay_s"]
+            self._files: dict[str, SimFile] = {}
+            self._batches: dict[str, dict[str, Any]] = {}
+            self._batch_rng = random.Random(config["seed"])
         self._release = threading.Event()
 
     def fail_next(self, n: int = 1, kind: FaultKind = "500") -> None:
@@ -703,6 +792,144 @@ class OpenAISimulator:
         }
         return SimResponse(200, payload)
 
+    # -- Batch API (HTTP-independent) --
+
+    def upload_file(self, data: bytes, filename: str, purpose: str) -> SimResponse:
+        if purpose not in ("batch", "assistants", "fine-tune", "vision", "user_data", "evals"):
+            return _error(400, f"'{purpose}' is not a valid purpose", param="purpose")
+        if purpose == "batch" and not filename.endswith(".jsonl"):
+            return _error(400, "Batch files must be .jsonl files", param="file")
+        stored = self._store_file(data, filename, purpose)
+        return SimResponse(200, stored.as_json())
+
+    def _store_file(self, data: bytes, filename: str, purpose: str) -> SimFile:
+        stored = SimFile(
+            id=f"file-{uuid.uuid4().hex[:24]}",
+            filename=filename,
+            purpose=purpose,
+            data=data,
+            created_at=int(time.time()),
+        )
+        with self._lock:
+            self._files[stored.id] = stored
+        return stored
+
+    def file(self, file_id: str) -> SimFile | None:
+        with self._lock:
+            return self._files.get(file_id)
+
+    def create_batch(self, body: Mapping[str, Any]) -> SimResponse:
+        input_file_id = body.get("input_file_id")
+        endpoint = body.get("endpoint")
+        if body.get("completion_window") != "24h":
+            return _error(400, "completion_window must be '24h'", param="completion_window")
+        if endpoint not in BATCH_ENDPOINTS:
+            return _error(400, f"endpoint must be one of {list(BATCH_ENDPOINTS)}", param="endpoint")
+        stored = self.file(str(input_file_id or ""))
+        if stored is None:
+            return _error(404, f"No such File object: {input_file_id}", param="input_file_id")
+        if stored.purpose != "batch":
+            return _error(400, "The input file must have purpose 'batch'", param="input_file_id")
+        now = int(time.time())
+        batch: dict[str, Any] = {
+            "id": f"batch_{uuid.uuid4().hex[:24]}",
+            "object": "batch",
+            "endpoint": endpoint,
+            "errors": None,
+            "input_file_id": stored.id,
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
+            "expires_at": now + BATCH_WINDOW_S,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+            "_created": time.monotonic(),
+        }
+        with self._lock:
+            self._batches[batch["id"]] = batch
+        return SimResponse(200, _public(batch))
+
+    def retrieve_batch(self, batch_id: str) -> SimResponse:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None:
+            return _error(404, f"No batch found with id '{batch_id}'.", code="not_found")
+        self._advance(batch)
+        return SimResponse(200, _public(batch))
+
+    def cancel_batch(self, batch_id: str) -> SimResponse:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None:
+            return _error(404, f"No batch found with id '{batch_id}'.", code="not_found")
+        if batch["status"] in ("validating", "in_progress"):
+            now = int(time.time())
+            batch.update(status="cancelled", cancelling_at=now, cancelled_at=now)
+        return SimResponse(200, _public(batch))
+
+    def _advance(self, batch: dict[str, Any]) -> None:
+        """validating → in_progress (or failed) → completed once batch_delay_s has passed."""
+        if batch["status"] not in ("validating", "in_progress"):
+            return
+        stored = self.file(batch["input_file_id"])
+        requests, errors = _parse_batch_input(
+            stored.data if stored else b"", str(batch["endpoint"])
+        )
+        now = int(time.time())
+        if errors:
+            batch.update(
+                status="failed", failed_at=now, errors={"object": "list", "data": errors[:10]}
+            )
+            return
+        batch["request_counts"]["total"] = len(requests)
+        if batch["in_progress_at"] is None:
+            batch.update(status="in_progress", in_progress_at=now)
+        with self._lock:
+            if batch.get("_running") or time.monotonic() - batch["_created"] < self.batch_delay_s:
+                return
+            batch["_running"] = True
+        done, failed = [], []
+        for request in requests:
+            fault = self.take_fault()
+            model_id = str(request["body"].get("model", ""))
+            result = self.status_fault(fault, model_id) if fault else None
+            if result is None:
+                result = self.complete(request["body"], fault)
+            line = {
+                "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+                "custom_id": request["custom_id"],
+                "response": {
+                    "status_code": result.status,
+                    "request_id": f"req_{uuid.uuid4().hex}",
+                    "body": result.body,
+                },
+                "error": None,
+            }
+            (done if result.status == 200 else failed).append(line)
+        with self._lock:
+            self._batch_rng.shuffle(done)
+            self._batch_rng.shuffle(failed)
+        batch["finalizing_at"] = now
+        if done:
+            batch["output_file_id"] = self._store_file(
+                _jsonl(done), f"{batch['id']}_output.jsonl", "batch_output"
+            ).id
+        if failed:
+            batch["error_file_id"] = self._store_file(
+                _jsonl(failed), f"{batch['id']}_error.jsonl", "batch_output"
+            ).id
+        batch["request_counts"].update(completed=len(done), failed=len(failed))
+        batch.update(status="completed", completed_at=int(time.time()))
+
     def status_fault(self, fault: str, model_id: str) -> SimResponse | None:
         """The HTTP error for a status-code fault, or None for content faults."""
         if fault == "429":
@@ -802,6 +1029,84 @@ def create_openai_app(sim: OpenAISimulator | None = None) -> FastAPI:
         processing = {"openai-processing-ms": str(round(sim.latency_s * 1000) + 1)}
         return _json_response(result, {**limit_headers, **processing})
 
+    def _authorized_call(request: Request, body: Any) -> tuple[RecordedCall, SimResponse | None]:
+        denied = sim.authorized(request.headers.get("authorization"))
+        call = sim.record(request.method, request.url.path, body)
+        if denied is not None:
+            call.status = denied.status
+        return call, denied
+
+    def _answer(call: RecordedCall, result: SimResponse) -> Response:
+        call.status, call.response = result.status, copy.deepcopy(result.body)
+        return _json_response(result)
+
+    @app.post("/v1/files")
+    async def upload_file(request: Request) -> Response:
+        form = await request.form()
+        upload = form.get("file")
+        purpose = str(form.get("purpose") or "")
+        call, denied = _authorized_call(request, {"purpose": purpose})
+        if denied is not None:
+            return _json_response(denied)
+        if upload is None or isinstance(upload, str):
+            return _answer(call, _error(400, "file is required (multipart form)", param="file"))
+        data = await upload.read()
+        call.body = {"purpose": purpose, "filename": upload.filename, "bytes": len(data)}
+        return _answer(call, sim.upload_file(data, upload.filename or "upload", purpose))
+
+    @app.get("/v1/files/{file_id}")
+    async def retrieve_file(file_id: str, request: Request) -> Response:
+        call, denied = _authorized_call(request, None)
+        if denied is not None:
+            return _json_response(denied)
+        stored = sim.file(file_id)
+        if stored is None:
+            return _answer(call, _error(404, f"No such File object: {file_id}", param="id"))
+        return _answer(call, SimResponse(200, stored.as_json()))
+
+    @app.get("/v1/files/{file_id}/content")
+    async def file_content(file_id: str, request: Request) -> Response:
+        call, denied = _authorized_call(request, None)
+        if denied is not None:
+            return _json_response(denied)
+        stored = sim.file(file_id)
+        if stored is None:
+            return _answer(call, _error(404, f"No such File object: {file_id}", param="id"))
+        call.status = 200
+        return Response(
+            stored.data,
+            media_type="application/octet-stream",
+            headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
+        )
+
+    @app.post("/v1/batches")
+    async def create_batch(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        call, denied = _authorized_call(request, body)
+        if denied is not None:
+            return _json_response(denied)
+        if not isinstance(body, dict):
+            return _answer(call, _error(400, "We could not parse the JSON body of your request."))
+        return _answer(call, sim.create_batch(body))
+
+    @app.get("/v1/batches/{batch_id}")
+    async def retrieve_batch(batch_id: str, request: Request) -> Response:
+        call, denied = _authorized_call(request, None)
+        if denied is not None:
+            return _json_response(denied)
+        return _answer(call, sim.retrieve_batch(batch_id))
+
+    @app.post("/v1/batches/{batch_id}/cancel")
+    async def cancel_batch(batch_id: str, request: Request) -> Response:
+        call, denied = _authorized_call(request, None)
+        if denied is not None:
+            return _json_response(denied)
+        return _answer(call, sim.cancel_batch(batch_id))
+
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
         denied = sim.authorized(request.headers.get("authorization"))
@@ -854,6 +1159,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rpm", type=int, default=10_000, help="requests per minute limit")
+    parser.add_argument(
+        "--batch-delay", type=float, default=0.0, help="seconds before a batch completes"
+    )
     args = parser.parse_args(argv)
 
     rates: dict[str, float] = {}
@@ -866,6 +1174,7 @@ def main(argv: list[str] | None = None) -> None:
         fault_rates=rates,
         seed=args.seed,
         rate_limit_requests=args.rpm,
+        batch_delay_s=args.batch_delay,
     )
     uvicorn.run(create_openai_app(sim), host=args.host, port=args.port, log_level="info")
 

@@ -3,9 +3,12 @@
 Behaves like the real API on the points our client depends on (see the upstream API
 notes): JSON shapes, cursor and offset pagination, search limits, tag semantics
 (`tags` replaces, the tags endpoint and bulk `additional_tags` add), private notes,
-asynchronous `update_many` jobs, incremental export, auth, rate limits and faults.
+asynchronous `update_many` jobs, incremental export, auth, rate limits and faults. It
+also sends signed webhooks for the tickets it creates or changes (`add_webhook`), over real
+HTTP from background threads, with Zendesk's headers.
 
     python -m sandbox.zendesk --port 8100 [--latency 0.15] [--rate-limit 400]
+        [--webhook-url URL --webhook-secret SECRET]
 
 State lives in a `ZendeskSimulator` (thread-safe: the app runs in a server thread while
 tests read and steer it); `create_zendesk_app(sim)` exposes it as `app.state.sim`.
@@ -27,14 +30,17 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -65,6 +71,24 @@ REAL_ENDPOINT_LIMITS_PER_MINUTE: dict[str, int] = {
     "update_ticket": 100,
     "search_export": 100,
     "incremental_tickets": 10,
+}
+
+ACCOUNT_ID = 9_242_270
+WEBHOOK_EVENT_VERSION = "2022-11-06"
+WEBHOOK_RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
+WEBHOOK_MAX_RETRIES = 3
+# Our update field names → the ticket event types of Zendesk's event subscriptions.
+CHANGE_EVENT_TYPES = {
+    "tags": "ticket.tags_changed",
+    "comment": "ticket.comment_added",
+    "status": "ticket.status_changed",
+    "priority": "ticket.priority_changed",
+    "subject": "ticket.subject_changed",
+    "type": "ticket.type_changed",
+    "assignee_id": "ticket.agent_assignment_changed",
+    "group_id": "ticket.group_assignment_changed",
+    "requester_id": "ticket.requester_changed",
+    "custom_fields": "ticket.custom_field_changed",
 }
 
 NOT_AUTHENTICATED = {"error": "Couldn't authenticate you"}
@@ -109,6 +133,12 @@ TICKET_DEFAULTS: dict[str, Any] = {
 def iso_utc(moment: datetime) -> str:
     """Zendesk's timestamp format: ISO-8601, UTC, whole seconds, `Z` suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sign_webhook(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """Zendesk's webhook signature: base64(HMAC-SHA256(secret, timestamp + body))."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + raw_body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
 
 
 def parse_iso(text: str) -> datetime:
@@ -220,6 +250,56 @@ class _Context:
 
 
 @dataclass
+class WebhookSubscription:
+    """A webhook as configured in Admin Center, with the trigger or event subscription that
+    fires it.
+
+    `payload="trigger"` sends `body_template` with `{{ticket.*}}` placeholders rendered
+    (a trigger's "Notify active webhook" action); `events` are "ticket.created" and/or
+    "ticket.updated". `payload="event"` sends Zendesk's event schema
+    (`zen:event-type:ticket.created`, `ticket.tags_changed`, ...); `events` may then also
+    name specific ticket event types. `duplicates` sends every delivery that many extra
+    times: with the same invocation id (`duplicate_mode="retry"`) or a new one
+    (`"new_invocation"`), as Zendesk can.
+    """
+
+    url: str
+    secret: str = field(repr=False)
+    id: str = ""
+    events: tuple[str, ...] = ("ticket.created",)
+    payload: str = "trigger"
+    body_template: dict[str, Any] = field(default_factory=lambda: {"ticket_id": "{{ticket.id}}"})
+    duplicates: int = 0
+    duplicate_mode: str = "retry"
+    timeout_s: float = 5.0
+
+    def wants(self, event_type: str) -> bool:
+        if event_type in self.events:
+            return True
+        return (
+            event_type.startswith("ticket.")
+            and event_type != "ticket.created"
+            and ("ticket.updated" in self.events)
+        )
+
+
+@dataclass
+class WebhookAttempt:
+    """One HTTP request the simulator sent to a webhook (the secret is never recorded)."""
+
+    webhook_id: str
+    invocation_id: str
+    event_type: str
+    ticket_id: int
+    attempt: int
+    body: Any
+    status_code: int | None = None
+    duration_ms: float = 0.0
+    error: str | None = None
+    sent_at: float = 0.0
+
+
+@dataclass
 class _Knobs:
     latency_s: float = 0.0
     rate_limit_per_minute: int | None = None
@@ -286,6 +366,8 @@ class ZendeskSimulator:
         self._lock = threading.RLock()
         self._seed = self._load_seed(seed_path)
         self._generation = 0
+        self._webhook_pool: ThreadPoolExecutor | None = None
+        self._webhook_http: httpx.Client | None = None
         self.reset()
 
     # --- knobs ---------------------------------------------------------------------------
@@ -314,7 +396,8 @@ class ZendeskSimulator:
         return json.loads(seed_path.read_text(encoding="utf-8"))
 
     def reset(self) -> None:
-        """Restore seed tickets and constructor knobs; forget calls, jobs, faults, events."""
+        """Restore seed tickets and constructor knobs; forget calls, jobs, faults, events,
+        webhooks and their deliveries (deliveries still queued are dropped)."""
         with self._lock:
             self._generation += 1
             self._apply_knobs(self._initial_knobs)
@@ -340,6 +423,10 @@ class ZendeskSimulator:
             self.calls: list[RecordedCall] = []
             self.jobs: dict[str, _Job] = {}
             self.events: list[dict[str, Any]] = []
+            self.webhooks: list[WebhookSubscription] = []
+            self.webhook_attempts: list[WebhookAttempt] = []
+            self._invocation_ids = itertools.count(8_000_000_001)
+            self._webhook_ids = itertools.count(1)
             self._indexed_at: dict[int, float] = {}
             self._faults: deque[_Fault] = deque()
             self._window: deque[float] = deque()
@@ -393,6 +480,216 @@ class ZendeskSimulator:
         with self._lock:
             ticket = self._create_ticket_locked(subject, body, fields, via="web")
             return self._render_ticket(ticket, self.base_url)
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def add_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        events: tuple[str, ...] | list[str] = ("ticket.created",),
+        payload: str = "trigger",
+        body_template: dict[str, Any] | None = None,
+        duplicates: int = 0,
+        duplicate_mode: str = "retry",
+        timeout_s: float = 5.0,
+    ) -> WebhookSubscription:
+        """Send signed webhooks to `url` for `events` from now on (see WebhookSubscription)."""
+        if payload not in {"trigger", "event"}:
+            raise ValueError("payload is 'trigger' or 'event'")
+        if duplicate_mode not in {"retry", "new_invocation"}:
+            raise ValueError("duplicate_mode is 'retry' or 'new_invocation'")
+        with self._lock:
+            subscription = WebhookSubscription(
+                url=url,
+                secret=secret,
+                id=f"01SIMWEBHOOK{next(self._webhook_ids):014d}",
+                events=tuple(events),
+                payload=payload,
+                body_template=copy.deepcopy(body_template or {"ticket_id": "{{ticket.id}}"}),
+                duplicates=duplicates,
+                duplicate_mode=duplicate_mode,
+                timeout_s=timeout_s,
+            )
+            self.webhooks.append(subscription)
+            return subscription
+
+    def remove_webhooks(self) -> None:
+        with self._lock:
+            self.webhooks = []
+
+    def webhook_log(self) -> list[WebhookAttempt]:
+        """Every webhook request sent so far (finished ones), oldest first."""
+        with self._lock:
+            return list(self.webhook_attempts)
+
+    def wait_for_webhooks(self, count: int, timeout_s: float = 10.0) -> list[WebhookAttempt]:
+        """Block until at least `count` webhook requests have been answered (or failed)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            attempts = self.webhook_log()
+            if len(attempts) >= count:
+                return attempts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(attempts)} of {count} webhook requests sent")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Stop the webhook sender threads (pending deliveries are still sent)."""
+        with self._lock:
+            pool, http = self._webhook_pool, self._webhook_http
+            self._webhook_pool = self._webhook_http = None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        if http is not None:
+            http.close()
+
+    def _webhook_bodies(
+        self, subscription: WebhookSubscription, event_type: str, ticket: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
+        """(event type, JSON body) of each request one ticket event sends to a webhook."""
+        if subscription.payload == "trigger":
+            return [(event_type, _render_placeholders(subscription.body_template, ticket))]
+        if event_type == "ticket.created":
+            names = ["ticket.created"]
+        else:
+            names = [name for name in ticket.get("_changes", []) if subscription.wants(name)]
+        return [(name, self._event_body(name, ticket)) for name in names]
+
+    def _event_body(self, event_type: str, ticket: dict[str, Any]) -> dict[str, Any]:
+        actor = ticket.get("requester_id") if event_type == "ticket.created" else self.me["id"]
+        detail = {
+            "actor_id": _id_string(actor),
+            "assignee_id": _id_string(ticket.get("assignee_id")),
+            "brand_id": _id_string(ticket.get("brand_id")),
+            "created_at": ticket["created_at"],
+            "description": ticket.get("description", ""),
+            "external_id": ticket.get("external_id"),
+            "form_id": None,
+            "group_id": _id_string(ticket.get("group_id")),
+            "id": str(ticket["id"]),
+            "is_public": ticket.get("is_public", True),
+            "organization_id": _id_string(ticket.get("organization_id")),
+            "priority": (ticket.get("priority") or "").upper() or None,
+            "requester_id": _id_string(ticket.get("requester_id")),
+            "status": (ticket.get("status") or "").upper(),
+            "subject": ticket.get("subject", ""),
+            "submitter_id": _id_string(ticket.get("submitter_id")),
+            "tags": list(ticket.get("tags", [])),
+            "type": (ticket.get("type") or "").upper() or None,
+            "updated_at": ticket["updated_at"],
+            "via": {"channel": (ticket.get("via") or {}).get("channel", "web")},
+        }
+        sequence = {"id": uuid.uuid4().hex.upper(), "position": 1, "total": 1}
+        return {
+            "type": f"zen:event-type:{event_type}",
+            "account_id": ACCOUNT_ID,
+            "id": str(uuid.uuid4()),
+            "time": iso_utc(_utcnow()),
+            "zendesk_event_version": WEBHOOK_EVENT_VERSION,
+            "subject": f"zen:ticket:{ticket['id']}",
+            "detail": detail,
+            "event": {"meta": {"sequence": sequence}},
+        }
+
+    def _queue_webhooks(self, event_type: str, ticket: dict[str, Any]) -> None:
+        """Called under the lock: render what each matching webhook sends and queue it."""
+        for subscription in self.webhooks:
+            # An event subscription picks the specific change events of an update itself.
+            if not subscription.wants(event_type) and not (
+                subscription.payload == "event" and event_type == "ticket.updated"
+            ):
+                continue
+            for name, body in self._webhook_bodies(subscription, event_type, ticket):
+                invocations = [str(next(self._invocation_ids))]
+                for _ in range(subscription.duplicates):
+                    if subscription.duplicate_mode == "retry":
+                        invocations.append(invocations[0])
+                    else:
+                        invocations.append(str(next(self._invocation_ids)))
+                if self._webhook_pool is None:
+                    self._webhook_pool = ThreadPoolExecutor(
+                        max_workers=8, thread_name_prefix="sim-webhook"
+                    )
+                    self._webhook_http = httpx.Client(
+                        headers={"User-Agent": "Zendesk Webhook"}, follow_redirects=False
+                    )
+                raw = json.dumps(body, separators=(",", ":")).encode()
+                for invocation_id in invocations:
+                    self._webhook_pool.submit(
+                        self._deliver,
+                        subscription,
+                        invocation_id,
+                        name,
+                        int(ticket["id"]),
+                        body,
+                        raw,
+                        self._generation,
+                    )
+
+    def _deliver(
+        self,
+        subscription: WebhookSubscription,
+        invocation_id: str,
+        event_type: str,
+        ticket_id: int,
+        body: Any,
+        raw_body: bytes,
+        generation: int,
+    ) -> None:
+        """Send one delivery (in a sender thread), retrying as Zendesk does on 409, 429, 5xx
+        and connection failures; every attempt is signed afresh with the current time."""
+        http = self._webhook_http
+        for attempt in range(WEBHOOK_MAX_RETRIES + 1):
+            if generation != self._generation or http is None:
+                return
+            timestamp = iso_utc(_utcnow())
+            headers = {
+                "Content-Type": "application/json",
+                "X-Zendesk-Account-Id": str(ACCOUNT_ID),
+                "X-Zendesk-Webhook-Id": subscription.id,
+                "X-Zendesk-Webhook-Invocation-Id": invocation_id,
+                "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+                "X-Zendesk-Webhook-Signature": sign_webhook(
+                    subscription.secret, timestamp, raw_body
+                ),
+            }
+            record = WebhookAttempt(
+                webhook_id=subscription.id,
+                invocation_id=invocation_id,
+                event_type=event_type,
+                ticket_id=ticket_id,
+                attempt=attempt,
+                body=body,
+                sent_at=time.time(),
+            )
+            started = time.perf_counter()
+            retry_after: float | None = None
+            try:
+                response = http.post(
+                    subscription.url,
+                    content=raw_body,
+                    headers=headers,
+                    timeout=subscription.timeout_s,
+                )
+            except httpx.HTTPError as exc:
+                record.error = f"{type(exc).__name__}: {exc}"
+                retryable = True
+            else:
+                record.status_code = response.status_code
+                retryable = response.status_code in WEBHOOK_RETRY_STATUSES
+                try:
+                    retry_after = float(response.headers.get("Retry-After", ""))
+                except ValueError:
+                    retry_after = None
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            with self._lock:
+                if generation == self._generation:
+                    self.webhook_attempts.append(record)
+            if not retryable or attempt == WEBHOOK_MAX_RETRIES:
+                return
+            time.sleep(min(retry_after if retry_after is not None else 0.05 * 2**attempt, 2.0))
 
     # --- fault injection -----------------------------------------------------------------
 
@@ -619,9 +916,13 @@ class ZendeskSimulator:
 
     # --- ticket changes ------------------------------------------------------------------
 
-    def _emit(self, event_type: str, ticket_id: int) -> None:
-        """Hook for outgoing notifications (webhooks): every create and update lands here."""
+    def _emit(self, event_type: str, ticket_id: int, changes: list[str] | None = None) -> None:
+        """Outgoing notifications: every create and update lands here and fires the webhooks
+        that want it (`changes`: the event types of an update, e.g. ticket.tags_changed)."""
         self.events.append({"type": event_type, "ticket_id": ticket_id, "time": iso_utc(_utcnow())})
+        if self.webhooks:
+            ticket = {**copy.deepcopy(self.tickets[ticket_id]), "_changes": list(changes or [])}
+            self._queue_webhooks(event_type, ticket)
 
     def _new_comment(
         self, body: str, *, public: bool, author_id: int | None, audit_id: int | None, via: str
@@ -802,7 +1103,14 @@ class ZendeskSimulator:
         }
         self.audits.setdefault(ticket_id, []).append(audit)
         if events:
-            self._emit("ticket.updated", ticket_id)
+            changes = [
+                CHANGE_EVENT_TYPES.get(
+                    "comment" if event["type"] == "Comment" else event["field_name"],
+                    f"ticket.{event.get('field_name', 'comment')}_changed",
+                )
+                for event in events
+            ]
+            self._emit("ticket.updated", ticket_id, changes)
         return ticket, audit
 
     @staticmethod
@@ -915,6 +1223,36 @@ class ZendeskSimulator:
             and parsed.matches(ticket, self.comments.get(ticket_id, []), self.users)
         ]
         return parsed.sort(hits)
+
+
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*ticket\.(\w+)\s*\}\}")
+
+
+def _render_placeholders(template: Any, ticket: dict[str, Any]) -> Any:
+    """A trigger's JSON body with `{{ticket.id}}`-style placeholders filled in as text."""
+    if isinstance(template, dict):
+        return {key: _render_placeholders(value, ticket) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_render_placeholders(value, ticket) for value in template]
+    if not isinstance(template, str):
+        return template
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in {"created_at_with_timestamp", "updated_at_with_timestamp"}:
+            return str(ticket.get(name.removesuffix("_with_timestamp"), ""))
+        if name == "title":
+            name = "subject"
+        if name == "tags":
+            return " ".join(ticket.get("tags", []))
+        found = ticket.get(name)
+        return "" if found is None else str(found)
+
+    return _PLACEHOLDER_RE.sub(value, template)
+
+
+def _id_string(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _update_conflict() -> dict[str, Any]:
@@ -1601,6 +1939,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-token", default=DEFAULT_API_TOKEN)
     parser.add_argument("--oauth-token", default=DEFAULT_OAUTH_TOKEN)
     parser.add_argument("--real-endpoint-limits", action="store_true")
+    parser.add_argument("--webhook-url", default=None, help="send signed webhooks here")
+    parser.add_argument("--webhook-secret", default=None, help="the webhook's signing secret")
+    parser.add_argument(
+        "--webhook-events", default="ticket.created", help="comma-separated, e.g. ticket.created"
+    )
     args = parser.parse_args(argv)
     sim = ZendeskSimulator(
         email=args.email,
@@ -1614,6 +1957,14 @@ def main(argv: list[str] | None = None) -> None:
         job_delay_s=args.job_delay,
         endpoint_limits=REAL_ENDPOINT_LIMITS_PER_MINUTE if args.real_endpoint_limits else None,
     )
+    if args.webhook_url:
+        if not args.webhook_secret:
+            parser.error("--webhook-url needs --webhook-secret")
+        sim.add_webhook(
+            args.webhook_url,
+            args.webhook_secret,
+            events=tuple(name.strip() for name in args.webhook_events.split(",") if name.strip()),
+        )
     print(
         f"Zendesk simulator: http://{args.host}:{args.port}  {len(sim.tickets)} tickets  "
         f"login {args.email}/token (api token from --api-token)"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import User
+from app.models import TicketAnalysis, User
 from app.services.users import create_user
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -53,3 +56,59 @@ def configure_zendesk(db: Session, user: User, base_url: str, **options: object)
     }
     changes.update(options)
     integrations.update(db=db, user_id=user.id, changes=changes)
+
+
+def create_analysed_ticket(
+    db: Session,
+    user: User,
+    *,
+    created_at: datetime | None = None,
+    zendesk_ticket_id: int | None = None,
+    subject: str = "Cannot log in",
+    category: str = "bug",
+    urgency: str = "medium",
+    sentiment: str = "neutral",
+    source: str = "local",
+    confidence: float = 0.9,
+    cost_usd: Decimal | str = "0.001",
+    processing_time_ms: int = 100,
+    summary: str = "The customer cannot log in.",
+    **feedback: Any,
+) -> TicketAnalysis:
+    """A stored ticket with its analysis, analysed at `created_at` (default now).
+
+    Marks the rollup stale exactly as saving an analysis does; `feedback` sets feedback_*.
+    """
+    from app.models import Ticket, utcnow
+    from app.services import metrics_rollup
+
+    ticket = Ticket(
+        user_id=user.id,
+        zendesk_ticket_id=zendesk_ticket_id or 100_000 + next(_sequence),
+        subject=subject,
+        description="",
+    )
+    db.add(ticket)
+    db.flush()
+    moment = created_at or utcnow()
+    analysis = TicketAnalysis(
+        ticket_id=ticket.id,
+        user_id=user.id,
+        category=category,
+        urgency=urgency,
+        sentiment=sentiment,
+        source=source,
+        confidence=confidence,
+        summary=summary,
+        cost_usd=Decimal(str(cost_usd)),
+        processing_time_ms=processing_time_ms,
+        created_at=moment,
+        updated_at=moment,
+        **feedback,
+    )
+    if feedback:
+        analysis.feedback_at = moment
+    db.add(analysis)
+    db.flush()
+    metrics_rollup.on_analysis_saved(db, analysis)
+    return analysis

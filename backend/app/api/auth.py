@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import UNAUTHORIZED
@@ -13,11 +13,19 @@ from app.auth import CurrentUser
 from app.config import get_settings
 from app.database import SessionDep
 from app.errors import Unauthorized
+from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse, Token, UserCreate, UserOut
 from app.security import create_access_token
 from app.services import users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def login_limiter(request: Request) -> LoginRateLimiter:
+    return request.app.state.login_limiter  # type: ignore[no-any-return]
+
+
+LoginLimiterDep = Annotated[LoginRateLimiter, Depends(login_limiter)]
 
 
 @router.post(
@@ -33,12 +41,29 @@ def register(body: UserCreate, db: SessionDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/login", response_model=Token, responses=UNAUTHORIZED)
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep) -> Token:
-    """Exchange email (as `username`) and password for a bearer token."""
+@router.post(
+    "/login",
+    response_model=Token,
+    responses={
+        **UNAUTHORIZED,
+        429: {"model": ErrorResponse, "description": "Too many failed tries; see Retry-After"},
+    },
+)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    db: SessionDep,
+    limiter: LoginLimiterDep,
+    request: Request,
+) -> Token:
+    """Exchange email (as `username`) and password for a bearer token.
+
+    Failed tries are limited per email and per client address (a minute's window)."""
+    client_address = request.client.host if request.client else None
+    attempt = limiter.check(email=form.username, client_address=client_address)
     user = users.authenticate(db=db, email=form.username, password=form.password)
     if user is None:
         raise Unauthorized("Incorrect email or password")
+    limiter.succeeded(attempt)
     settings = get_settings()
     lifetime = timedelta(minutes=settings.access_token_expire_minutes)
     token = create_access_token(

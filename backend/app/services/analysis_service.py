@@ -1,24 +1,36 @@
 """Choose the analyzer for a ticket and return one outcome shape, whichever path answered.
 
-`auto` uses the LLM when a key is configured and the offline model otherwise; `llm` always
-asks the LLM; `local` never does. Any LLM failure falls back to the offline model with the
-cause recorded (source=fallback).
+Modes (per integration, `analysis_mode`): `cascade` — the offline model answers alone when it
+is confident for every gated field, otherwise the LLM (see `app.services.cascade`); `llm` —
+every ticket goes to the LLM; `local` — the LLM is never asked. `auto` (the default) means
+`cascade` when an LLM key is configured and `local` otherwise. Any LLM failure falls back to
+the offline model with the cause recorded (source=fallback). `decision_reason` always says
+which path answered and why.
+
+With `user_id`, the user's active offline model and cascade settings are used; users who
+opted in to the Batch API get a provisional offline answer for non-urgent tickets the LLM
+should answer, marked for `app.services.llm_batch`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.services import llm_pricing
+from app.services import cascade, llm_pricing
+from app.services.cascade import CascadeContext
 from app.services.integrations import LLMTarget, ProcessingOptions
-from app.services.offline_analyzer import OfflineAnalysis, get_offline_analyzer
+from app.services.offline_analyzer import OfflineAnalysis
 from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
 from app.services.pii import redact
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +77,7 @@ def build_llm_analyzer(target: LLMTarget, options: ProcessingOptions) -> LLMAnal
 def _from_offline(
     result: OfflineAnalysis,
     *,
+    model_version: str,
     source: AnalysisSource,
     reason: str,
     redact_summary: bool,
@@ -88,14 +101,14 @@ def _from_offline(
         reply_draft=None,
         suggested_tags=list(result.suggested_tags),
         source=source,
-        decision_reason=reason,
-        model=f"offline-{get_offline_analyzer().version}",
+        decision_reason=cascade.clip(reason),
+        model=f"offline-{model_version}"[:100],
         pii_redactions=counts,
         llm_error=llm_error,
     )
 
 
-def _from_llm(result: LLMResult, options: ProcessingOptions) -> AnalysisOutcome:
+def _from_llm(result: LLMResult, options: ProcessingOptions, reason: str) -> AnalysisOutcome:
     output = result.output
     return AnalysisOutcome(
         category=output.category,
@@ -110,7 +123,7 @@ def _from_llm(result: LLMResult, options: ProcessingOptions) -> AnalysisOutcome:
         reply_draft=(output.reply_draft or None) if options.reply_draft else None,
         suggested_tags=list(output.suggested_tags),
         source=AnalysisSource.llm,
-        decision_reason="llm",
+        decision_reason=cascade.clip(reason),
         model=result.model,
         input_tokens=result.input_tokens,
         cached_input_tokens=result.cached_input_tokens,
@@ -120,47 +133,77 @@ def _from_llm(result: LLMResult, options: ProcessingOptions) -> AnalysisOutcome:
     )
 
 
+def effective_mode(analysis_mode: str, llm_configured: bool) -> str:
+    """`cascade`, `llm` or `local`: what the setting means given whether an LLM is set up."""
+    if not llm_configured or analysis_mode == "local":
+        return "local"
+    return "llm" if analysis_mode == "llm" else "cascade"
+
+
 def analyze(
     subject: str,
     body: str,
     *,
     options: ProcessingOptions,
     llm: LLMAnalyzer | None,
+    user_id: int | None = None,
+    db: Session | None = None,
 ) -> AnalysisOutcome:
+    """Analyse one ticket. `user_id` selects the user's model and cascade settings (read
+    through `db` when given, else from a short-lived per-process cache)."""
     started = time.perf_counter()
-    outcome = _analyze(subject, body, options=options, llm=llm)
+    context = cascade.context_for(user_id, db=db)
+    outcome = _analyze(subject, body, options=options, llm=llm, context=context)
     duration_ms = int((time.perf_counter() - started) * 1000)
-    return _with_duration(outcome, duration_ms)
-
-
-def _with_duration(outcome: AnalysisOutcome, duration_ms: int) -> AnalysisOutcome:
-    from dataclasses import replace
-
     return replace(outcome, duration_ms=duration_ms)
 
 
 def _analyze(
-    subject: str, body: str, *, options: ProcessingOptions, llm: LLMAnalyzer | None
+    subject: str,
+    body: str,
+    *,
+    options: ProcessingOptions,
+    llm: LLMAnalyzer | None,
+    context: CascadeContext,
 ) -> AnalysisOutcome:
-    offline = get_offline_analyzer()
-    use_llm = llm is not None and options.analysis_mode != "local"
-    if not use_llm:
-        reason = "no LLM configured" if llm is None else "mode=local"
+    offline = context.analyzer
+    mode = effective_mode(options.analysis_mode, llm is not None)
+    result: OfflineAnalysis | None = None
+
+    def local(reason: str) -> AnalysisOutcome:
         return _from_offline(
-            offline.analyze(subject, body),
+            result or offline.analyze(subject, body),
+            model_version=offline.version,
             source=AnalysisSource.local,
             reason=reason,
             redact_summary=options.redact_pii,
         )
+
+    if mode == "local":
+        return local("no LLM configured" if llm is None else "mode=local")
     assert llm is not None
+    if mode == "cascade":
+        result = offline.analyze(subject, body)
+        decision = cascade.decide(result, context.thresholds)
+        if decision.local:
+            return local(decision.reason)
+        basis = decision.reason
+    else:
+        basis = "mode=llm"
+    if context.use_llm_batch_api:
+        result = result or offline.analyze(subject, body)
+        if not cascade.is_urgent(result):
+            return local(cascade.route(basis, cascade.BATCH_PENDING))
+    reason = cascade.route(basis, "→ llm")
     try:
-        return _from_llm(llm.analyze(subject, body), options)
+        return _from_llm(llm.analyze(subject, body), options, reason)
     except LLMError as exc:
         logger.warning("LLM analysis failed (%s); using the offline analyzer", exc.kind)
         return _from_offline(
-            offline.analyze(subject, body),
+            result or offline.analyze(subject, body),
+            model_version=offline.version,
             source=AnalysisSource.fallback,
-            reason=f"llm {exc.kind}",
+            reason=cascade.route(basis, f"→ llm {exc.kind} → offline"),
             redact_summary=options.redact_pii,
             llm_error=f"{exc.kind}: {exc}",
         )

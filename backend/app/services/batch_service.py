@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import observability
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
@@ -275,7 +276,9 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
     last_commit = time.monotonic()
 
     def analyse(subject: str, body: str) -> AnalysisOutcome:
-        return analysis_service.analyze(subject, body, options=options, llm=llm)
+        return analysis_service.analyze(
+            subject, body, options=options, llm=llm, user_id=ctx.user_id
+        )
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
         futures = {
@@ -324,13 +327,7 @@ def _save_outcomes(
 
 def _already_posted(client: ZendeskClient, zendesk_ticket_id: int, fingerprint: str) -> bool:
     """After a crash mid-write: is our note already on the ticket?"""
-    for comment in client.get_comments(zendesk_ticket_id):
-        if (
-            not comment.get("public", True)
-            and writeback.fingerprint(comment.get("body", "")) == fingerprint
-        ):
-            return True
-    return False
+    return writeback.already_posted(client.get_comments(zendesk_ticket_id), fingerprint)
 
 
 def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str, Any]]) -> None:
@@ -491,6 +488,7 @@ def _finish_job(job_id: str, error: str | None = None) -> None:
             job.state = "partially_failed"
         job.error = error
         job.finished_at = utcnow()
+        observability.record_job_finished(job.state, job.started_at, job.finished_at)
         job.lease_owner = None
         job.lease_expires_at = None
 

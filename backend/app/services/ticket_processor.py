@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from app import observability
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
@@ -155,20 +156,30 @@ def apply_write_back(
             analysis.tags_written = wanted
         return "unchanged", None
     started = time.perf_counter()
+    note = write_plan.note
     try:
+        if (
+            note is not None
+            and write_plan.note_fingerprint is not None
+            and analysis.note_fingerprint == writeback.pending(write_plan.note_fingerprint)
+            and writeback.already_posted(
+                client.get_comments(ticket.zendesk_ticket_id), write_plan.note_fingerprint
+            )
+        ):
+            note = None  # the earlier attempt timed out but Zendesk applied it
         if write_plan.stale_tags:
             ticket.tags = client.remove_tags(ticket.zendesk_ticket_id, write_plan.stale_tags)
-        if not write_plan.empty:
-            result = client.add_tags_and_note(
-                ticket.zendesk_ticket_id, write_plan.tags, write_plan.note
-            )
+        if write_plan.tags or note:
+            if note is not None and write_plan.note_fingerprint is not None:
+                analysis.note_fingerprint = writeback.pending(write_plan.note_fingerprint)
+            result = client.add_tags_and_note(ticket.zendesk_ticket_id, write_plan.tags, note)
             ticket.tags = list(result.tags)
     except ZendeskError as exc:
         steps.add("write_back", "error", _ms_since(started), _describe(exc))
         return "failed", exc.message
     if integration.options.write_tags:
         analysis.tags_written = wanted
-    if write_plan.note is not None:
+    if write_plan.note_fingerprint is not None and write_plan.note is not None:
         analysis.note_fingerprint = write_plan.note_fingerprint
     analysis.written_back_at = utcnow()
     note_state = "posted" if write_plan.note else "unchanged"
@@ -183,6 +194,7 @@ def log_analysis(steps: StepLog, outcome: analysis_service.AnalysisOutcome) -> N
     if outcome.llm_error:
         message += f" error={outcome.llm_error}"
     steps.add("analyze", status, outcome.duration_ms, message, cost_usd=outcome.cost_usd)
+    observability.record_analysis(outcome)
 
 
 def process_ticket(
@@ -205,6 +217,8 @@ def process_ticket(
         ticket.description,
         options=integration.options,
         llm=llm_analyzer(integration),
+        user_id=user_id,
+        db=db,
     )
     log_analysis(steps, outcome)
     with steps.step("save"):

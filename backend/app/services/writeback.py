@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from app.models import TicketAnalysis
 from app.services.integrations import ProcessingOptions
@@ -44,8 +45,26 @@ def note_body(analysis: TicketAnalysis, *, include_reply: bool) -> str:
     return "\n".join(lines)
 
 
+PENDING = "pending:"
+
+
 def fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Identifies a note's text; short enough to store with a `pending:` marker."""
+    return hashlib.sha256(text.encode()).hexdigest()[:48]
+
+
+def pending(note_fingerprint: str) -> str:
+    """Stored before a note is posted: if the write fails ambiguously (a timeout after
+    Zendesk may have applied it), the next attempt looks for the note before posting."""
+    return PENDING + note_fingerprint
+
+
+def already_posted(comments: list[dict[str, Any]], note_fingerprint: str) -> bool:
+    """Is a private comment with this note's text on the ticket?"""
+    return any(
+        not comment.get("public", True) and fingerprint(comment.get("body", "")) == note_fingerprint
+        for comment in comments
+    )
 
 
 def plan(

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from app import observability
+
 logger = logging.getLogger(__name__)
 
 MAX_IDS_PER_CALL = 100
@@ -540,6 +542,7 @@ class ZendeskClient:
                     method, path, params=params, json=json, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
+                observability.upstream_error("zendesk", observability.transport_error_kind(exc))
                 not_sent = isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
@@ -554,6 +557,7 @@ class ZendeskClient:
                 status = response.status_code
                 if status < 400:
                     return _json_body(response, method, path)
+                observability.upstream_error("zendesk", observability.http_error_kind(status))
                 if status == 429:
                     self._count("rate_limited")
                     retry_after = _retry_after_s(response)

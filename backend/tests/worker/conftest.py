@@ -64,6 +64,15 @@ def login(client: TestClient, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def point_celery_at(url: str) -> None:
+    """Make this process's Celery app publish to `url`, dropping pools built for another
+    broker (an earlier test may have published to the default SQLite broker)."""
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    celery_app.conf.update(broker_url=url, result_backend=url)
+
+
 @pytest.fixture(scope="session")
 def redis_broker() -> Iterator[str]:
     """Point this process's Celery app at the test Redis database (a failure if down)."""
@@ -73,7 +82,7 @@ def redis_broker() -> Iterator[str]:
     except redis.ConnectionError as exc:
         pytest.exit(f"Redis at {REDIS_TEST_URL} is unreachable: {exc}", returncode=3)
     client.flushdb()
-    celery_app.conf.update(broker_url=REDIS_TEST_URL, result_backend=REDIS_TEST_URL)
+    point_celery_at(REDIS_TEST_URL)
     yield REDIS_TEST_URL
     client.flushdb()
 

@@ -14,7 +14,7 @@ from app.models import User
 from app.services import batch_service, integrations
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
-from tests.worker.conftest import WorkerFactory, count, login, wait_for
+from tests.worker.conftest import WorkerFactory, count, login, point_celery_at, wait_for
 
 pytestmark = pytest.mark.postgres_only
 
@@ -203,18 +203,14 @@ def test_another_users_job_is_404(
 def test_unreachable_queue_is_503_and_the_job_is_marked_failed(
     live_client: TestClient, committed_user: User, engine: Engine, redis_broker: str
 ) -> None:
-    from app.worker import celery_app
-
     headers = login(live_client, committed_user)
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    celery_app.pool.force_close_all()
+    point_celery_at("redis://127.0.0.1:1/0")  # nothing listens there
     try:
         response = live_client.post(
             "/tickets/process-batch", json={"ticket_ids": [1, 2]}, headers=headers
         )
     finally:
-        celery_app.conf.broker_url = redis_broker
-        celery_app.pool.force_close_all()
+        point_celery_at(redis_broker)
     assert response.status_code == 503
     assert "queue" in response.json()["error"]["message"]
     jobs = live_client.get("/tickets/jobs", headers=headers).json()["items"]

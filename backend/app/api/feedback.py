@@ -1,0 +1,30 @@
+"""Agents' feedback: the correct labels of an analysed ticket, the ground truth of accuracy."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import NOT_FOUND, UNAUTHORIZED
+from app.api.tickets import TicketId
+from app.auth import CurrentUser
+from app.database import SessionDep
+from app.schemas.analytics import FeedbackIn, FeedbackOut
+from app.services import analytics_service
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
+
+
+@router.post("/{ticket_id}/feedback", response_model=FeedbackOut, responses=NOT_FOUND)
+def give_feedback(
+    ticket_id: TicketId, body: FeedbackIn, user: CurrentUser, db: SessionDep
+) -> FeedbackOut:
+    """Record the correct category, urgency and/or sentiment of an analysed ticket."""
+    result = analytics_service.record_feedback(
+        db=db,
+        user_id=user.id,
+        zendesk_ticket_id=ticket_id,
+        category=body.category,
+        urgency=body.urgency,
+        sentiment=body.sentiment,
+    )
+    return FeedbackOut.model_validate(result)

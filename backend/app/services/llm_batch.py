@@ -1,0 +1,471 @@
+"""Non-urgent LLM work through the OpenAI Batch API: half the price, answers within 24 h.
+
+Opting in: `cascade_settings.use_llm_batch_api` (per user, off by default). With it on, a
+ticket the LLM should answer (cascade unsure, or mode `llm`) that is not urgent (the offline
+urgency is not high and no urgency rule fired) gets the offline answer at once, written back
+as usual, with `decision_reason` ending in "→ llm batch pending". Urgent tickets still go to
+the LLM synchronously.
+
+- `submit_pending` puts a user's pending tickets into one batch: a JSONL upload whose lines
+  are built exactly like a synchronous call (same prepared text, `build_messages`, response
+  schema and options), `custom_id` = "triage-<batch row>-<ticket row>", then a batch for
+  /v1/chat/completions with completion_window "24h".
+- `poll_batch` follows a batch; once completed, `apply_batch` stores each answer as the
+  ticket's analysis (source=batch, cost at the batch price) and writes tags and the note back
+  through the single-ticket write-back. A batch that fails or expires keeps the offline
+  answers ("→ llm batch failed …").
+- Applying is idempotent: the batch row and every request carry a state, and only requests
+  still `submitted` are applied, so a second apply (or a redelivered task) changes nothing.
+  A ticket re-analysed in the meantime is left alone (request `superseded`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import openai
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.enums import AnalysisSource
+from app.errors import AppError
+from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
+from app.services import analysis_service, integrations, llm_pricing, ticket_store
+from app.services.analysis_service import AnalysisOutcome
+from app.services.cascade import BATCH_PENDING, clip
+from app.services.integrations import LLMTarget, ProcessingOptions
+from app.services.openai_service import (
+    PROMPT_CACHE_KEY,
+    LLMAnalyzer,
+    LLMError,
+    LLMMalformedOutputError,
+    LLMUpstreamError,
+    _parse_completion,
+    _prepare,
+    build_messages,
+    response_format_schema,
+)
+from app.services.ticket_processor import (
+    StepLog,
+    apply_write_back,
+    log_analysis,
+    zendesk_client,
+)
+from app.services.zendesk_service import ZendeskError
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT = "/v1/chat/completions"
+COMPLETION_WINDOW = "24h"
+MAX_REQUESTS_PER_BATCH = 50_000
+OPEN_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
+BATCH_ANSWERED = "→ llm batch"
+MONEY_QUANTUM = Decimal("0.000001")  # what a Numeric(14, 6) column keeps
+
+
+class LLMBatchError(Exception):
+    """The Batch API could not be reached or refused the request; try again later."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    batch_id: int | None
+    openai_batch_id: str | None
+    requests: int
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: int = 0
+    failed: int = 0
+    superseded: int = 0
+    already_applied: bool = False
+
+
+@contextmanager
+def _client(target: LLMTarget) -> Iterator[openai.OpenAI]:
+    settings = get_settings()
+    client = openai.OpenAI(
+        api_key=target.api_key,
+        base_url=target.base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+    try:
+        yield client
+    except openai.OpenAIError as exc:
+        raise LLMBatchError(f"Batch API: {type(exc).__name__}: {exc}"[:500]) from exc
+    finally:
+        client.close()
+
+
+def request_body(subject: str, body: str, analyzer: LLMAnalyzer) -> dict[str, Any]:
+    """The chat completion request the synchronous path would send for this ticket."""
+    ticket = _prepare(
+        subject or "",
+        body or "",
+        max_input_tokens=analyzer.max_input_tokens,
+        redact_pii=analyzer.redact_pii,
+    )
+    request: dict[str, Any] = {
+        "model": analyzer.model,
+        "messages": build_messages(ticket.subject, ticket.body, reply_draft=analyzer.reply_draft),
+        "response_format": response_format_schema(),
+        "max_completion_tokens": analyzer.max_output_tokens,
+        "store": False,
+        "prompt_cache_key": PROMPT_CACHE_KEY,
+    }
+    if analyzer.is_reasoning_model:
+        request["reasoning_effort"] = "none"
+    else:
+        request["temperature"] = 0
+    return request
+
+
+def _replace_marker(reason: str | None, replacement: str) -> str:
+    return clip((reason or "").replace(BATCH_PENDING, replacement))
+
+
+# --- submission -----------------------------------------------------------------------------
+def pending(*, db: Session, user_id: int, limit: int) -> list[tuple[TicketAnalysis, Ticket]]:
+    """The user's provisional answers waiting for the Batch API and not yet in a batch."""
+    in_flight = (
+        select(LLMBatchRequest.id)
+        .where(
+            LLMBatchRequest.ticket_id == TicketAnalysis.ticket_id,
+            LLMBatchRequest.state == "submitted",
+        )
+        .exists()
+    )
+    rows = db.execute(
+        select(TicketAnalysis, Ticket)
+        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+        .where(
+            TicketAnalysis.user_id == user_id,
+            Ticket.user_id == user_id,
+            TicketAnalysis.source == AnalysisSource.local,
+            TicketAnalysis.decision_reason.contains(BATCH_PENDING, autoescape=True),
+            ~in_flight,
+        )
+        .order_by(TicketAnalysis.id)
+        .limit(limit)
+    ).all()
+    return [(analysis, ticket) for analysis, ticket in rows]
+
+
+def _llm_setup(db: Session, user_id: int) -> tuple[LLMTarget, ProcessingOptions] | None:
+    row = integrations.get_row(db=db, user_id=user_id)
+    target = integrations.llm_target(row)
+    return None if target is None else (target, integrations.options_of(row))
+
+
+def submit_pending(
+    *, db: Session, user_id: int, limit: int = MAX_REQUESTS_PER_BATCH
+) -> SubmitResult:
+    """Upload the user's pending tickets as one batch; nothing to do without any or without a
+    key. Rows are flushed, not committed: the caller's transaction owns them."""
+    setup = _llm_setup(db, user_id)
+    if setup is None:
+        return SubmitResult(None, None, 0)
+    target, options = setup
+    waiting = pending(db=db, user_id=user_id, limit=min(limit, MAX_REQUESTS_PER_BATCH))
+    if not waiting:
+        return SubmitResult(None, None, 0)
+    analyzer = analysis_service.build_llm_analyzer(target, options)
+    batch = LLMBatch(user_id=user_id, model=target.model, status="validating", state="submitted")
+    db.add(batch)
+    db.flush()
+    lines: list[str] = []
+    for _, ticket in waiting:
+        request = LLMBatchRequest(
+            batch_id=batch.id,
+            user_id=user_id,
+            ticket_id=ticket.id,
+            custom_id=f"triage-{batch.id}-{ticket.id}",
+            state="submitted",
+        )
+        db.add(request)
+        line = {
+            "custom_id": request.custom_id,
+            "method": "POST",
+            "url": ENDPOINT,
+            "body": request_body(ticket.subject, ticket.description, analyzer),
+        }
+        lines.append(json.dumps(line, ensure_ascii=False))
+    db.flush()
+    payload = ("\n".join(lines) + "\n").encode("utf-8")
+    with _client(target) as client:
+        uploaded = client.files.create(
+            file=(f"triage-batch-{batch.id}.jsonl", payload, "application/jsonl"),
+            purpose="batch",
+        )
+        remote = client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint=ENDPOINT,
+            completion_window=COMPLETION_WINDOW,
+            metadata={"triage_batch_id": str(batch.id), "user_id": str(user_id)},
+        )
+    batch.openai_batch_id = remote.id
+    batch.input_file_id = uploaded.id
+    batch.status = remote.status
+    batch.request_count = len(lines)
+    db.flush()
+    logger.info("user %s: batch %s submitted with %s tickets", user_id, remote.id, len(lines))
+    return SubmitResult(batch.id, remote.id, len(lines))
+
+
+# --- polling and applying -------------------------------------------------------------------
+def _locked_batch(db: Session, batch_id: int) -> LLMBatch | None:
+    query = select(LLMBatch).where(LLMBatch.id == batch_id)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.scalar(query)
+
+
+def poll_batch(*, db: Session, batch_id: int) -> str:
+    """Refresh one batch; apply it when completed, give up on it when it failed. Returns our
+    state (submitted, applied or failed)."""
+    batch = _locked_batch(db, batch_id)
+    if batch is None:
+        raise LookupError(f"no LLM batch {batch_id}")
+    if batch.state != "submitted":
+        return batch.state
+    setup = _llm_setup(db, batch.user_id)
+    if setup is None:
+        _fail_batch(db, batch, "no OpenAI key configured any more")
+        return batch.state
+    target, _ = setup
+    with _client(target) as client:
+        remote = client.batches.retrieve(str(batch.openai_batch_id))
+    batch.status = remote.status
+    if remote.status in OPEN_STATUSES:
+        return batch.state
+    if remote.status != "completed":
+        errors = remote.errors.data if remote.errors and remote.errors.data else []
+        detail = "; ".join(f"{error.code}: {error.message}" for error in errors[:3])
+        _fail_batch(db, batch, f"batch {remote.status}" + (f" ({detail})" if detail else ""))
+        return batch.state
+    batch.output_file_id = remote.output_file_id
+    batch.error_file_id = remote.error_file_id
+    batch.completed_at = utcnow()
+    apply_batch(db=db, batch_id=batch.id)
+    return batch.state
+
+
+def poll_open_batches(*, user_id: int | None = None) -> dict[str, int]:
+    """Poll every submitted batch, one transaction each; a failing one does not stop the rest."""
+    from app.database import session_scope
+
+    with session_scope() as db:
+        query = select(LLMBatch.id).where(LLMBatch.state == "submitted")
+        if user_id is not None:
+            query = query.where(LLMBatch.user_id == user_id)
+        batch_ids = list(db.scalars(query.order_by(LLMBatch.id)))
+    counts: dict[str, int] = {}
+    for batch_id in batch_ids:
+        try:
+            with session_scope() as db:
+                state = poll_batch(db=db, batch_id=batch_id)
+        except (LLMBatchError, AppError) as exc:
+            logger.warning("polling LLM batch %s failed: %s", batch_id, exc)
+            state = "error"
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def _fail_batch(db: Session, batch: LLMBatch, error: str) -> None:
+    """Keep the offline answers and say why the LLM's never came."""
+    batch.state, batch.error = "failed", error[:2000]
+    for request in db.scalars(
+        select(LLMBatchRequest).where(
+            LLMBatchRequest.batch_id == batch.id, LLMBatchRequest.state == "submitted"
+        )
+    ):
+        request.state, request.error = "failed", error[:2000]
+        analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
+        if analysis is not None and BATCH_PENDING in (analysis.decision_reason or ""):
+            analysis.decision_reason = _replace_marker(
+                analysis.decision_reason, f"→ llm batch failed ({error[:40]})"
+            )
+    db.flush()
+
+
+def _result_lines(client: openai.OpenAI, file_id: str | None) -> dict[str, dict[str, Any]]:
+    if not file_id:
+        return {}
+    content = client.files.content(file_id).content.decode("utf-8")
+    lines: dict[str, dict[str, Any]] = {}
+    for raw in content.splitlines():
+        if raw.strip():
+            line = json.loads(raw)
+            lines[str(line.get("custom_id"))] = line
+    return lines
+
+
+def _outcome(
+    line: dict[str, Any] | None,
+    analysis: TicketAnalysis,
+    analyzer: LLMAnalyzer,
+    options: ProcessingOptions,
+) -> AnalysisOutcome:
+    """The analysis in one result line, priced at the batch rate; LLMError when unusable."""
+    if line is None:
+        raise LLMMalformedOutputError("the batch has no result for this ticket")
+    response = line.get("response") or {}
+    if line.get("error") or response.get("status_code") != 200:
+        error = line.get("error") or (response.get("body") or {}).get("error") or {}
+        raise LLMUpstreamError(
+            f"status {response.get('status_code')}: {error.get('message', 'unknown error')}"[:300],
+            status_code=response.get("status_code"),
+        )
+    completion = response.get("body") or {}
+    output = _parse_completion(completion)
+    usage = completion.get("usage") or {}
+    input_tokens = int(usage.get("prompt_tokens") or 0)
+    output_tokens = int(usage.get("completion_tokens") or 0)
+    cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    return AnalysisOutcome(
+        category=output.category,
+        urgency=output.urgency,
+        sentiment=output.sentiment,
+        confidence=output.confidence,
+        category_confidence=None,
+        urgency_confidence=None,
+        sentiment_confidence=None,
+        language=output.language,
+        summary=output.summary,
+        reply_draft=(output.reply_draft or None) if options.reply_draft else None,
+        suggested_tags=list(output.suggested_tags),
+        source=AnalysisSource.batch,
+        decision_reason=_replace_marker(analysis.decision_reason, BATCH_ANSWERED),
+        model=analyzer.model,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached_tokens,
+        output_tokens=output_tokens,
+        cost_usd=llm_pricing.cost_usd(
+            analyzer.model,
+            input_tokens,
+            cached_tokens,
+            output_tokens,
+            batch=True,
+            prices=analyzer.prices,
+        ).quantize(MONEY_QUANTUM),
+    )
+
+
+def apply_batch(*, db: Session, batch_id: int) -> ApplyResult:
+    """Store the answers of a completed batch once and write them back to Zendesk."""
+    batch = _locked_batch(db, batch_id)
+    if batch is None:
+        raise LookupError(f"no LLM batch {batch_id}")
+    if batch.state == "applied":
+        return ApplyResult(already_applied=True)
+    if batch.status != "completed":
+        raise ValueError(f"batch {batch_id} is {batch.status}, not completed")
+    setup = _llm_setup(db, batch.user_id)
+    if setup is None:
+        _fail_batch(db, batch, "no OpenAI key configured any more")
+        return ApplyResult()
+    target, options = setup
+    with _client(target) as client:
+        results = _result_lines(client, batch.output_file_id)
+        results.update(_result_lines(client, batch.error_file_id))
+    analyzer = analysis_service.build_llm_analyzer(target, options)
+    try:
+        integration = integrations.resolve(db=db, user_id=batch.user_id)
+        zendesk = zendesk_client(integration.zendesk)
+    except AppError as exc:
+        logger.warning("batch %s: answers stored without write-back: %s", batch.id, exc)
+        integration, zendesk = None, None
+
+    counts = {"applied": 0, "failed": 0, "superseded": 0}
+    requests = db.scalars(
+        select(LLMBatchRequest)
+        .where(LLMBatchRequest.batch_id == batch.id, LLMBatchRequest.state == "submitted")
+        .order_by(LLMBatchRequest.id)
+    ).all()
+    for request in requests:
+        ticket = db.get(Ticket, request.ticket_id)
+        analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
+        if (
+            ticket is None
+            or ticket.user_id != batch.user_id
+            or analysis is None
+            or analysis.source != AnalysisSource.local
+            or BATCH_PENDING not in (analysis.decision_reason or "")
+        ):
+            request.state = "superseded"  # re-analysed (or gone) since it was submitted
+            counts["superseded"] += 1
+            continue
+        try:
+            outcome = _outcome(results.get(request.custom_id), analysis, analyzer, options)
+        except LLMError as exc:
+            request.state, request.error = "failed", f"{exc.kind}: {exc}"[:2000]
+            analysis.decision_reason = _replace_marker(
+                analysis.decision_reason, f"→ llm batch failed ({exc.kind})"
+            )
+            counts["failed"] += 1
+            continue
+        saved = ticket_store.save_analysis(
+            db=db, ticket=ticket, outcome=outcome, processing_time_ms=analysis.processing_time_ms
+        )
+        request.state, request.applied_at = "applied", utcnow()
+        request.input_tokens = outcome.input_tokens
+        request.cached_input_tokens = outcome.cached_input_tokens
+        request.output_tokens = outcome.output_tokens
+        request.cost_usd = outcome.cost_usd
+        counts["applied"] += 1
+        steps = StepLog(batch.user_id, ticket.zendesk_ticket_id)
+        log_analysis(steps, outcome)
+        if zendesk is not None and integration is not None:
+            try:
+                current = zendesk.get_ticket(ticket.zendesk_ticket_id)
+            except ZendeskError as exc:
+                steps.add("write_back", "error", 0, f"{type(exc).__name__}: {exc}"[:2000])
+            else:
+                fresh = ticket_store.ticket_fields(current)
+                ticket.tags, ticket.status = fresh["tags"], fresh["status"] or ticket.status
+                apply_write_back(
+                    client=zendesk,
+                    ticket=ticket,
+                    analysis=saved,
+                    integration=integration,
+                    steps=steps,
+                )
+        steps.save(db, ticket.id)
+    batch.state, batch.applied_at = "applied", utcnow()
+    db.flush()
+    logger.info("batch %s applied: %s", batch.openai_batch_id, counts)
+    return ApplyResult(**counts)
+
+
+def submit_all_pending() -> dict[str, int]:
+    """Submit every opted-in user's pending tickets, one transaction per user."""
+    from app.database import session_scope
+    from app.models import CascadeSettings
+
+    with session_scope() as db:
+        user_ids = list(
+            db.scalars(
+                select(CascadeSettings.user_id).where(CascadeSettings.use_llm_batch_api.is_(True))
+            )
+        )
+    submitted = {"batches": 0, "requests": 0}
+    for user_id in user_ids:
+        try:
+            with session_scope() as db:
+                result = submit_pending(db=db, user_id=user_id)
+        except LLMBatchError as exc:
+            logger.warning("submitting a batch for user %s failed: %s", user_id, exc)
+            continue
+        if result.requests:
+            submitted["batches"] += 1
+            submitted["requests"] += result.requests
+    return submitted

@@ -1,0 +1,430 @@
+"""Daily per-user rollups (SystemMetrics) of processed analyses, and the SQL they share
+with the analytics queries: local-day bucketing and the aggregate columns.
+
+An analysis belongs to the local day of its `created_at` (first analysed) in the user's
+saved time zone. Saving an analysis marks its (user, day) row stale; just before the
+transaction commits the row is recomputed from the raw rows with one aggregate query, so
+it sees the transaction's final values and concurrent writers cannot lose each other's
+counts (on PostgreSQL the recomputation holds an advisory lock per (user, day); SQLite
+serialises writers anyway). Changing a user's time zone rebuilds all their rollups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Row,
+    and_,
+    case,
+    cast,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, object_session
+
+from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.models import SystemMetrics, TicketAnalysis, User, utcnow
+
+Interval = Literal["day", "week"]
+TimeRange = tuple[datetime, datetime]
+
+# Label fields counted per day, in display order; each has a `<field>_counts` rollup column.
+COUNTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "category": tuple(member.value for member in Category),
+    "urgency": tuple(member.value for member in Urgency),
+    "sentiment": tuple(member.value for member in Sentiment),
+    "source": tuple(member.value for member in AnalysisSource),
+}
+MONEY_QUANTUM = Decimal("0.000001")
+REBUILD_CHUNK_DAYS = 366
+_PENDING_KEY = "metrics_rollup.pending"
+_REBUILD_KEY = "metrics_rollup.rebuild_users"
+
+
+# --- time zones and local days ---------------------------------------------------------
+
+
+@lru_cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_or_none(name: str) -> ZoneInfo | None:
+    """The IANA zone called `name`, or None when there is no such zone."""
+    if name not in _known_time_zones():
+        return None
+    return ZoneInfo(name)
+
+
+def user_zone(user: User) -> ZoneInfo:
+    return zone_or_none(user.timezone) or ZoneInfo("UTC")
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant the local day begins (a midnight skipped by DST starts at 01:00)."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def week_start(day: date) -> date:
+    """Monday of the ISO week holding `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+def _offset_segments(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """UTC offsets (seconds) in force across [start, end): [(valid_until, offset), ...].
+
+    The last segment's `valid_until` is `end`. Transitions are found by sampling every
+    six hours and bisecting to the second.
+    """
+
+    def offset_at(moment: datetime) -> int:
+        utc_offset = moment.astimezone(zone).utcoffset()
+        return int(utc_offset.total_seconds()) if utc_offset else 0
+
+    segments: list[tuple[datetime, int]] = []
+    current = offset_at(start)
+    previous: datetime = start
+    step = timedelta(hours=6)
+    while previous < end:
+        probe = min(previous + step, end)
+        if offset_at(probe) != current:
+            low, high = math.floor(previous.timestamp()), math.ceil(probe.timestamp())
+            while high - low > 1:  # transitions fall on whole seconds
+                middle = (low + high) // 2
+                if offset_at(datetime.fromtimestamp(middle, UTC)) == current:
+                    low = middle
+                else:
+                    high = middle
+            segments.append((datetime.fromtimestamp(high, UTC), current))
+            previous = segments[-1][0]
+            current = offset_at(previous)
+            continue
+        previous = probe
+    segments.append((end, current))
+    return segments
+
+
+def bucket_expression(
+    dialect: str,
+    column: Any,
+    zone: ZoneInfo,
+    span: TimeRange,
+    interval: Interval = "day",
+) -> ColumnElement[date]:
+    """The local day (or Monday of the local week) of a UTC timestamp column, in SQL.
+
+    PostgreSQL converts with `AT TIME ZONE` (exact across DST). SQLite has no time zone
+    database: the offsets in force across `span` are computed here and applied with a
+    CASE over the transition instants, which is exact for timestamps inside `span`.
+    """
+    if dialect == "postgresql":
+        local = func.timezone(zone.key, column)
+        if interval == "week":
+            return cast(func.date_trunc("week", local), Date)
+        return cast(local, Date)
+    segments = _offset_segments(zone, *span)
+    modifiers = [f"{offset:+d} seconds" for _, offset in segments]
+    if len(segments) == 1:
+        shift: Any = modifiers[0]
+    else:
+        shift = case(
+            *[
+                (column < until, modifier)
+                for (until, _), modifier in zip(segments[:-1], modifiers, strict=False)
+            ],
+            else_=modifiers[-1],
+        )
+    week = ("weekday 0", "-6 days") if interval == "week" else ()
+    return type_coerce(func.date(column, shift, *week), Date)
+
+
+def rollup_bucket_expression(dialect: str, interval: Interval) -> ColumnElement[date]:
+    """SystemMetrics.day, or the Monday of its week."""
+    if interval == "day":
+        return SystemMetrics.day
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", cast(SystemMetrics.day, DateTime)), Date)
+    return type_coerce(func.date(SystemMetrics.day, "weekday 0", "-6 days"), Date)
+
+
+# --- aggregates --------------------------------------------------------------------------
+
+
+def _empty_counts() -> dict[str, dict[str, int]]:
+    return {name: dict.fromkeys(labels, 0) for name, labels in COUNTED_FIELDS.items()}
+
+
+@dataclass
+class Totals:
+    """Aggregated analyses: counts, time and cost, and per-label counts of each field."""
+
+    tickets: int = 0
+    processing_ms: int = 0
+    cost_usd: Decimal = Decimal("0")
+    counts: dict[str, dict[str, int]] = field(default_factory=_empty_counts)
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Totals:
+        mapping = row._mapping
+        return cls(
+            tickets=int(mapping["tickets"] or 0),
+            processing_ms=int(mapping["processing_ms"] or 0),
+            cost_usd=Decimal(str(mapping["cost_usd"] or 0)).quantize(MONEY_QUANTUM),
+            counts={
+                name: {label: int(mapping.get(f"{name}__{label}") or 0) for label in labels}
+                for name, labels in COUNTED_FIELDS.items()
+            },
+        )
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            tickets=self.tickets + other.tickets,
+            processing_ms=self.processing_ms + other.processing_ms,
+            cost_usd=self.cost_usd + other.cost_usd,
+            counts={
+                name: {label: count + other.counts[name][label] for label, count in per.items()}
+                for name, per in self.counts.items()
+            },
+        )
+
+
+def raw_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
+    """Aggregate columns over TicketAnalysis rows (filtered COUNTs per label)."""
+    columns: list[ColumnElement[Any]] = [
+        func.count().label("tickets"),
+        func.coalesce(func.sum(TicketAnalysis.processing_time_ms), 0).label("processing_ms"),
+        func.coalesce(func.sum(TicketAnalysis.cost_usd), 0).label("cost_usd"),
+    ]
+    if with_counts:
+        for name, labels in COUNTED_FIELDS.items():
+            column = getattr(TicketAnalysis, name)
+            columns.extend(
+                func.count().filter(column == label).label(f"{name}__{label}") for label in labels
+            )
+    return columns
+
+
+def rollup_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
+    """The same aggregate columns summed over SystemMetrics rows."""
+    columns: list[ColumnElement[Any]] = [
+        func.coalesce(func.sum(SystemMetrics.tickets_processed), 0).label("tickets"),
+        func.coalesce(func.sum(SystemMetrics.total_processing_ms), 0).label("processing_ms"),
+        func.coalesce(func.sum(SystemMetrics.total_cost_usd), 0).label("cost_usd"),
+    ]
+    if with_counts:
+        for name, labels in COUNTED_FIELDS.items():
+            counts = getattr(SystemMetrics, f"{name}_counts")
+            columns.extend(
+                func.coalesce(func.sum(counts[label].as_integer()), 0).label(f"{name}__{label}")
+                for label in labels
+            )
+    return columns
+
+
+def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
+    return or_(*[and_(column >= start, column < end) for start, end in ranges])
+
+
+# --- keeping rollups current ---------------------------------------------------------------
+
+
+def on_analysis_saved(db: Session, analysis: TicketAnalysis) -> None:
+    """Mark the analysis's (user, day) rollup stale; it is recomputed before commit."""
+    pending: set[tuple[int, datetime]] = db.info.setdefault(_PENDING_KEY, set())
+    pending.add((analysis.user_id, analysis.created_at))
+
+
+def apply_pending(db: Session) -> None:
+    """Recompute the rollups this session made stale (also called before reading them)."""
+    rebuild_users: set[int] = db.info.pop(_REBUILD_KEY, set())
+    pending: set[tuple[int, datetime]] = db.info.pop(_PENDING_KEY, set())
+    for user_id in sorted(rebuild_users):
+        rebuild_user(db, user_id=user_id)
+    zones: dict[int, ZoneInfo] = {}
+    days: set[tuple[int, date]] = set()
+    for user_id, created_at in pending:
+        if user_id in rebuild_users:
+            continue
+        if user_id not in zones:
+            user = db.get(User, user_id)
+            if user is None:
+                continue
+            zones[user_id] = user_zone(user)
+        days.add((user_id, local_day(created_at, zones[user_id])))
+    for user_id, day in sorted(days):  # one lock order for every writer: no deadlocks
+        recompute_day(db, user_id=user_id, day=day, zone=zones[user_id])
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """Only the outermost commit: a savepoint's release comes before the final values."""
+    if session.in_nested_transaction():
+        return
+    if session.info.get(_PENDING_KEY) or session.info.get(_REBUILD_KEY):
+        apply_pending(session)
+
+
+@event.listens_for(User.timezone, "set")
+def _timezone_changed(user: User, value: str, oldvalue: Any, _initiator: Any) -> None:
+    session = object_session(user)
+    if session is not None and user.id is not None and value != oldvalue:
+        session.info.setdefault(_REBUILD_KEY, set()).add(user.id)
+
+
+def _lock_day(db: Session, user_id: int, day: date) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:user_id, :day)"),
+            {"user_id": user_id, "day": day.toordinal()},
+        )
+
+
+def _row_values(user_id: int, day: date, totals: Totals) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "day": day,
+        "tickets_processed": totals.tickets,
+        "total_processing_ms": totals.processing_ms,
+        "total_cost_usd": totals.cost_usd,
+        "updated_at": utcnow(),
+    }
+    for name in COUNTED_FIELDS:
+        values[f"{name}_counts"] = totals.counts[name]
+    return values
+
+
+def _upsert(db: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(SystemMetrics)
+    updated = {key: statement.excluded[key] for key in rows[0] if key not in ("user_id", "day")}
+    db.execute(
+        statement.on_conflict_do_update(index_elements=["user_id", "day"], set_=updated), rows
+    )
+
+
+def recompute_day(db: Session, *, user_id: int, day: date, zone: ZoneInfo) -> None:
+    """Recompute one (user, local day) row from the raw analyses; no row for an empty day."""
+    _lock_day(db, user_id, day)
+    row = db.execute(
+        select(*raw_columns()).where(
+            TicketAnalysis.user_id == user_id,
+            TicketAnalysis.created_at >= day_start(day, zone),
+            TicketAnalysis.created_at < day_start(day + timedelta(days=1), zone),
+        )
+    ).one()
+    totals = Totals.from_row(row)
+    if totals.tickets:
+        _upsert(db, [_row_values(user_id, day, totals)])
+    else:
+        db.execute(
+            delete(SystemMetrics).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
+        )
+
+
+def raw_buckets(
+    db: Session,
+    *,
+    user_id: int,
+    zone: ZoneInfo,
+    ranges: Sequence[TimeRange],
+    interval: Interval = "day",
+    with_counts: bool = True,
+) -> Iterable[tuple[date, Totals]]:
+    """Aggregates of the user's analyses inside `ranges` per local day or week, in SQL."""
+    span = (min(start for start, _ in ranges), max(end for _, end in ranges))
+    bucket = bucket_expression(
+        db.get_bind().dialect.name, TicketAnalysis.created_at, zone, span, interval
+    ).label("bucket")
+    rows = db.execute(
+        select(bucket, *raw_columns(with_counts=with_counts))
+        .where(TicketAnalysis.user_id == user_id, in_ranges(TicketAnalysis.created_at, ranges))
+        .group_by(bucket)
+    )
+    for row in rows:
+        yield row.bucket, Totals.from_row(row)
+
+
+def rollup_buckets(
+    db: Session, *, user_id: int, first_day: date, end_day: date, interval: Interval = "day"
+) -> Iterable[tuple[date, Totals]]:
+    """Ticket count, time and cost of the user's rollups for days [first_day, end_day)."""
+    bucket = rollup_bucket_expression(db.get_bind().dialect.name, interval).label("bucket")
+    rows = db.execute(
+        select(bucket, *rollup_columns(with_counts=False))
+        .where(
+            SystemMetrics.user_id == user_id,
+            SystemMetrics.day >= first_day,
+            SystemMetrics.day < end_day,
+        )
+        .group_by(bucket)
+    )
+    for row in rows:
+        yield row.bucket, Totals.from_row(row)
+
+
+def rebuild(db: Session, *, user_id: int, first_day: date, last_day: date) -> int:
+    """Rebuild the user's rollups for local days [first_day, last_day]; returns rows written."""
+    user = db.get(User, user_id)
+    if user is None:
+        return 0
+    zone = user_zone(user)
+    written = 0
+    chunk_start = first_day
+    while chunk_start <= last_day:
+        chunk_end = min(chunk_start + timedelta(days=REBUILD_CHUNK_DAYS - 1), last_day)
+        db.execute(
+            delete(SystemMetrics).where(
+                SystemMetrics.user_id == user_id,
+                SystemMetrics.day >= chunk_start,
+                SystemMetrics.day <= chunk_end,
+            )
+        )
+        span = (day_start(chunk_start, zone), day_start(chunk_end + timedelta(days=1), zone))
+        rows = [
+            _row_values(user_id, day, totals)
+            for day, totals in raw_buckets(db, user_id=user_id, zone=zone, ranges=[span])
+        ]
+        _upsert(db, rows)
+        written += len(rows)
+        chunk_start = chunk_end + timedelta(days=1)
+    return written
+
+
+def rebuild_user(db: Session, *, user_id: int) -> int:
+    """Rebuild every rollup of a user (after a time zone change or a bulk import)."""
+    db.execute(delete(SystemMetrics).where(SystemMetrics.user_id == user_id))
+    first, last = db.execute(
+        select(func.min(TicketAnalysis.created_at), func.max(TicketAnalysis.created_at)).where(
+            TicketAnalysis.user_id == user_id
+        )
+    ).one()
+    user = db.get(User, user_id)
+    if first is None or user is None:
+        return 0
+    zone = user_zone(user)
+    return rebuild(
+        db, user_id=user_id, first_day=local_day(first, zone), last_day=local_day(last, zone)
+    )

@@ -1,0 +1,136 @@
+"""GET /tickets/, /tickets/{id} and /tickets/stats/summary: filters, pages, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy.orm import Session
+
+from app.models import User
+from tests.factories import UserFactory, create_analysed_ticket
+
+
+@pytest.fixture
+def owner(users: UserFactory, db: Session) -> tuple[User, dict[str, str]]:
+    user, headers = users.authed()
+    create_analysed_ticket(db, user, zendesk_ticket_id=11, subject="Login broken", category="bug")
+    create_analysed_ticket(
+        db,
+        user,
+        zendesk_ticket_id=12,
+        subject="Refund please",
+        category="billing",
+        urgency="high",
+        sentiment="negative",
+    )
+    create_analysed_ticket(
+        db,
+        user,
+        zendesk_ticket_id=13,
+        subject="Dark mode?",
+        category="feature",
+        urgency="low",
+        sentiment="positive",
+        source="llm",
+    )
+    db.flush()
+    return user, headers
+
+
+def ids(response: Response) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["zendesk_ticket_id"] for item in response.json()["items"]]
+
+
+def test_list_filters_by_each_label_and_counts_the_total(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    assert ids(client.get("/tickets/?category=billing", headers=headers)) == [12]
+    assert ids(client.get("/tickets/?urgency=low", headers=headers)) == [13]
+    assert ids(client.get("/tickets/?sentiment=negative", headers=headers)) == [12]
+    assert ids(client.get("/tickets/?source=llm", headers=headers)) == [13]
+    response = client.get("/tickets/?category=bug&urgency=medium", headers=headers)
+    assert ids(response) == [11] and response.json()["total"] == 1
+
+
+def test_list_searches_the_subject_and_escapes_wildcards(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    assert ids(client.get("/tickets/?q=refund", headers=headers)) == [12]
+    assert ids(client.get("/tickets/?q=%25", headers=headers)) == []
+
+
+def test_list_pages_and_sorts(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    first = client.get("/tickets/?sort=zendesk_ticket_id&page_size=2", headers=headers)
+    assert ids(first) == [11, 12] and first.json()["total"] == 3
+    second = client.get("/tickets/?sort=zendesk_ticket_id&page_size=2&page=2", headers=headers)
+    assert ids(second) == [13]
+    assert ids(client.get("/tickets/?sort=-zendesk_ticket_id", headers=headers)) == [13, 12, 11]
+
+
+def test_list_filters_by_date_range(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    response = client.get("/tickets/", params={"start": future}, headers=headers)
+    assert ids(response) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "category=nope",
+        "page=0",
+        "page_size=101",
+        "sort=password",
+        "status=weird",
+        "start=2026-02-01T00:00:00Z&end=2026-01-01T00:00:00Z",
+        "start=yesterday",
+    ],
+)
+def test_list_rejects_bad_query_with_422(client: TestClient, owner: tuple, query: str) -> None:
+    _, headers = owner
+    response = client.get(f"/tickets/?{query}", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["message"]
+
+
+def test_detail_shows_ticket_analysis_and_logs(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    response = client.get("/tickets/12", headers=headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ticket"]["subject"] == "Refund please"
+    assert body["analysis"]["category"] == "billing"
+    assert isinstance(body["logs"], list)
+
+
+def test_another_users_tickets_are_invisible(
+    client: TestClient, owner: tuple, users: UserFactory
+) -> None:
+    _, intruder = users.authed()
+    assert client.get("/tickets/12", headers=intruder).status_code == 404
+    assert client.get("/tickets/", headers=intruder).json()["total"] == 0
+    assert client.get("/tickets/stats/summary", headers=intruder).json()["total_tickets"] == 0
+
+
+def test_unknown_ticket_is_404_and_bad_id_is_422(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    assert client.get("/tickets/999", headers=headers).status_code == 404
+    assert client.get("/tickets/0", headers=headers).status_code == 422
+    assert client.get("/tickets/abc", headers=headers).status_code == 422
+
+
+def test_summary_counts_by_label(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    body = client.get("/tickets/stats/summary", headers=headers).json()
+    assert body["total_tickets"] == 3 and body["analysed_tickets"] == 3
+    assert body["by_category"] == {"bug": 1, "billing": 1, "feature": 1}
+    assert body["by_source"] == {"local": 2, "llm": 1}
+    assert float(body["total_cost_usd"]) == pytest.approx(0.003)
+
+
+def test_list_requires_a_token(client: TestClient) -> None:
+    response = client.get("/tickets/")
+    assert response.status_code == 401

@@ -1,0 +1,224 @@
+"""The learning loop: feedback → per-user model, promoted only if not worse; rollback; no
+training row ever crosses users."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.ml.train import DEFAULT_TRAIN_CSV, read_rows
+from app.ml.user_models import Row
+from app.models import Ticket, TicketAnalysis, TrainingExample, User, UserModel
+from app.services import analysis_service, learning
+from app.services.integrations import ProcessingOptions
+from app.services.offline_analyzer import get_offline_analyzer
+from tests.factories import UserFactory
+
+_ticket_ids = itertools.count(500_000)
+
+
+@pytest.fixture(scope="module")
+def base_rows() -> list[Row]:
+    """A slice of the shared split keeps each retrain at a second or two."""
+    return read_rows(DEFAULT_TRAIN_CSV)[:200]
+
+
+def kiosk_ticket(number: int) -> tuple[str, str]:
+    """The user's own kind of ticket: the shared model calls it a bug; their agents do not."""
+    place = ("lobby", "entrance", "cafeteria", "front desk")[number % 4]
+    return (
+        f"Kiosk {number} screen frozen",
+        f"The self-service kiosk {number} at the {place} shows a frozen screen with a spinning "
+        f"wheel again. Visitors cannot check in at kiosk {number}.",
+    )
+
+
+def add_ticket(
+    db: Session,
+    user: User,
+    subject: str,
+    body: str,
+    *,
+    feedback: tuple[str, str] | None = None,
+    source: str = "local",
+    confidence: float = 0.5,
+    labels: tuple[str, str] = ("bug", "medium"),
+) -> Ticket:
+    ticket = Ticket(
+        user_id=user.id, zendesk_ticket_id=next(_ticket_ids), subject=subject, description=body
+    )
+    db.add(ticket)
+    db.flush()
+    values: dict[str, Any] = {}
+    if feedback is not None:
+        values = {"feedback_category": feedback[0], "feedback_urgency": feedback[1]}
+    db.add(
+        TicketAnalysis(
+            ticket_id=ticket.id,
+            user_id=user.id,
+            category=labels[0],
+            urgency=labels[1],
+            sentiment="neutral",
+            source=source,
+            confidence=confidence,
+            **values,
+        )
+    )
+    db.flush()
+    return ticket
+
+
+def add_kiosk_feedback(
+    db: Session, user: User, numbers: range, *, train_side: tuple[str, str] = ("other", "low")
+) -> None:
+    """Agents label kiosk tickets other/low; `train_side` overrides the labels of tickets that
+    are trained on (the held-out ones always get the right labels)."""
+    for number in numbers:
+        ticket = add_ticket(db, user, *kiosk_ticket(number))
+        analysis = db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
+        assert analysis is not None
+        labels = ("other", "low") if learning.is_holdout(user.id, ticket.id) else train_side
+        analysis.feedback_category, analysis.feedback_urgency = labels
+    db.flush()
+
+
+def test_better_model_is_promoted_and_then_used_for_that_user_only(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    user, other = users.create(), users.create()
+    add_kiosk_feedback(db, user, range(40))
+    result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert result.promoted, result.reason
+    assert result.version == 1 and result.candidate["score"] > result.current["score"]
+    row = learning.active_model(db=db, user_id=user.id)
+    assert row is not None and row.version == 1
+    assert row.metrics["compared_with"]["model"] == "shared"
+
+    options = ProcessingOptions(analysis_mode="local")
+    mine = analysis_service.analyze(
+        *kiosk_ticket(99), options=options, llm=None, user_id=user.id, db=db
+    )
+    assert mine.model == f"offline-{row.model_version}"
+    assert (mine.category, mine.urgency) == ("other", "low")
+    theirs = analysis_service.analyze(
+        *kiosk_ticket(99), options=options, llm=None, user_id=other.id, db=db
+    )
+    assert theirs.model == f"offline-{get_offline_analyzer().version}"
+
+
+def test_worse_model_is_kept_but_not_promoted(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    user = users.create()
+    add_kiosk_feedback(db, user, range(40))
+    assert learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows).promoted
+    # Mislabelled feedback (kiosk tickets called billing/high) outweighs the good rows.
+    add_kiosk_feedback(db, user, range(100, 220), train_side=("billing", "high"))
+    result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert not result.promoted, result.reason
+    assert result.candidate["score"] < result.current["score"]
+    assert result.current["model"] == "v1"
+    versions = {row.version: row for row in learning.list_models(db=db, user_id=user.id)}
+    assert versions[1].active and not versions[2].active
+    assert versions[2].metrics["promoted"] is False
+
+
+def test_rollback_restores_the_previous_version_then_the_shared_model(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    user = users.create()
+    add_kiosk_feedback(db, user, range(40))
+    assert learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows).promoted
+    add_kiosk_feedback(db, user, range(40, 60))
+    second = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert second.promoted and second.version == 2  # as good as v1: at least as good wins
+
+    restored = learning.rollback(db=db, user_id=user.id)
+    assert restored is not None and restored.version == 1
+    assert learning.rollback(db=db, user_id=user.id) is None  # back to the shared model
+    assert learning.active_model(db=db, user_id=user.id) is None
+    outcome = analysis_service.analyze(
+        *kiosk_ticket(7),
+        options=ProcessingOptions(analysis_mode="local"),
+        llm=None,
+        user_id=user.id,
+        db=db,
+    )
+    assert outcome.model == f"offline-{get_offline_analyzer().version}"
+    assert learning.rollback(db=db, user_id=user.id, to_version=2).version == 2
+
+
+def test_no_training_row_crosses_users(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    alice, bob = users.create(), users.create()
+    add_kiosk_feedback(db, alice, range(30))
+    secret = ("Bob's secret pricing", "Only Bob's agents ever saw this text.")
+    bob_ticket = add_ticket(db, bob, *secret, feedback=("billing", "low"))
+    add_ticket(
+        db, bob, "Bob's LLM answer", "Confident LLM answer of Bob.", source="llm", confidence=0.99
+    )
+    # Even a row filed under Alice that points at Bob's ticket is never trained on.
+    db.add(
+        TrainingExample(
+            user_id=alice.id,
+            ticket_id=bob_ticket.id,
+            subject=secret[0],
+            body=secret[1],
+            category="billing",
+            origin="feedback",
+        )
+    )
+    db.flush()
+    learning.collect_examples(db=db, user_id=alice.id, include_llm=True)
+
+    data = learning.training_set(db=db, user_id=alice.id, base_rows=base_rows)
+    alice_texts = [row["body"] for row in data.rows[len(base_rows) :]] + [
+        row["body"] for row in data.holdout
+    ]
+    assert len(alice_texts) == 30
+    assert all("kiosk" in text for text in alice_texts)
+    own_tickets = set(db.scalars(select(Ticket.id).where(Ticket.user_id == alice.id)))
+    assert set(data.user_ticket_ids) <= own_tickets
+
+    result = learning.retrain_user_model(
+        db=db, user_id=alice.id, base_rows=base_rows, include_llm=True
+    )
+    row = db.scalar(select(UserModel).where(UserModel.user_id == alice.id))
+    assert row is not None and result.version == 1
+    assert row.metrics["training"]["rows"] == len(base_rows) + data.user_train_rows
+    assert learning.user_rows(db=db, user_id=bob.id) == []  # Bob gave no retrain: none stored
+
+
+def test_confident_llm_answers_are_training_rows_only_when_enabled(
+    db: Session, users: UserFactory
+) -> None:
+    user = users.create()
+    add_ticket(
+        db,
+        user,
+        "Refund",
+        "Charged twice",
+        source="llm",
+        confidence=0.95,
+        labels=("billing", "medium"),
+    )
+    add_ticket(db, user, "Unsure", "Something odd", source="llm", confidence=0.5)
+    assert learning.collect_examples(db=db, user_id=user.id) == 0
+    learning.update_settings(db=db, user_id=user.id, learn_from_llm=True)
+    assert learning.collect_examples(db=db, user_id=user.id) == 1
+    [row] = learning.user_rows(db=db, user_id=user.id)
+    assert row.origin == "llm" and row.row["category"] == "billing"
+
+
+def test_too_few_rows_is_no_retrain(db: Session, users: UserFactory, base_rows: list[Row]) -> None:
+    user = users.create()
+    add_kiosk_feedback(db, user, range(5))
+    result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert not result.promoted and result.version is None
+    assert "need 20 labelled tickets, have 5" in result.reason
+    assert learning.list_models(db=db, user_id=user.id) == []

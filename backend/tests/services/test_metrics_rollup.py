@@ -1,0 +1,178 @@
+"""SystemMetrics rollups: kept current on write, rebuildable, equal to the raw rows."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.models import SystemMetrics, Ticket, TicketAnalysis, User
+from app.services import metrics_rollup, ticket_store
+from app.services.analysis_service import AnalysisOutcome
+from app.services.users import create_user
+from tests.factories import create_analysed_ticket
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def user(db: Session) -> User:
+    return create_user(
+        db=db, email=f"rollup{random.randrange(10**9)}@example.com", password="x" * 8
+    )
+
+
+def rollup_rows(db: Session, user: User) -> dict[date, dict[str, Any]]:
+    db.expire_all()
+    rows = db.scalars(select(SystemMetrics).where(SystemMetrics.user_id == user.id))
+    return {
+        row.day: {
+            "tickets_processed": row.tickets_processed,
+            "total_processing_ms": row.total_processing_ms,
+            "total_cost_usd": Decimal(row.total_cost_usd).quantize(Decimal("0.000001")),
+            "category_counts": row.category_counts,
+            "urgency_counts": row.urgency_counts,
+            "sentiment_counts": row.sentiment_counts,
+            "source_counts": row.source_counts,
+        }
+        for row in rows
+    }
+
+
+def outcome(category: Category = Category.bug, cost: str = "0.002") -> AnalysisOutcome:
+    return AnalysisOutcome(
+        category=category,
+        urgency=Urgency.high,
+        sentiment=Sentiment.negative,
+        confidence=0.8,
+        category_confidence=None,
+        urgency_confidence=None,
+        sentiment_confidence=None,
+        language="en",
+        summary="Summary",
+        reply_draft=None,
+        suggested_tags=[],
+        source=AnalysisSource.llm,
+        decision_reason="test",
+        cost_usd=Decimal(cost),
+    )
+
+
+def expected_rollups(specs: list[dict[str, Any]], zone: ZoneInfo) -> dict[date, dict[str, Any]]:
+    """What the rollups must hold, computed independently from what the test created."""
+    by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    for spec in specs:
+        by_day[spec["created_at"].astimezone(zone).date()].append(spec)
+    expected = {}
+    for day, day_specs in by_day.items():
+        row: dict[str, Any] = {
+            "tickets_processed": len(day_specs),
+            "total_processing_ms": sum(spec["processing_time_ms"] for spec in day_specs),
+            "total_cost_usd": sum((Decimal(spec["cost_usd"]) for spec in day_specs), Decimal(0)),
+        }
+        for name, labels in metrics_rollup.COUNTED_FIELDS.items():
+            counts = Counter(spec[name] for spec in day_specs)
+            row[f"{name}_counts"] = {label: counts[label] for label in labels}
+        expected[day] = row
+    return expected
+
+
+def test_rollups_equal_the_raw_counts(db: Session, user: User) -> None:
+    user.timezone = "Europe/Berlin"
+    db.flush()
+    rng = random.Random(7)
+    start = datetime(2025, 3, 24, 18, tzinfo=UTC)  # spans the switch to summer time
+    specs = [
+        {
+            "created_at": start + timedelta(minutes=rng.randrange(0, 10 * 24 * 60)),
+            "category": rng.choice(list(Category)).value,
+            "urgency": rng.choice(list(Urgency)).value,
+            "sentiment": rng.choice(list(Sentiment)).value,
+            "source": rng.choice(list(AnalysisSource)).value,
+            "cost_usd": f"0.{rng.randrange(0, 10**6):06d}",
+            "processing_time_ms": rng.randrange(50, 5000),
+        }
+        for _ in range(120)
+    ]
+    specs.append({**specs[0], "created_at": datetime(2025, 3, 29, 23, 30, tzinfo=UTC)})
+    specs.append({**specs[0], "created_at": datetime(2025, 3, 30, 22, 30, tzinfo=UTC)})
+    for spec in specs:
+        create_analysed_ticket(db, user, **spec)
+    db.commit()
+
+    expected = expected_rollups(specs, BERLIN)
+    on_write = rollup_rows(db, user)
+    assert on_write == expected
+    assert sum(row["tickets_processed"] for row in on_write.values()) == len(specs)
+
+    db.execute(delete(SystemMetrics).where(SystemMetrics.user_id == user.id))
+    written = metrics_rollup.rebuild(
+        db, user_id=user.id, first_day=date(2025, 3, 20), last_day=date(2025, 4, 10)
+    )
+    assert written == len(expected)
+    assert rollup_rows(db, user) == expected
+
+
+def test_saving_an_analysis_updates_its_day_when_the_transaction_commits(
+    db: Session, user: User
+) -> None:
+    ticket = Ticket(user_id=user.id, zendesk_ticket_id=1, subject="Broken")
+    db.add(ticket)
+    db.flush()
+    analysis = ticket_store.save_analysis(
+        db=db, ticket=ticket, outcome=outcome(), processing_time_ms=40
+    )
+    with db.begin_nested():  # a savepoint released before the final values are set
+        analysis.processing_time_ms = 55
+    assert rollup_rows(db, user) == {}
+    analysis.processing_time_ms = 120  # the pipeline records the total time after writing back
+    db.commit()
+    today = analysis.created_at.date()
+    row = rollup_rows(db, user)[today]
+    assert (row["tickets_processed"], row["total_processing_ms"]) == (1, 120)
+    assert row["category_counts"]["bug"] == 1
+
+    ticket_store.save_analysis(  # reprocessing updates the analysis in place
+        db=db, ticket=ticket, outcome=outcome(Category.billing, "0.005"), processing_time_ms=80
+    )
+    db.commit()
+    row = rollup_rows(db, user)[today]
+    assert row["tickets_processed"] == 1
+    assert row["total_cost_usd"] == Decimal("0.005")
+    assert row["category_counts"] == {**dict.fromkeys(row["category_counts"], 0), "billing": 1}
+
+
+def test_changing_the_time_zone_rebuilds_the_users_rollups(db: Session, user: User) -> None:
+    create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, 23, 30, tzinfo=UTC))
+    db.commit()
+    assert list(rollup_rows(db, user)) == [date(2025, 3, 10)]
+    user.timezone = "Europe/Berlin"
+    db.commit()
+    assert list(rollup_rows(db, user)) == [date(2025, 3, 11)]
+
+
+def test_a_day_without_analyses_has_no_row(db: Session, user: User) -> None:
+    analysis = create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, tzinfo=UTC))
+    db.commit()
+    db.execute(delete(TicketAnalysis).where(TicketAnalysis.id == analysis.id))
+    metrics_rollup.recompute_day(db, user_id=user.id, day=date(2025, 3, 10), zone=ZoneInfo("UTC"))
+    assert rollup_rows(db, user) == {}
+
+
+def test_offset_segments_find_the_dst_transitions() -> None:
+    segments = metrics_rollup._offset_segments(
+        BERLIN, datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert segments == [
+        (datetime(2025, 3, 30, 1, tzinfo=UTC), 3600),
+        (datetime(2025, 10, 26, 1, tzinfo=UTC), 7200),
+        (datetime(2026, 1, 1, tzinfo=UTC), 3600),
+    ]

@@ -1,0 +1,128 @@
+"""Tenant isolation, generated from the app's route table: every route with a path parameter
+is called by a second user with the ids of the first user's resources and must answer 404
+without any of the owner's data (and must not change it).
+
+A new route with a path parameter fails `test_route_is_covered` until it gets an entry in
+OWNED_RESOURCES (how to create the resource it addresses) or, when it is legitimately not
+user-scoped, in PUBLIC_ROUTES with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from app.models import Ticket, TicketAnalysis, User
+from app.services import batch_service
+from tests.factories import UserFactory, create_analysed_ticket
+
+SECRET_SUBJECT = "Owner-only subject 7f3a"
+SECRET_SUMMARY = "Owner-only summary 9c1d"
+
+
+@dataclass(frozen=True)
+class Owned:
+    """What a route's path parameters point at, made for the owner."""
+
+    path_params: dict[str, Any]
+    private_text: list[str] = field(default_factory=list)  # must never reach the intruder
+    unchanged: Callable[[], bool] = lambda: True  # the owner's data after the intruder's call
+
+
+def analysed_ticket(db: Session, owner: User) -> Owned:
+    analysis = create_analysed_ticket(
+        db, owner, subject=SECRET_SUBJECT, summary=SECRET_SUMMARY, category="bug"
+    )
+    ticket_id = db.scalar(select(Ticket.zendesk_ticket_id).where(Ticket.id == analysis.ticket_id))
+
+    def unchanged() -> bool:
+        db.expire(analysis)
+        stored = db.get(TicketAnalysis, analysis.id)
+        return stored is not None and stored.feedback_category is None
+
+    return Owned({"ticket_id": ticket_id}, [SECRET_SUBJECT, SECRET_SUMMARY], unchanged)
+
+
+def batch_job(db: Session, owner: User) -> Owned:
+    job = batch_service.create_job(
+        db=db, user_id=owner.id, zendesk_ticket_ids=[918_273_645, 918_273_646]
+    )
+    return Owned({"job_id": job.id}, ["918273645", "918273646"])
+
+
+@dataclass(frozen=True)
+class Route:
+    create: Callable[[Session, User], Owned]
+    body: dict[str, Any] | None = None
+    owner_status: int = 200
+
+
+OWNED_RESOURCES: dict[tuple[str, str], Route] = {
+    ("GET", "/tickets/{ticket_id}"): Route(analysed_ticket),
+    ("POST", "/tickets/{ticket_id}/feedback"): Route(analysed_ticket, body={"category": "billing"}),
+    ("GET", "/tickets/jobs/{job_id}"): Route(batch_job),
+}
+
+PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/webhooks/zendesk/{integration_id}"): (
+        "Zendesk calls it without a user token; it is authenticated by the webhook signature "
+        "and the id is 128 random bits (tested with the webhooks)"
+    ),
+}
+
+
+def routes_with_path_parameters() -> list[tuple[str, str]]:
+    app = create_app()
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        if route.path and "{" in route.path:
+            found.update((method, route.path) for method in route.methods or () if method != "HEAD")
+    return sorted(found)
+
+
+ROUTES = routes_with_path_parameters()
+
+
+def test_the_route_table_has_routes_with_path_parameters() -> None:
+    assert ("GET", "/tickets/{ticket_id}") in ROUTES
+
+
+def test_the_mapping_lists_no_route_that_is_gone() -> None:
+    stale = (set(OWNED_RESOURCES) | set(PUBLIC_ROUTES)) - set(ROUTES)
+    assert not stale, f"remove entries for routes that no longer exist: {sorted(stale)}"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route_is_covered(
+    method: str, path: str, client: TestClient, users: UserFactory, db: Session
+) -> None:
+    key = (method, path)
+    if key in PUBLIC_ROUTES:
+        pytest.skip(f"public: {PUBLIC_ROUTES[key]}")
+    assert key in OWNED_RESOURCES, (
+        f"{method} {path} takes a path parameter but has no entry in OWNED_RESOURCES: add how "
+        "to create the resource it addresses so tenant isolation is tested"
+    )
+    route = OWNED_RESOURCES[key]
+    owner, owner_headers = users.authed()
+    _, intruder_headers = users.authed()
+    owned = route.create(db, owner)
+    url = path.format(**owned.path_params)
+
+    stolen = client.request(method, url, headers=intruder_headers, json=route.body)
+    assert stolen.status_code == 404, stolen.text
+    assert stolen.json()["error"]["code"] == "not_found"
+    for text in [*owned.private_text, owner.email]:
+        assert text not in stolen.text
+    assert owned.unchanged(), "the intruder's call changed the owner's data"
+
+    own = client.request(method, url, headers=owner_headers, json=route.body)
+    assert own.status_code == route.owner_status, own.text  # the id itself was valid
