@@ -11,7 +11,7 @@ import os
 import socket
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from app import observability
 from app.config import Settings, get_settings
@@ -63,6 +63,15 @@ celery_app = create_celery()
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
 celery_app.conf.include = [*celery_app.conf.include, "app.tasks_intake", "app.tasks_learning"]
+
+
+@worker_init.connect
+def _preload_models(**_signal_kwargs: object) -> None:
+    """Load the offline model in the parent, before the pool forks: every child shares it
+    instead of each paying for the load on its first task."""
+    from app.services import cascade
+
+    cascade.shared_context()
 
 
 def worker_id(hostname: str | None) -> str:

@@ -24,7 +24,7 @@ from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
 from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store, writeback
+from app.services import analysis_service, cascade, integrations, ticket_store, writeback
 from app.services.analysis_service import AnalysisOutcome
 from app.services.integrations import ResolvedIntegration
 from app.services.ticket_processor import (
@@ -271,6 +271,7 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
         return
     llm = llm_analyzer(ctx.integration)
     options = ctx.integration.options
+    cascade.context_for(ctx.user_id)  # load the user's model once, not in every thread
     workers = min(get_settings().batch_concurrency, len(pending))
     finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
     last_commit = time.monotonic()

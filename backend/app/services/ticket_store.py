@@ -244,7 +244,11 @@ def count_tickets(*, db: Session, user_id: int, **filters: Any) -> int:
     """
     active = {name for name, value in filters.items() if value not in (None, "")}
     if active and active <= set(LABEL_FILTERS):
-        query = select(func.count(TicketAnalysis.id)).where(TicketAnalysis.user_id == user_id)
+        query = (
+            select(func.count())
+            .select_from(TicketAnalysis)
+            .where(TicketAnalysis.user_id == user_id)
+        )
         for name in active:
             query = query.where(getattr(TicketAnalysis, name) == filters[name])
         return int(db.scalar(query) or 0)
