@@ -229,6 +229,61 @@ def fit_temperature(scores: np.ndarray, targets: np.ndarray) -> float:
     return float(math.exp(result.x))
 
 
+@dataclass(frozen=True)
+class FieldRows:
+    """The rows one field trains on: labelled, of labels with enough rows, plus the extra
+    (short variant) rows mapped to their source row's position."""
+
+    kept: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    counts: dict[str, int]
+    dropped: dict[str, int]
+    targets: np.ndarray
+    features: sp.csr_matrix
+    extra_features: sp.csr_matrix
+    extra_pos: np.ndarray
+
+
+def field_rows(
+    matrix: sp.csr_matrix,
+    labels: Sequence[str | None],
+    field: str,
+    extra_matrix: sp.csr_matrix | None = None,
+    extra_source: Sequence[int] = (),
+) -> FieldRows:
+    counts = Counter(label for label in labels if label is not None)
+    dropped = {label: n for label, n in counts.items() if n < MIN_CLASS_ROWS}
+    kept = np.array(
+        [i for i, label in enumerate(labels) if label is not None and label not in dropped],
+        dtype=np.intp,
+    )
+    y = np.array([labels[i] for i in kept])
+    classes = sorted(set(y.tolist()))
+    if len(classes) < 2:
+        raise TrainingDataError(
+            f"{field}: need at least 2 labels with {MIN_CLASS_ROWS}+ rows each; got {dict(counts)}"
+        )
+    position = {int(row): pos for pos, row in enumerate(kept)}
+    extra_pos = np.array([position.get(int(src), -1) for src in extra_source], dtype=np.intp)
+    extra_rows = np.flatnonzero(extra_pos >= 0)
+    if extra_matrix is None or not len(extra_rows):
+        extra_features, extra_pos = matrix[:0], np.empty(0, dtype=np.intp)
+    else:
+        extra_features, extra_pos = extra_matrix[extra_rows], extra_pos[extra_rows]
+    return FieldRows(
+        kept=kept,
+        y=y,
+        classes=classes,
+        counts=dict(counts),
+        dropped=dropped,
+        targets=np.searchsorted(classes, y),
+        features=matrix[kept],
+        extra_features=extra_features,
+        extra_pos=extra_pos,
+    )
+
+
 def fit_field(
     matrix: sp.csr_matrix,
     labels: Sequence[str | None],
@@ -241,27 +296,9 @@ def fit_field(
     Extra rows (short variants of training rows) inherit their source row's label and are only
     ever trained on, in the folds where their source row is trained on.
     """
-    counts = Counter(label for label in labels if label is not None)
-    dropped = {label: n for label, n in counts.items() if n < MIN_CLASS_ROWS}
-    kept_rows = np.array(
-        [i for i, label in enumerate(labels) if label is not None and label not in dropped],
-        dtype=np.intp,
-    )
-    y = np.array([labels[i] for i in kept_rows])
-    classes = sorted(set(y.tolist()))
-    if len(classes) < 2:
-        raise TrainingDataError(
-            f"{field}: need at least 2 labels with {MIN_CLASS_ROWS}+ rows each; got {dict(counts)}"
-        )
-    targets = np.searchsorted(classes, y)
-    position = {int(row): pos for pos, row in enumerate(kept_rows)}
-    extra_pos = np.array([position.get(int(src), -1) for src in extra_source], dtype=np.intp)
-    extra_rows = np.flatnonzero(extra_pos >= 0)
-    features = matrix[kept_rows]
-    if extra_matrix is None or not len(extra_rows):
-        extra_features, extra_pos = matrix[:0], np.empty(0, dtype=np.intp)
-    else:
-        extra_features, extra_pos = extra_matrix[extra_rows], extra_pos[extra_rows]
+    rows = field_rows(matrix, labels, field, extra_matrix, extra_source)
+    y, classes, targets = rows.y, rows.classes, rows.targets
+    features, extra_features, extra_pos = rows.features, rows.extra_features, rows.extra_pos
 
     def fit(params: dict[str, Any], fit_index: np.ndarray) -> LinearSVC:
         with_extra = np.flatnonzero(np.isin(extra_pos, fit_index))
@@ -293,8 +330,8 @@ def fit_field(
         params=params,
         cv_accuracy=accuracy,
         cv_log_loss=float(oof_log_loss),
-        class_counts={label: int(counts[label]) for label in classes},
-        dropped_classes=dropped,
+        class_counts={label: int(rows.counts[label]) for label in classes},
+        dropped_classes=rows.dropped,
     )
 
 

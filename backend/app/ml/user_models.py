@@ -186,30 +186,18 @@ def _fit_field(
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
-    from app.ml.train import MIN_CLASS_ROWS, FieldFit, TrainingDataError, _logits
+    from app.ml.train import FieldFit, TrainingDataError, _logits, field_rows
 
-    counts = Counter(label for label in labels if label is not None)
-    dropped = {label: n for label, n in counts.items() if n < MIN_CLASS_ROWS}
-    kept = np.array(
-        [i for i, label in enumerate(labels) if label is not None and label not in dropped],
-        dtype=np.intp,
+    field_data = field_rows(matrix, labels, field, extra_matrix, extra_source)
+    kept, y, classes, targets = (
+        field_data.kept,
+        field_data.y,
+        field_data.classes,
+        field_data.targets,
     )
-    y = np.array([labels[i] for i in kept])
-    classes = sorted(set(y.tolist()))
-    if len(classes) < 2:
-        raise TrainingDataError(
-            f"{field}: need at least 2 labels with {MIN_CLASS_ROWS}+ rows each; got {dict(counts)}"
-        )
-    targets = np.searchsorted(classes, y)
+    features, extra_pos = field_data.features, field_data.extra_pos
+    extra_features = field_data.extra_features
     row_weights = weights[kept]
-    position = {int(row): pos for pos, row in enumerate(kept)}
-    extra_pos = np.array([position.get(int(src), -1) for src in extra_source], dtype=np.intp)
-    extra_rows = np.flatnonzero(extra_pos >= 0)
-    features = matrix[kept]
-    if extra_matrix is None or not len(extra_rows):
-        extra_features, extra_pos = matrix[:0], np.empty(0, dtype=np.intp)
-    else:
-        extra_features, extra_pos = extra_matrix[extra_rows], extra_pos[extra_rows]
 
     def fit_on(fit_index: np.ndarray) -> LinearSVC:
         with_extra = np.flatnonzero(np.isin(extra_pos, fit_index))
@@ -237,8 +225,8 @@ def _fit_field(
         params=dict(params),
         cv_accuracy=float((oof_proba.argmax(axis=1) == targets).mean()),
         cv_log_loss=float(oof_log_loss),
-        class_counts={label: int(counts[label]) for label in classes},
-        dropped_classes=dropped,
+        class_counts={label: int(field_data.counts[label]) for label in classes},
+        dropped_classes=field_data.dropped,
     )
     return _FieldResult(fit=field_fit, rows=kept, targets=targets, oof_proba=oof_proba)
 

@@ -108,7 +108,13 @@ def _from_offline(
     )
 
 
-def _from_llm(result: LLMResult, options: ProcessingOptions, reason: str) -> AnalysisOutcome:
+def from_llm(
+    result: LLMResult,
+    options: ProcessingOptions,
+    reason: str,
+    source: AnalysisSource = AnalysisSource.llm,
+) -> AnalysisOutcome:
+    """The outcome of an LLM answer (a live call, or a Batch API result with source=batch)."""
     output = result.output
     return AnalysisOutcome(
         category=output.category,
@@ -122,7 +128,7 @@ def _from_llm(result: LLMResult, options: ProcessingOptions, reason: str) -> Ana
         summary=output.summary,
         reply_draft=(output.reply_draft or None) if options.reply_draft else None,
         suggested_tags=list(output.suggested_tags),
-        source=AnalysisSource.llm,
+        source=source,
         decision_reason=cascade.clip(reason),
         model=result.model,
         input_tokens=result.input_tokens,
@@ -196,7 +202,7 @@ def _analyze(
             return local(cascade.route(basis, cascade.BATCH_PENDING))
     reason = cascade.route(basis, "→ llm")
     try:
-        return _from_llm(llm.analyze(subject, body), options, reason)
+        return from_llm(llm.analyze(subject, body), options, reason)
     except LLMError as exc:
         logger.warning("LLM analysis failed (%s); using the offline analyzer", exc.kind)
         return _from_offline(

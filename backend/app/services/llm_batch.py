@@ -25,7 +25,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,8 +37,8 @@ from app.config import get_settings
 from app.enums import AnalysisSource
 from app.errors import AppError
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, llm_pricing, ticket_store
-from app.services.analysis_service import AnalysisOutcome
+from app.services import analysis_service, integrations, ticket_store
+from app.services.analysis_service import AnalysisOutcome, from_llm
 from app.services.cascade import BATCH_PENDING, clip
 from app.services.integrations import LLMTarget, ProcessingOptions
 from app.services.openai_service import (
@@ -47,7 +47,6 @@ from app.services.openai_service import (
     LLMError,
     LLMMalformedOutputError,
     LLMUpstreamError,
-    _parse_completion,
     _prepare,
     build_messages,
     response_format_schema,
@@ -325,38 +324,13 @@ def _outcome(
             f"status {response.get('status_code')}: {error.get('message', 'unknown error')}"[:300],
             status_code=response.get("status_code"),
         )
-    completion = response.get("body") or {}
-    output = _parse_completion(completion)
-    usage = completion.get("usage") or {}
-    input_tokens = int(usage.get("prompt_tokens") or 0)
-    output_tokens = int(usage.get("completion_tokens") or 0)
-    cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    return AnalysisOutcome(
-        category=output.category,
-        urgency=output.urgency,
-        sentiment=output.sentiment,
-        confidence=output.confidence,
-        category_confidence=None,
-        urgency_confidence=None,
-        sentiment_confidence=None,
-        language=output.language,
-        summary=output.summary,
-        reply_draft=(output.reply_draft or None) if options.reply_draft else None,
-        suggested_tags=list(output.suggested_tags),
+    result = analyzer.result_from_completion(response.get("body") or {}, batch=True)
+    result = replace(result, cost_usd=result.cost_usd.quantize(MONEY_QUANTUM))
+    return from_llm(
+        result,
+        options,
+        _replace_marker(analysis.decision_reason, BATCH_ANSWERED),
         source=AnalysisSource.batch,
-        decision_reason=_replace_marker(analysis.decision_reason, BATCH_ANSWERED),
-        model=analyzer.model,
-        input_tokens=input_tokens,
-        cached_input_tokens=cached_tokens,
-        output_tokens=output_tokens,
-        cost_usd=llm_pricing.cost_usd(
-            analyzer.model,
-            input_tokens,
-            cached_tokens,
-            output_tokens,
-            batch=True,
-            prices=analyzer.prices,
-        ).quantize(MONEY_QUANTUM),
     )
 
 

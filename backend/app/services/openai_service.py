@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -589,10 +589,25 @@ class LLMAnalyzer:
         except (openai.OpenAIError, ValueError) as exc:
             raise _translate(exc) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
-        output = _parse_completion(completion)
-        if not self.reply_draft and output.reply_draft:
-            output = output.model_copy(update={"reply_draft": ""})
+        result = self.result_from_completion(
+            completion, latency_ms=latency_ms, redaction_counts=ticket.redaction_counts
+        )
+        if not self.reply_draft and result.output.reply_draft:
+            output = result.output.model_copy(update={"reply_draft": ""})
+            result = replace(result, output=output)
+        return result
 
+    def result_from_completion(
+        self,
+        completion: dict[str, Any],
+        *,
+        latency_ms: int = 0,
+        redaction_counts: dict[str, int] | None = None,
+        batch: bool = False,
+    ) -> LLMResult:
+        """The analysis, tokens and cost in a chat.completion body (also a Batch API result
+        line's body, priced at the batch rate); LLMError for anything outside the schema."""
+        output = _parse_completion(completion)
         usage = completion.get("usage") or {}
         input_tokens = int(usage.get("prompt_tokens") or 0)
         output_tokens = int(usage.get("completion_tokens") or 0)
@@ -600,7 +615,6 @@ class LLMAnalyzer:
         reasoning_tokens = int(
             (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
         )
-        cost_known = llm_pricing.is_known_model(self.model, self.prices)
         return LLMResult(
             output=output,
             model=self.model,
@@ -608,12 +622,17 @@ class LLMAnalyzer:
             cached_input_tokens=cached_tokens,
             output_tokens=output_tokens,
             cost_usd=llm_pricing.cost_usd(
-                self.model, input_tokens, cached_tokens, output_tokens, prices=self.prices
+                self.model,
+                input_tokens,
+                cached_tokens,
+                output_tokens,
+                batch=batch,
+                prices=self.prices,
             ),
             latency_ms=latency_ms,
-            redaction_counts=ticket.redaction_counts,
+            redaction_counts=dict(redaction_counts or {}),
             reasoning_tokens=reasoning_tokens,
-            cost_known=cost_known,
+            cost_known=llm_pricing.is_known_model(self.model, self.prices),
             served_model=completion.get("model"),
         )
 
