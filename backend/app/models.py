@@ -374,6 +374,8 @@ class CascadeSettings(Base):
     learn_from_llm: Mapped[bool] = mapped_column(Boolean, default=False)
     # Non-urgent tickets the LLM should answer go through the Batch API (50% price, <= 24 h).
     use_llm_batch_api: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Training rows feedback wrote or changed since the last retrain was queued.
+    labels_since_retrain: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -9,16 +9,24 @@ from app.api.tickets import TicketId
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas.analytics import FeedbackIn, FeedbackOut
-from app.services import analytics_service
+from app.services import analytics_service, learning
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
 
-@router.post("/{ticket_id}/feedback", response_model=FeedbackOut, responses=NOT_FOUND)
+@router.post(
+    "/{ticket_id}/feedback",
+    response_model=FeedbackOut,
+    responses=NOT_FOUND,
+    description="Record the correct category, urgency and/or sentiment of an analysed ticket. "
+    "Category and urgency corrections also train your own offline model: every "
+    f"{learning.RETRAIN_AFTER_NEW_LABELS} new or changed labels queue a retrain.",
+)
 def give_feedback(
     ticket_id: TicketId, body: FeedbackIn, user: CurrentUser, db: SessionDep
 ) -> FeedbackOut:
-    """Record the correct category, urgency and/or sentiment of an analysed ticket."""
+    from app.tasks_learning import dispatch_retrain
+
     result = analytics_service.record_feedback(
         db=db,
         user_id=user.id,
@@ -26,5 +34,6 @@ def give_feedback(
         category=body.category,
         urgency=body.urgency,
         sentiment=body.sentiment,
+        dispatch_retrain=dispatch_retrain,
     )
     return FeedbackOut.model_validate(result)

@@ -18,12 +18,18 @@ from pydantic import (
     EmailStr,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StringConstraints,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from app.services.cascade import (
+    DEFAULT_TARGET_PRECISION,
+    MAX_TARGET_PRECISION,
+    MIN_TARGET_PRECISION,
+)
 from app.services.zendesk_service import zendesk_base_url
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]
@@ -45,8 +51,12 @@ REQUIRED_VALUE_FIELDS = (
     "tag_prefix",
     "polling_enabled",
     "polling_interval_s",
+    "target_precision",
+    "learn_from_llm",
+    "use_llm_batch_api",
 )
 PROFILE_FIELDS = ("full_name", "timezone")
+CASCADE_FIELDS = ("target_precision", "learn_from_llm", "use_llm_batch_api")
 
 Trimmed = StringConstraints(strip_whitespace=True)
 Secret = Annotated[str, Trimmed, StringConstraints(max_length=2000)]
@@ -100,6 +110,26 @@ class SettingsUpdate(BaseModel):
     polling_interval_s: (
         Annotated[StrictInt, Field(ge=MIN_POLLING_INTERVAL_S, le=MAX_POLLING_INTERVAL_S)] | None
     ) = None
+    target_precision: (
+        Annotated[
+            StrictFloat,
+            Field(ge=MIN_TARGET_PRECISION, le=MAX_TARGET_PRECISION, allow_inf_nan=False),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        examples=[DEFAULT_TARGET_PRECISION],
+        description="The offline model answers alone when it is at least this precise "
+        "(cascade mode)",
+    )
+    learn_from_llm: StrictBool | None = Field(
+        default=None, description="Confident LLM answers also train your own model"
+    )
+    use_llm_batch_api: StrictBool | None = Field(
+        default=None,
+        description="Non-urgent tickets the LLM answers go through the Batch API "
+        "(half the price, answered within 24 hours)",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -222,9 +252,18 @@ class IntegrationOut(BaseModel):
     polling_interval_s: int
 
 
+class CascadeOut(BaseModel):
+    target_precision: float = Field(
+        description="The offline model answers alone when it is at least this precise"
+    )
+    learn_from_llm: bool = Field(description="Confident LLM answers also train your model")
+    use_llm_batch_api: bool = Field(description="Non-urgent LLM answers via the Batch API")
+
+
 class SettingsOut(BaseModel):
     profile: ProfileOut
     integration: IntegrationOut
+    cascade: CascadeOut
     warnings: list[str] = Field(
         description="e.g. the chosen model's API shutdown date, or a secret to enter again"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.enums import Category, Sentiment, Urgency
 from app.errors import NotFound, Unprocessable
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.services import metrics_rollup, ticket_store
+from app.services import learning, metrics_rollup, ticket_store
 from app.services.metrics_rollup import (
     MONEY_QUANTUM,
     Interval,
@@ -447,8 +447,11 @@ def record_feedback(
     category: Category | None = None,
     urgency: Urgency | None = None,
     sentiment: Sentiment | None = None,
+    dispatch_retrain: Callable[[int], None],
 ) -> dict[str, Any]:
-    """Store an agent's correct labels on the ticket's analysis (given fields only)."""
+    """Store an agent's correct labels on the ticket's analysis (given fields only) and as
+    the user's training row; when that completes a batch of new labels, commit and hand the
+    user id to `dispatch_retrain` (an unreachable queue is logged, the feedback still stands)."""
     ticket = ticket_store.get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
     analysis = ticket_store.get_analysis(db=db, ticket_id=ticket.id) if ticket else None
     if ticket is None or analysis is None:
@@ -461,7 +464,8 @@ def record_feedback(
         analysis.feedback_sentiment = sentiment
     analysis.feedback_at = utcnow()
     db.flush()
-    return {
+    retrain_due = learning.record_feedback_example(db=db, user_id=user_id, ticket_id=ticket.id)
+    result = {
         "zendesk_ticket_id": ticket.zendesk_ticket_id,
         "category": analysis.category,
         "urgency": analysis.urgency,
@@ -471,3 +475,7 @@ def record_feedback(
         "feedback_sentiment": analysis.feedback_sentiment,
         "feedback_at": analysis.feedback_at,
     }
+    if retrain_due:
+        db.commit()  # the worker must see the rows it trains on
+        learning.queue_retrain(db=db, user_id=user_id, dispatch=dispatch_retrain)
+    return result

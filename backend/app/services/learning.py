@@ -14,6 +14,10 @@ category and urgency) is at least the current one. Every version is kept (artifa
 the database, so every worker can load it) with its metrics; `rollback` re-activates the
 previously active version, or the shared model.
 
+Feedback feeds the loop: each feedback that writes or changes a training row counts one new
+label (`cascade_settings.labels_since_retrain`); at RETRAIN_AFTER_NEW_LABELS the count
+restarts and the retrain task is queued after the commit.
+
 Nothing crosses users: every query is filtered by user_id, and the rows of a ticket are only
 taken when the ticket belongs to that user too.
 """
@@ -22,11 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.enums import AnalysisSource
@@ -56,6 +61,7 @@ MIN_USER_ROWS = 20
 MIN_HOLDOUT_ROWS = 5
 HOLDOUT_FRACTION = 0.25
 KEEP_VERSIONS = 10
+RETRAIN_AFTER_NEW_LABELS = 50
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -79,15 +85,7 @@ def update_settings(
             f"target_precision must be between {cascade.MIN_TARGET_PRECISION} "
             f"and {cascade.MAX_TARGET_PRECISION}"
         )
-    row = get_settings(db=db, user_id=user_id)
-    if row is None:
-        row = CascadeSettings(
-            user_id=user_id,
-            target_precision=cascade.DEFAULT_TARGET_PRECISION,
-            learn_from_llm=False,
-            use_llm_batch_api=False,
-        )
-        db.add(row)
+    row = _ensure_settings(db=db, user_id=user_id)
     if target_precision is not None:
         row.target_precision = target_precision
     if learn_from_llm is not None:
@@ -99,7 +97,52 @@ def update_settings(
     return row
 
 
+def _ensure_settings(*, db: Session, user_id: int) -> CascadeSettings:
+    """The user's settings row, created with the defaults on first use (safe under a race)."""
+    row = get_settings(db=db, user_id=user_id)
+    if row is not None:
+        return row
+    try:
+        with db.begin_nested():
+            row = CascadeSettings(
+                user_id=user_id,
+                target_precision=cascade.DEFAULT_TARGET_PRECISION,
+                learn_from_llm=False,
+                use_llm_batch_api=False,
+                labels_since_retrain=0,
+            )
+            db.add(row)
+    except IntegrityError:
+        row = get_settings(db=db, user_id=user_id)
+        if row is None:
+            raise
+    return row
+
+
 # --- training rows --------------------------------------------------------------------------
+def _example_values(ticket: Ticket, analysis: TicketAnalysis) -> dict[str, Any]:
+    """The training row of a labelled ticket: the agent's labels if any, else the LLM's."""
+    if analysis.feedback_category is not None or analysis.feedback_urgency is not None:
+        origin, category, urgency = (
+            "feedback",
+            analysis.feedback_category,
+            analysis.feedback_urgency,
+        )
+    else:
+        origin, category, urgency = "llm", analysis.category, analysis.urgency
+    return {
+        "subject": ticket.subject[:500],
+        "body": ticket.description[:MAX_MODEL_CHARS],
+        "category": category,
+        "urgency": urgency,
+        "origin": origin,
+    }
+
+
+def _changed(example: TrainingExample, values: dict[str, Any]) -> bool:
+    return any(getattr(example, name) != value for name, value in values.items())
+
+
 def collect_examples(*, db: Session, user_id: int, include_llm: bool | None = None) -> int:
     """Store the user's labelled tickets as training rows; returns how many were written."""
     if include_llm is None:
@@ -123,33 +166,114 @@ def collect_examples(*, db: Session, user_id: int, include_llm: bool | None = No
     }
     written = 0
     for analysis, ticket in db.execute(query.where(labelled)).all():
-        if analysis.feedback_category is not None or analysis.feedback_urgency is not None:
-            origin, category, urgency = (
-                "feedback",
-                analysis.feedback_category,
-                analysis.feedback_urgency,
-            )
-        else:
-            origin, category, urgency = "llm", analysis.category, analysis.urgency
+        values = _example_values(ticket, analysis)
         example = existing.get(ticket.id)
-        if example is not None and example.origin == "feedback" and origin == "llm":
+        if example is not None and example.origin == "feedback" and values["origin"] == "llm":
             continue
-        values = {
-            "subject": ticket.subject[:500],
-            "body": ticket.description[:MAX_MODEL_CHARS],
-            "category": category,
-            "urgency": urgency,
-            "origin": origin,
-        }
         if example is None:
             db.add(TrainingExample(user_id=user_id, ticket_id=ticket.id, **values))
             written += 1
-        elif any(getattr(example, name) != value for name, value in values.items()):
+        elif _changed(example, values):
             for name, value in values.items():
                 setattr(example, name, value)
             written += 1
     db.flush()
     return written
+
+
+def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> bool:
+    """Write or refresh the training row of one ticket from its agent feedback.
+
+    A row written or changed counts as one new label; returns True when that brings the user
+    to RETRAIN_AFTER_NEW_LABELS since the last queued retrain (the count restarts): commit,
+    then call `queue_retrain`. Feedback on sentiment alone is not trained on."""
+    pair = db.execute(
+        select(TicketAnalysis, Ticket)
+        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.user_id == user_id,
+            TicketAnalysis.user_id == user_id,
+        )
+    ).first()
+    if pair is None:
+        return False
+    analysis, ticket = pair
+    if analysis.feedback_category is None and analysis.feedback_urgency is None:
+        return False
+    values = _example_values(ticket, analysis)
+    existing = select(TrainingExample).where(
+        TrainingExample.user_id == user_id, TrainingExample.ticket_id == ticket.id
+    )
+    example = db.scalar(existing)
+    if example is None:
+        try:
+            with db.begin_nested():
+                db.add(TrainingExample(user_id=user_id, ticket_id=ticket.id, **values))
+        except IntegrityError:  # a concurrent retrain collected it first: refresh that row
+            example = db.scalar(existing)
+            if example is None:
+                raise
+    if example is not None:
+        if not _changed(example, values):
+            return False
+        for name, value in values.items():
+            setattr(example, name, value)
+    db.flush()
+    return _count_new_label(db, user_id)
+
+
+def _count_new_label(db: Session, user_id: int) -> bool:
+    """Add one to the user's new labels (the row lock serialises concurrent feedback); at
+    the threshold, restart the count and report that a retrain is due."""
+    _ensure_settings(db=db, user_id=user_id)
+    # Counting is not a settings change: updated_at keeps its value.
+    count = db.execute(
+        update(CascadeSettings)
+        .where(CascadeSettings.user_id == user_id)
+        .values(
+            labels_since_retrain=CascadeSettings.labels_since_retrain + 1,
+            updated_at=CascadeSettings.updated_at,
+        )
+        .returning(CascadeSettings.labels_since_retrain)
+    ).scalar_one()
+    if count < RETRAIN_AFTER_NEW_LABELS:
+        return False
+    db.execute(
+        update(CascadeSettings)
+        .where(CascadeSettings.user_id == user_id)
+        .values(labels_since_retrain=0, updated_at=CascadeSettings.updated_at)
+    )
+    return True
+
+
+def queue_retrain(*, db: Session, user_id: int, dispatch: Callable[[int], None]) -> bool:
+    """Hand the user's retrain to the queue, after the commit that restarted the count.
+
+    An unreachable queue is logged, not raised: the count is given back so that the user's
+    next feedback tries again. Returns whether the retrain was queued."""
+    try:
+        dispatch(user_id)
+    except Exception:
+        logger.exception("could not queue the retrain of user %s", user_id)
+    else:
+        logger.info("retrain of user %s queued", user_id)
+        return True
+    try:
+        db.execute(
+            update(CascadeSettings)
+            .where(CascadeSettings.user_id == user_id)
+            .values(
+                labels_since_retrain=CascadeSettings.labels_since_retrain
+                + RETRAIN_AFTER_NEW_LABELS,
+                updated_at=CascadeSettings.updated_at,
+            )
+        )
+        db.commit()
+    except Exception:
+        logger.exception("could not give back the new-label count of user %s", user_id)
+        db.rollback()
+    return False
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ from app.config import get_settings
 from app.errors import NotConfigured
 from app.models import IntegrationSettings, User
 from app.schemas.settings import (
+    CASCADE_FIELDS,
     PROFILE_FIELDS,
     SECRET_FIELDS,
+    CascadeOut,
     ErrorKind,
     IntegrationOut,
     IntegrationsStatus,
@@ -35,7 +37,7 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
-from app.services import crypto, integrations, llm_pricing
+from app.services import cascade, crypto, integrations, learning, llm_pricing
 from app.services.openai_service import LLMAnalyzer, LLMError
 from app.services.zendesk_service import (
     ZendeskAuthError,
@@ -109,9 +111,26 @@ def webhook_url(public_id: str) -> str:
     return f"{get_settings().public_base_url.rstrip('/')}/webhooks/zendesk/{public_id}"
 
 
+def _cascade_view(*, db: Session, user_id: int) -> CascadeOut:
+    """The user's cascade options; a user who never changed them has the defaults."""
+    row = learning.get_settings(db=db, user_id=user_id)
+    if row is None:
+        return CascadeOut(
+            target_precision=cascade.DEFAULT_TARGET_PRECISION,
+            learn_from_llm=False,
+            use_llm_batch_api=False,
+        )
+    return CascadeOut(
+        target_precision=row.target_precision,
+        learn_from_llm=row.learn_from_llm,
+        use_llm_batch_api=row.use_llm_batch_api,
+    )
+
+
 def settings_view(*, db: Session, user: User) -> SettingsOut:
-    """The user's profile and integration settings, secrets masked. The settings row is
-    created on first read so the webhook URL (it carries the row's public id) is stable."""
+    """The user's profile, integration settings (secrets masked) and cascade options. The
+    integration row is created on first read so the webhook URL (it carries the row's public
+    id) is stable."""
     row = ensure_row(db=db, user_id=user.id)
     warnings: list[str] = []
     secrets = {
@@ -143,6 +162,7 @@ def settings_view(*, db: Session, user: User) -> SettingsOut:
             polling_enabled=row.polling_enabled,
             polling_interval_s=row.polling_interval_s,
         ),
+        cascade=_cascade_view(db=db, user_id=user.id),
         warnings=warnings,
     )
 
@@ -156,6 +176,10 @@ def update_settings(*, db: Session, user: User, update: SettingsUpdate) -> Setti
     for name in PROFILE_FIELDS:
         if name in changes:
             setattr(user, name, changes.pop(name))
+    cascade_changes = {name: changes.pop(name) for name in CASCADE_FIELDS if name in changes}
+    if cascade_changes:
+        # Also drops this process's cached cascade context of the user.
+        learning.update_settings(db=db, user_id=user.id, **cascade_changes)
     row = ensure_row(db=db, user_id=user.id)
     if "zendesk_url" in changes and changes["zendesk_url"] != row.zendesk_url:
         # A cursor from another Zendesk account means nothing in the new one.

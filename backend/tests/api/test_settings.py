@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.models import User
-from app.services import crypto
+from app.services import cascade, crypto
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL, ZendeskSimulator
 from tests.factories import UserFactory
@@ -225,6 +225,79 @@ def test_each_user_sees_only_their_own_settings(client: TestClient, users: UserF
     assert response.status_code == 400
 
 
+def test_get_shows_the_cascade_defaults(client: TestClient, account: Account) -> None:
+    _, headers = account
+    assert get(client, headers)["cascade"] == {
+        "target_precision": 0.95,
+        "learn_from_llm": False,
+        "use_llm_batch_api": False,
+    }
+
+
+def test_put_changes_only_the_cascade_options_sent(
+    client: TestClient, account: Account, db: Session
+) -> None:
+    user, headers = account
+    first = put(client, headers, target_precision=0.9, use_llm_batch_api=True, write_note=False)
+    assert first.status_code == 200, first.text
+    second = put(client, headers, learn_from_llm=True)
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body == get(client, headers)
+    assert body["cascade"] == {
+        "target_precision": 0.9,
+        "learn_from_llm": True,
+        "use_llm_batch_api": True,
+    }
+    assert body["integration"]["write_note"] is False
+    stored = db.execute(
+        text(
+            "SELECT target_precision, learn_from_llm, use_llm_batch_api "
+            "FROM cascade_settings WHERE user_id = :id"
+        ),
+        {"id": user.id},
+    ).one()
+    assert tuple(stored) == (0.9, True, True)
+    context = cascade.context_for(user.id, db=db)
+    assert (context.target_precision, context.use_llm_batch_api) == (0.9, True)
+
+
+def test_target_precision_accepts_the_bounds(client: TestClient, account: Account) -> None:
+    _, headers = account
+    for value in (cascade.MIN_TARGET_PRECISION, cascade.MAX_TARGET_PRECISION):
+        response = put(client, headers, target_precision=value)
+        assert response.status_code == 200, response.text
+        assert response.json()["cascade"]["target_precision"] == value
+
+
+def test_target_precision_rejects_nan_and_infinity(client: TestClient, account: Account) -> None:
+    _, headers = account
+    before = get(client, headers)
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        response = client.put(
+            "/settings/",
+            content=f'{{"target_precision": {literal}}}',
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 422, (literal, response.text)
+    assert get(client, headers) == before
+
+
+def test_cascade_options_are_per_user(client: TestClient, users: UserFactory, db: Session) -> None:
+    alice, alice_headers = users.authed()
+    bob, bob_headers = users.authed()
+    put(client, alice_headers, target_precision=0.8, learn_from_llm=True, use_llm_batch_api=True)
+    assert get(client, bob_headers)["cascade"] == {
+        "target_precision": 0.95,
+        "learn_from_llm": False,
+        "use_llm_batch_api": False,
+    }
+    put(client, bob_headers, target_precision=0.7)
+    assert get(client, alice_headers)["cascade"]["target_precision"] == 0.8
+    assert cascade.context_for(bob.id, db=db).use_llm_batch_api is False
+    assert cascade.context_for(alice.id, db=db).target_precision == 0.8
+
+
 # --- validation ----------------------------------------------------------------------------
 
 
@@ -273,6 +346,20 @@ INVALID_CHANGES: list[tuple[dict[str, Any], str]] = [
     ({"openai_api_key": "sk-with space"}, "openai_api_key"),
     ({"openai_api_key": {"is_set": True, "masked": "sk-…abcd"}}, "openai_api_key"),
     ({"unknown_setting": 1}, "unknown_setting"),
+    ({"target_precision": 0.49}, "target_precision"),
+    ({"target_precision": 0.999}, "target_precision"),
+    ({"target_precision": 1}, "target_precision"),
+    ({"target_precision": -0.9}, "target_precision"),
+    ({"target_precision": "0.9"}, "target_precision"),
+    ({"target_precision": True}, "target_precision"),
+    ({"target_precision": None}, "target_precision"),
+    ({"write_tags": False, "target_precision": 1.5}, "target_precision"),
+    ({"learn_from_llm": "true"}, "learn_from_llm"),
+    ({"learn_from_llm": 1}, "learn_from_llm"),
+    ({"learn_from_llm": None}, "learn_from_llm"),
+    ({"use_llm_batch_api": "yes"}, "use_llm_batch_api"),
+    ({"use_llm_batch_api": 0}, "use_llm_batch_api"),
+    ({"use_llm_batch_api": None}, "use_llm_batch_api"),
 ]
 
 

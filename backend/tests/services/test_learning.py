@@ -19,6 +19,7 @@ from app.services.offline_analyzer import get_offline_analyzer
 from tests.factories import UserFactory
 
 _ticket_ids = itertools.count(500_000)
+MIN_HELD_OUT = learning.MIN_HOLDOUT_ROWS + 3
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +74,32 @@ def add_ticket(
 
 
 def add_kiosk_feedback(
-    db: Session, user: User, numbers: range, *, train_side: tuple[str, str] = ("other", "low")
-) -> None:
+    db: Session,
+    user: User,
+    numbers: range,
+    *,
+    train_side: tuple[str, str] = ("other", "low"),
+    min_held_out: int = MIN_HELD_OUT,
+) -> int:
     """Agents label kiosk tickets other/low; `train_side` overrides the labels of tickets that
-    are trained on (the held-out ones always get the right labels)."""
-    for number in numbers:
+    are trained on (the held-out ones always get the right labels).
+
+    Which tickets are held out depends on database ids (they shift whenever another test adds
+    rows), so tickets are added past `numbers` until `min_held_out` are held out.
+    Returns how many tickets were added."""
+    added = held_out = 0
+    for number in itertools.chain(numbers, itertools.count(numbers.stop)):
+        if added >= len(numbers) and held_out >= min_held_out:
+            break
         ticket = add_ticket(db, user, *kiosk_ticket(number))
         analysis = db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
         assert analysis is not None
-        labels = ("other", "low") if learning.is_holdout(user.id, ticket.id) else train_side
+        holdout = learning.is_holdout(user.id, ticket.id)
+        labels = ("other", "low") if holdout else train_side
         analysis.feedback_category, analysis.feedback_urgency = labels
+        added, held_out = added + 1, held_out + holdout
     db.flush()
+    return added
 
 
 def test_better_model_is_promoted_and_then_used_for_that_user_only(
@@ -156,7 +172,7 @@ def test_no_training_row_crosses_users(
     db: Session, users: UserFactory, base_rows: list[Row]
 ) -> None:
     alice, bob = users.create(), users.create()
-    add_kiosk_feedback(db, alice, range(30))
+    kiosk_tickets = add_kiosk_feedback(db, alice, range(30))
     secret = ("Bob's secret pricing", "Only Bob's agents ever saw this text.")
     bob_ticket = add_ticket(db, bob, *secret, feedback=("billing", "low"))
     add_ticket(
@@ -180,7 +196,7 @@ def test_no_training_row_crosses_users(
     alice_texts = [row["body"] for row in data.rows[len(base_rows) :]] + [
         row["body"] for row in data.holdout
     ]
-    assert len(alice_texts) == 30
+    assert len(alice_texts) == kiosk_tickets
     assert all("kiosk" in text for text in alice_texts)
     own_tickets = set(db.scalars(select(Ticket.id).where(Ticket.user_id == alice.id)))
     assert set(data.user_ticket_ids) <= own_tickets
@@ -217,7 +233,7 @@ def test_confident_llm_answers_are_training_rows_only_when_enabled(
 
 def test_too_few_rows_is_no_retrain(db: Session, users: UserFactory, base_rows: list[Row]) -> None:
     user = users.create()
-    add_kiosk_feedback(db, user, range(5))
+    add_kiosk_feedback(db, user, range(5), min_held_out=0)
     result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
     assert not result.promoted and result.version is None
     assert "need 20 labelled tickets, have 5" in result.reason

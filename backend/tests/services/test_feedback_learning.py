@@ -1,0 +1,217 @@
+"""Feedback feeds learning: an agent's correction becomes that user's training row, and every
+RETRAIN_AFTER_NEW_LABELS new labels queue one retrain, after the commit."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User
+from app.services import analytics_service, learning
+from tests.factories import UserFactory, create_analysed_ticket
+
+THRESHOLD = learning.RETRAIN_AFTER_NEW_LABELS
+UNREACHABLE_BROKER = "redis://127.0.0.1:9/0"
+_ticket_ids = itertools.count(700_000)
+
+
+class RecordingQueue:
+    """Stands in for the Celery queue: remembers the user ids it was handed."""
+
+    def __init__(self) -> None:
+        self.user_ids: list[int] = []
+
+    def __call__(self, user_id: int) -> None:
+        self.user_ids.append(user_id)
+
+
+@pytest.fixture
+def queue() -> RecordingQueue:
+    return RecordingQueue()
+
+
+@pytest.fixture
+def unreachable_queue() -> Iterator[Celery]:
+    """A Celery app whose broker refuses connections, as when Redis is down."""
+    app = Celery("unreachable", broker=UNREACHABLE_BROKER, set_as_current=False)
+    app.conf.broker_connection_timeout = 1
+    yield app
+    app.close()
+
+
+def analysed_ticket(db: Session, user: User, zendesk_ticket_id: int | None = None) -> int:
+    zendesk_ticket_id = zendesk_ticket_id or next(_ticket_ids)
+    create_analysed_ticket(
+        db,
+        user,
+        zendesk_ticket_id=zendesk_ticket_id,
+        subject=f"Kiosk {zendesk_ticket_id} frozen",
+        category="bug",
+        urgency="medium",
+    )
+    return zendesk_ticket_id
+
+
+def give_feedback(
+    db: Session, user: User, zendesk_ticket_id: int, queue: Any, **labels: Any
+) -> dict[str, Any]:
+    labels = labels or {"category": "other", "urgency": "low"}
+    return analytics_service.record_feedback(
+        db=db,
+        user_id=user.id,
+        zendesk_ticket_id=zendesk_ticket_id,
+        dispatch_retrain=queue,
+        **labels,
+    )
+
+
+def training_rows(db: Session, user: User) -> list[TrainingExample]:
+    return list(
+        db.scalars(
+            select(TrainingExample)
+            .where(TrainingExample.user_id == user.id)
+            .order_by(TrainingExample.id)
+        )
+    )
+
+
+def new_labels(db: Session, user: User) -> int | None:
+    row = db.scalar(select(CascadeSettings).where(CascadeSettings.user_id == user.id))
+    if row is None:
+        return None
+    db.refresh(row)
+    return row.labels_since_retrain
+
+
+def test_feedback_creates_a_training_row_for_that_user_only(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    alice, bob = users.create(), users.create()
+    analysed_ticket(db, alice, 4242)
+    analysed_ticket(db, bob, 4242)  # the same Zendesk id in another account
+    give_feedback(db, alice, 4242, queue, category="billing", urgency="high")
+
+    [row] = training_rows(db, alice)
+    assert (row.origin, row.category, row.urgency) == ("feedback", "billing", "high")
+    assert row.subject == "Kiosk 4242 frozen"
+    assert training_rows(db, bob) == []
+    assert new_labels(db, alice) == 1
+    assert new_labels(db, bob) is None
+    assert queue.user_ids == []
+
+
+def test_later_feedback_refreshes_the_same_row(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user = users.create()
+    ticket = analysed_ticket(db, user)
+    give_feedback(db, user, ticket, queue, category="billing")
+    give_feedback(db, user, ticket, queue, urgency="high")
+
+    [row] = training_rows(db, user)
+    assert (row.category, row.urgency) == ("billing", "high")
+    assert new_labels(db, user) == 2
+    give_feedback(db, user, ticket, queue, category="billing")  # nothing new
+    assert new_labels(db, user) == 2
+
+
+def test_sentiment_alone_is_not_a_training_row(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user = users.create()
+    give_feedback(db, user, analysed_ticket(db, user), queue, sentiment="negative")
+    assert training_rows(db, user) == []
+    assert new_labels(db, user) is None
+
+
+def test_feedback_turns_an_llm_training_row_into_the_agents_labels(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user = users.create()
+    ticket = analysed_ticket(db, user)
+    analysis = db.scalar(select(TicketAnalysis).where(TicketAnalysis.user_id == user.id))
+    assert analysis is not None
+    analysis.source, analysis.confidence = "llm", 0.99
+    learning.update_settings(db=db, user_id=user.id, learn_from_llm=True)
+    assert learning.collect_examples(db=db, user_id=user.id) == 1
+    assert training_rows(db, user)[0].origin == "llm"
+
+    give_feedback(db, user, ticket, queue, category="other")
+    [row] = training_rows(db, user)
+    assert (row.origin, row.category, row.urgency) == ("feedback", "other", None)
+
+
+def test_retrain_is_queued_once_when_the_threshold_is_reached(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user, other = users.create(), users.create()
+    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD + 1)]
+    give_feedback(db, other, analysed_ticket(db, other), queue)
+    for ticket in tickets[: THRESHOLD - 1]:
+        give_feedback(db, user, ticket, queue)
+    assert queue.user_ids == []
+    assert new_labels(db, user) == THRESHOLD - 1
+
+    give_feedback(db, user, tickets[THRESHOLD - 1], queue)
+    assert queue.user_ids == [user.id]
+    assert new_labels(db, user) == 0  # counting restarts for the next retrain
+    assert len(training_rows(db, user)) == THRESHOLD
+
+    give_feedback(db, user, tickets[THRESHOLD], queue)
+    assert queue.user_ids == [user.id]
+    assert new_labels(db, user) == 1
+    assert new_labels(db, other) == 1
+
+
+def test_unreachable_queue_is_logged_and_the_next_feedback_tries_again(
+    db: Session,
+    users: UserFactory,
+    queue: RecordingQueue,
+    unreachable_queue: Celery,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = users.create()
+    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD + 1)]
+    for ticket in tickets[: THRESHOLD - 1]:
+        give_feedback(db, user, ticket, queue)
+
+    def send_to_unreachable_broker(user_id: int) -> None:
+        unreachable_queue.send_task("triage.retrain_user_model", args=[user_id], retry=False)
+
+    with caplog.at_level(logging.ERROR, logger="app.services.learning"):
+        result = give_feedback(db, user, tickets[THRESHOLD - 1], send_to_unreachable_broker)
+    assert result["feedback_category"] == "other"
+    assert f"could not queue the retrain of user {user.id}" in caplog.text
+    assert len(training_rows(db, user)) == THRESHOLD
+    assert new_labels(db, user) == THRESHOLD  # given back
+
+    give_feedback(db, user, tickets[THRESHOLD], queue)
+    assert queue.user_ids == [user.id]
+    assert new_labels(db, user) == 0
+
+
+def test_feedback_through_the_api_stores_the_training_row(
+    client: TestClient, db: Session, users: UserFactory
+) -> None:
+    user, headers = users.authed()
+    other, other_headers = users.authed()
+    ticket = analysed_ticket(db, user)
+    response = client.post(
+        f"/tickets/{ticket}/feedback", json={"category": "feature"}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    [row] = training_rows(db, user)
+    assert (row.origin, row.category) == ("feedback", "feature")
+    response = client.post(
+        f"/tickets/{ticket}/feedback", json={"category": "bug"}, headers=other_headers
+    )
+    assert response.status_code == 404
+    assert training_rows(db, other) == []
