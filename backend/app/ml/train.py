@@ -284,6 +284,20 @@ def field_rows(
     )
 
 
+def features_metadata(featurizer: Any) -> dict[str, Any]:
+    """How the artifact's features are built, recorded with every trained model."""
+    return {
+        "text": "lowercased subject + newline + body, HTML and control characters removed",
+        "max_chars": MAX_MODEL_CHARS,
+        "word": "tf-idf word 1-2-grams, sublinear tf, l2",
+        "char": f"tf-idf char {CHAR_NGRAM_RANGE[0]}-{CHAR_NGRAM_RANGE[1]}-grams in words, l2",
+        "rules": list(URGENCY_RULE_NAMES),
+        "rule_weight": RULE_WEIGHT,
+        "n_word": len(featurizer.word.vocabulary_),
+        "n_char": len(featurizer.char.vocabulary_),
+    }
+
+
 def fit_field(
     matrix: sp.csr_matrix,
     labels: Sequence[str | None],
@@ -492,16 +506,7 @@ def train(
             "calibration": "temperature scaling fitted on out-of-fold decision scores",
             "library": "scikit-learn",
         },
-        "features": {
-            "text": "lowercased subject + newline + body, HTML and control characters removed",
-            "max_chars": MAX_MODEL_CHARS,
-            "word": "tf-idf word 1-2-grams, sublinear tf, l2",
-            "char": f"tf-idf char {CHAR_NGRAM_RANGE[0]}-{CHAR_NGRAM_RANGE[1]}-grams in words, l2",
-            "rules": list(URGENCY_RULE_NAMES),
-            "rule_weight": RULE_WEIGHT,
-            "n_word": len(featurizer.word.vocabulary_),
-            "n_char": len(featurizer.char.vocabulary_),
-        },
+        "features": features_metadata(featurizer),
         "fields": fields_meta,
         "urgency_rules": _rule_high_rate(texts, field_labels(train_rows, "urgency")),
         "heldout": None,

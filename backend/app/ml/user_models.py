@@ -30,11 +30,8 @@ import numpy as np
 
 from app.services.offline_analyzer import (
     ARTIFACT_FORMAT,
-    CHAR_NGRAM_RANGE,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
-    MAX_MODEL_CHARS,
-    URGENCY_RULE_NAMES,
     OfflineAnalyzer,
     find_urgency_signals,
     model_text,
@@ -272,7 +269,6 @@ def fit(
 ) -> TrainedModel:
     """Train an artifact with per-row weights and out-of-fold cascade thresholds."""
     from app.ml.train import (
-        RULE_WEIGHT,
         Featurizer,
         TrainingDataError,
         _calibration_arrays,
@@ -281,6 +277,7 @@ def fit(
         _rule_high_rate,
         _vocabulary_bytes,
         expected_calibration_error,
+        features_metadata,
         field_labels,
         short_variant,
     )
@@ -383,16 +380,7 @@ def fit(
             "calibration": "temperature scaling fitted on weighted out-of-fold decision scores",
             "library": "scikit-learn",
         },
-        "features": {
-            "text": "lowercased subject + newline + body, HTML and control characters removed",
-            "max_chars": MAX_MODEL_CHARS,
-            "word": "tf-idf word 1-2-grams, sublinear tf, l2",
-            "char": f"tf-idf char {CHAR_NGRAM_RANGE[0]}-{CHAR_NGRAM_RANGE[1]}-grams in words, l2",
-            "rules": list(URGENCY_RULE_NAMES),
-            "rule_weight": RULE_WEIGHT,
-            "n_word": len(featurizer.word.vocabulary_),
-            "n_char": len(featurizer.char.vocabulary_),
-        },
+        "features": features_metadata(featurizer),
         "fields": fields_meta,
         "urgency_rules": rule_info,
         "heldout": None,
