@@ -284,6 +284,53 @@ def field_rows(
     )
 
 
+def model_arrays(
+    featurizer: Any, fits: dict[str, FieldFit]
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """The artifact's arrays (vocabularies, idf, stacked coefficients, calibration) and the
+    per-field metadata, for the shared model and per-user models alike."""
+    coef_blocks, intercepts, fields_meta = [], [], {}
+    arrays: dict[str, np.ndarray] = {}
+    column = 0
+    for field, fit in fits.items():
+        width = fit.classifier.coef_.shape[0]
+        coef_blocks.append(fit.classifier.coef_.T)
+        intercepts.append(fit.classifier.intercept_)
+        calibration_coef, calibration_intercept = _calibration_arrays(fit)
+        arrays[f"{field}_calibration_coef"] = calibration_coef.astype(np.float32)
+        arrays[f"{field}_calibration_intercept"] = calibration_intercept.astype(np.float32)
+        fields_meta[field] = {
+            "classes": fit.classes,
+            "columns": [column, column + width],
+            "classifier": "LinearSVC",
+            "params": fit.params,
+            "cv_accuracy": round(fit.cv_accuracy, 4),
+            "cv_log_loss": round(fit.cv_log_loss, 4),
+            "temperature_scale": round(fit.temperature_scale, 6),
+            "class_counts": fit.class_counts,
+            "dropped_rare_classes": fit.dropped_classes,
+        }
+        column += width
+    arrays.update(
+        word_vocab=_vocabulary_bytes(featurizer.word),
+        char_vocab=_vocabulary_bytes(featurizer.char),
+        word_idf=featurizer.word.idf_.astype(np.float32),
+        char_idf=featurizer.char.idf_.astype(np.float32),
+        coef=np.hstack(coef_blocks).astype(np.float32),
+        intercept=np.concatenate(intercepts).astype(np.float32),
+    )
+    return arrays, fields_meta
+
+
+def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    """A digest of the model's numbers: the artifact version changes iff the model does."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode("utf-8"))
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.hexdigest()
+
+
 def features_metadata(featurizer: Any) -> dict[str, Any]:
     """How the artifact's features are built, recorded with every trained model."""
     return {
@@ -456,45 +503,12 @@ def train(
         for field in FIELDS
     }
 
-    coef_blocks, intercepts, fields_meta = [], [], {}
-    arrays: dict[str, np.ndarray] = {}
-    column = 0
-    for field, fit in fits.items():
-        width = fit.classifier.coef_.shape[0]
-        coef_blocks.append(fit.classifier.coef_.T)
-        intercepts.append(fit.classifier.intercept_)
-        calibration_coef, calibration_intercept = _calibration_arrays(fit)
-        arrays[f"{field}_calibration_coef"] = calibration_coef.astype(np.float32)
-        arrays[f"{field}_calibration_intercept"] = calibration_intercept.astype(np.float32)
-        fields_meta[field] = {
-            "classes": fit.classes,
-            "columns": [column, column + width],
-            "classifier": "LinearSVC",
-            "params": fit.params,
-            "cv_accuracy": round(fit.cv_accuracy, 4),
-            "cv_log_loss": round(fit.cv_log_loss, 4),
-            "temperature_scale": round(fit.temperature_scale, 6),
-            "class_counts": fit.class_counts,
-            "dropped_rare_classes": fit.dropped_classes,
-        }
-        column += width
-    arrays.update(
-        word_vocab=_vocabulary_bytes(featurizer.word),
-        char_vocab=_vocabulary_bytes(featurizer.char),
-        word_idf=featurizer.word.idf_.astype(np.float32),
-        char_idf=featurizer.char.idf_.astype(np.float32),
-        coef=np.hstack(coef_blocks).astype(np.float32),
-        intercept=np.concatenate(intercepts).astype(np.float32),
-    )
+    arrays, fields_meta = model_arrays(featurizer, fits)
     data_sha256 = _data_digest(train_rows)
-    model_digest = hashlib.sha256()
-    for name in sorted(arrays):
-        model_digest.update(name.encode("utf-8"))
-        model_digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     metadata: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "name": ARTIFACT_NAME,
-        "version": f"{ARTIFACT_NAME}+{model_digest.hexdigest()[:10]}",
+        "version": f"{ARTIFACT_NAME}+{arrays_digest(arrays)[:10]}",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training": {
             "data": data_name,

@@ -14,7 +14,6 @@ split, written next to it as `offline_v1.cascade.json` (`python -m app.ml.retrai
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -271,14 +270,14 @@ def fit(
     from app.ml.train import (
         Featurizer,
         TrainingDataError,
-        _calibration_arrays,
         _check_parity,
         _data_digest,
         _rule_high_rate,
-        _vocabulary_bytes,
+        arrays_digest,
         expected_calibration_error,
         features_metadata,
         field_labels,
+        model_arrays,
         short_variant,
     )
 
@@ -316,39 +315,18 @@ def fit(
     rule_info = _rule_high_rate(texts, labels["urgency"])
     fired = np.array([bool(find_urgency_signals(text)) for text in texts])
 
-    arrays: dict[str, np.ndarray] = {}
-    coef_blocks, intercepts, fields_meta = [], [], {}
+    arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
     oof_metrics: dict[str, dict[str, Any]] = {}
-    column = 0
     for field, result in results.items():
-        field_fit = result.fit
-        width = field_fit.classifier.coef_.shape[0]
-        coef_blocks.append(field_fit.classifier.coef_.T)
-        intercepts.append(field_fit.classifier.intercept_)
-        calibration_coef, calibration_intercept = _calibration_arrays(field_fit)
-        arrays[f"{field}_calibration_coef"] = calibration_coef.astype(np.float32)
-        arrays[f"{field}_calibration_intercept"] = calibration_intercept.astype(np.float32)
-        fields_meta[field] = {
-            "classes": field_fit.classes,
-            "columns": [column, column + width],
-            "classifier": "LinearSVC",
-            "params": field_fit.params,
-            "cv_accuracy": round(field_fit.cv_accuracy, 4),
-            "cv_log_loss": round(field_fit.cv_log_loss, 4),
-            "temperature_scale": round(field_fit.temperature_scale, 6),
-            "class_counts": field_fit.class_counts,
-            "dropped_rare_classes": field_fit.dropped_classes,
-        }
-        column += width
         served_labels, confidence = _served(
             field,
-            field_fit.classes,
+            result.fit.classes,
             result.oof_proba,
             fired[result.rows],
             float(rule_info["high_rate"]),
         )
-        truth = np.asarray(field_fit.classes)[result.targets]
+        truth = np.asarray(result.fit.classes)[result.targets]
         correct = served_labels == truth
         thresholds[field] = precision_thresholds(confidence, correct, row_weights[result.rows])
         oof_metrics[field] = {
@@ -356,15 +334,7 @@ def fit(
             "accuracy": round(float(correct.mean()), 4),
             "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
         }
-    arrays.update(
-        word_vocab=_vocabulary_bytes(featurizer.word),
-        char_vocab=_vocabulary_bytes(featurizer.char),
-        word_idf=featurizer.word.idf_.astype(np.float32),
-        char_idf=featurizer.char.idf_.astype(np.float32),
-        coef=np.hstack(coef_blocks).astype(np.float32),
-        intercept=np.concatenate(intercepts).astype(np.float32),
-    )
-    digest = _arrays_digest(arrays)
+    digest = arrays_digest(arrays)
     metadata: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "name": name,
@@ -394,14 +364,6 @@ def fit(
         arrays, metadata, featurizer, {field: r.fit for field, r in results.items()}, texts[:200]
     )
     return TrainedModel(arrays=arrays, metadata=metadata)
-
-
-def _arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode("utf-8"))
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.hexdigest()
 
 
 def _weight_summary(weights: np.ndarray) -> dict[str, int]:
