@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     batch_lease_s: int = Field(default=60, ge=2)
     # Redis: how long an unacknowledged task waits before redelivery to another worker.
     celery_visibility_timeout_s: int = Field(default=300, ge=5)
+    # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
+    webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_attempts_per_minute: int = Field(default=10, ge=1)
     log_level: str = "INFO"

@@ -335,6 +335,7 @@ class WebhookDelivery(Base):
         UniqueConstraint("integration_id", "invocation_id"),
         UniqueConstraint("user_id", "zendesk_ticket_id", "event_key"),
         Index("ix_webhook_deliveries_user_id_received_at", "user_id", "received_at"),
+        Index("ix_webhook_deliveries_received_at", "received_at"),  # pruning
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,8 @@
 Celery beat runs `triage.poll_due_integrations` every POLL_DISPATCH_EVERY_S; it claims the
 integrations with polling on whose `polling_interval_s` has passed and queues one
 `triage.poll_zendesk` per integration. Run beat next to the workers:
-`celery -A app.worker beat` (or a worker with `-B` when there is only one).
+`celery -A app.worker beat` (or a worker with `-B` when there is only one). Beat also runs
+`triage.prune_webhook_deliveries` hourly (WEBHOOK_DELIVERY_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from app.worker import celery_app, dispatch_batch
 logger = logging.getLogger(__name__)
 
 POLL_DISPATCH_EVERY_S = 30.0
+PRUNE_DELIVERIES_EVERY_S = 3600.0
 
 
 @celery_app.task(name="triage.poll_due_integrations", ignore_result=True)
@@ -50,11 +52,26 @@ def poll_zendesk(integration_id: int) -> dict[str, Any]:
     return asdict(result)
 
 
+@celery_app.task(name="triage.prune_webhook_deliveries", ignore_result=True)
+def prune_webhook_deliveries() -> int:
+    """Delete webhook deliveries past their retention; returns how many."""
+    with session_scope() as db:
+        deleted = intake_service.prune_deliveries(db=db)
+    if deleted:
+        logger.info("pruned webhook deliveries: deleted=%s", deleted)
+    return deleted
+
+
 celery_app.conf.beat_schedule = {
     **(celery_app.conf.beat_schedule or {}),
     "triage.poll_due_integrations": {
         "task": "triage.poll_due_integrations",
         "schedule": POLL_DISPATCH_EVERY_S,
         "options": {"expires": POLL_DISPATCH_EVERY_S},
+    },
+    "triage.prune_webhook_deliveries": {
+        "task": "triage.prune_webhook_deliveries",
+        "schedule": PRUNE_DELIVERIES_EVERY_S,
+        "options": {"expires": PRUNE_DELIVERIES_EVERY_S},
     },
 }

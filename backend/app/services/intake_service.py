@@ -43,6 +43,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.errors import (
     AppError,
     NotConfigured,
@@ -539,6 +540,31 @@ class PollResult:
     end_of_stream: bool = False
     cursor: str | None = None
     stopped: str | None = None
+
+
+def prune_deliveries(*, db: Session, now: datetime | None = None, chunk_size: int = 5000) -> int:
+    """Delete webhook deliveries older than the retention period, a chunk per transaction
+    (short locks on a busy table); returns how many. Zendesk repeats a delivery within hours,
+    so older rows no longer serve deduplication."""
+    days = get_settings().webhook_delivery_retention_days
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = db.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.received_at < cutoff)
+            .order_by(WebhookDelivery.received_at)
+            .limit(chunk_size)
+        ).all()
+        if not ids:
+            return deleted
+        db.execute(
+            delete(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        db.commit()
+        deleted += len(ids)
 
 
 def claim_due_integrations(*, db: Session, now: datetime | None = None) -> list[int]:

@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import ServiceUnavailable, Unauthorized, Unprocessable
-from app.models import BatchJob, BatchJobItem, IntegrationSettings, TicketAnalysis, User, utcnow
+from app.models import (
+    BatchJob,
+    BatchJobItem,
+    IntegrationSettings,
+    TicketAnalysis,
+    User,
+    WebhookDelivery,
+    utcnow,
+)
 from app.services import intake_service, integrations, ticket_store
 from app.services.intake_service import WebhookHeaders
 from app.services.zendesk_service import ZendeskClient, ZendeskCredentials
@@ -307,6 +315,43 @@ def test_due_integrations_are_claimed_once_per_interval(db: Session, polling: Po
     assert polling.integration_id not in intake_service.claim_due_integrations(
         db=db, now=much_later
     )
+
+
+# --- webhook delivery retention -----------------------------------------------------------
+
+
+def test_prune_deliveries_deletes_only_rows_past_retention(db: Session, polling: Polling) -> None:
+    now = utcnow()
+    ages = {"fresh": timedelta(hours=1), "edge": timedelta(days=13, hours=23)}
+    ages |= {f"old-{n}": timedelta(days=15 + n) for n in range(5)}
+    for n, (invocation, age) in enumerate(ages.items()):
+        db.add(
+            WebhookDelivery(
+                integration_id=polling.integration_id,
+                user_id=polling.user.id,
+                invocation_id=invocation,
+                zendesk_ticket_id=1000 + n,
+                status="queued",
+                received_at=now - age,
+            )
+        )
+    db.flush()
+
+    deleted = intake_service.prune_deliveries(db=db, now=now, chunk_size=2)
+
+    assert deleted == 5
+    kept = db.scalars(
+        select(WebhookDelivery.invocation_id).where(WebhookDelivery.user_id == polling.user.id)
+    ).all()
+    assert sorted(kept) == ["edge", "fresh"]
+    assert intake_service.prune_deliveries(db=db, now=now) == 0
+
+
+def test_prune_task_is_on_the_beat_schedule() -> None:
+    from app.tasks_intake import celery_app
+
+    entry = celery_app.conf.beat_schedule["triage.prune_webhook_deliveries"]
+    assert entry["task"] in celery_app.tasks
 
 
 # --- webhook helpers -----------------------------------------------------------------------
