@@ -6,6 +6,7 @@ directory (kombu's SQLAlchemy transport), so the embedded default runs a real wo
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -72,6 +73,10 @@ def _preload_models(**_signal_kwargs: object) -> None:
     from app.services import cascade
 
     cascade.shared_context()
+    # The model's vocabularies are ~200k long-lived objects: moved out of the collector's
+    # reach, full collections in the children stop walking them (and stop touching their
+    # pages, which stay shared copy-on-write with the parent).
+    gc.freeze()
 
 
 def worker_id(hostname: str | None) -> str:

@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
+import httpx2  # the openai SDK's HTTP stack (SDK 3.x)
 import openai
 import pydantic
 from openai.lib._pydantic import to_strict_json_schema
@@ -449,6 +451,13 @@ _shard_of_thread = threading.local()
 _next_shard = itertools.count()
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (the SDK's default trust store) for every pool: building one costs
+    ~30 ms of CPU, which each client would otherwise pay again."""
+    return httpx2.create_ssl_context()
+
+
 def _shared_clients(api_key: str, base_url: str | None) -> tuple[openai.OpenAI, ...]:
     """The SDK clients of an account and endpoint, created once; the SDK is thread-safe."""
     key = (hashlib.sha256(api_key.encode()).hexdigest(), base_url)
@@ -456,7 +465,12 @@ def _shared_clients(api_key: str, base_url: str | None) -> tuple[openai.OpenAI, 
         clients = _clients.get(key)
         if clients is None:
             clients = tuple(
-                openai.OpenAI(api_key=api_key, base_url=base_url) for _ in range(POOL_SHARDS)
+                openai.OpenAI(
+                    api_key=api_key,
+                    base_url=base_url,
+                    http_client=openai.DefaultHttpxClient(verify=_tls_context()),
+                )
+                for _ in range(POOL_SHARDS)
             )
             _clients[key] = clients
         return clients

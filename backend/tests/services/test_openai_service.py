@@ -16,6 +16,7 @@ import pytest
 from app.enums import Category, Sentiment, Urgency
 from app.services import llm_pricing
 from app.services.openai_service import (
+    POOL_SHARDS,
     SYSTEM_PROMPT,
     LLMAnalyzer,
     LLMError,
@@ -168,6 +169,30 @@ def test_analyzer_is_safe_to_share_between_threads(
     assert errors == []
     assert results == [Category.bug] * 8
     assert len(openai_sim.chat_requests()) == 8
+
+
+def test_threads_spread_over_small_pools_and_keep_their_own(
+    make_llm_analyzer: MakeAnalyzer,
+) -> None:
+    """One big HTTP pool costs CPU per call in proportion to its idle connections."""
+    analyzer = make_llm_analyzer()
+    seen: dict[int, tuple[int, int]] = {}
+
+    def work(index: int) -> None:
+        seen[index] = (id(analyzer._client), id(analyzer._client))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(POOL_SHARDS * 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(first == again for first, again in seen.values())
+    assert len({first for first, _ in seen.values()}) == POOL_SHARDS
+    same_account = make_llm_analyzer()
+    assert {id(c._client) for c in same_account._clients} == {
+        id(c._client) for c in analyzer._clients
+    }
 
 
 # --- privacy and prompt safety -----------------------------------------------------------------
