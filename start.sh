@@ -24,6 +24,14 @@ export HOST=${HOST:-127.0.0.1}
 export PORT=${PORT:-8000}
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-"http://$HOST:$PORT"}
 
+# Metrics of the API and of the worker's processes, added up by /metrics (our own default
+# directory is emptied at start, as prometheus_client needs; one you set is left as it is).
+if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  export PROMETHEUS_MULTIPROC_DIR="$PWD/${DATA_DIR:-data}/metrics-$PORT"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+fi
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 echo "Migrating the database"
 python -m alembic upgrade head
 
