@@ -1,11 +1,15 @@
 """Batch pipeline benchmark: a real Celery worker against the Zendesk and OpenAI simulators.
 
     cd backend && python bench/pipeline.py [--zendesk-latency 0.15] [--llm-latency 1.5]
-        [--batches 6] [--baseline-tickets 10] [--worker-concurrency 4] [--batch-concurrency 100]
+        [--batches 6] [--repeats 3] [--baseline-tickets 10] [--worker-concurrency 4]
+        [--batch-concurrency 100]
 
 Needs PostgreSQL (a scratch database `triage_bench_pipeline` is created and dropped) and
 Redis (database 11 by default). Prints name=value lines: the batch path (one batch of 100,
 then several batches in flight) and the seed's one-at-a-time way measured in the same run.
+The batches-in-flight round runs --repeats times on fresh tickets: throughput and CPU are the
+median of the rounds (CPU's min and max are printed too: on a shared machine they spread),
+latencies are pooled.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--zendesk-latency", type=float, default=0.15)
     parser.add_argument("--llm-latency", type=float, default=1.5)
     parser.add_argument("--batches", type=int, default=6, help="batches of 100 in flight")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of batches in flight")
     parser.add_argument("--baseline-tickets", type=int, default=10)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--batch-concurrency", type=int, default=100)
@@ -87,6 +92,16 @@ def process_cpu_seconds(root_pid: int) -> float:
     return total
 
 
+def reference_loop_cpu_ms() -> float:
+    """CPU time of a fixed pure-Python loop: how fast this machine is right now (shared
+    machines vary by 2x from minute to minute), to read the CPU figures against."""
+    started = time.process_time()
+    total = 0
+    for n in range(2_000_000):
+        total += n * n
+    return (time.process_time() - started) * 1000
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -121,7 +136,11 @@ def main() -> None:
 
     zendesk = ZendeskSimulator(latency_s=args.zendesk_latency)
     llm = OpenAISimulator(latency_s=args.llm_latency)
-    needed = 100 * (args.batches + 1) + args.baseline_tickets + 2 * args.worker_concurrency
+    needed = (
+        100 * (args.batches * args.repeats + 1)
+        + args.baseline_tickets
+        + 2 * args.worker_concurrency
+    )
     new_ids = [
         zendesk.create_ticket(
             f"Bench ticket {n}", f"The export page crashes when I click save ({n})."
@@ -247,10 +266,22 @@ def main() -> None:
             print(f"batch100_zendesk_calls_per_100={calls * 100 / tickets:.1f}")
             print(f"batch100_failed={failed}")
 
-            batches = [rest[100 + 100 * n : 200 + 100 * n] for n in range(args.batches)]
-            wall, per_ticket, calls, cpu, failed, tickets = run(batches)
-            rate = tickets / wall
+            reference_ms = [reference_loop_cpu_ms()]
+            rates, cpus, per_ticket, calls, failed, tickets = [], [], [], 0, 0, 0
+            for repeat in range(args.repeats):
+                first = 100 + 100 * args.batches * repeat
+                batches = [
+                    rest[first + 100 * n : first + 100 * (n + 1)] for n in range(args.batches)
+                ]
+                wall, latencies, round_calls, cpu, round_failed, round_tickets = run(batches)
+                rates.append(round_tickets / wall)
+                cpus.append(cpu * 1000 / round_tickets)
+                per_ticket += latencies
+                calls, failed = calls + round_calls, failed + round_failed
+                tickets += round_tickets
+            rate = statistics.median(rates)
             print(f"sustained_batches_in_flight={args.batches}")
+            print(f"sustained_rounds={args.repeats}")
             print(f"sustained_tickets={tickets}")
             print(f"sustained_tickets_per_s={rate:.1f}")
             print(f"sustained_tickets_per_hour={rate * 3600:.0f}")
@@ -258,7 +289,12 @@ def main() -> None:
             print(f"sustained_p95_ticket_latency_ms={percentile(per_ticket, 0.95) * 1000:.0f}")
             print(f"sustained_zendesk_calls_per_100={calls * 100 / tickets:.1f}")
             print(f"sustained_failed={failed}")
-            print(f"worker_cpu_ms_per_ticket={cpu * 1000 / tickets:.2f}")
+            print(f"worker_cpu_ms_per_ticket={statistics.median(cpus):.2f}")
+            print(f"worker_cpu_ms_per_ticket_min={min(cpus):.2f}")
+            print(f"worker_cpu_ms_per_ticket_max={max(cpus):.2f}")
+            reference_ms.append(reference_loop_cpu_ms())
+            print(f"reference_loop_cpu_ms_before={reference_ms[0]:.0f}")
+            print(f"reference_loop_cpu_ms_after={reference_ms[1]:.0f}")
             print(f"speedup_vs_baseline={rate / baseline_rate:.1f}")
         finally:
             worker.terminate()
