@@ -24,6 +24,7 @@ if str(BACKEND_DIR) not in sys.path:
 
 from app.enums import Category, Sentiment, Urgency  # noqa: E402
 from app.services.offline_analyzer import OfflineAnalysis, OfflineAnalyzer  # noqa: E402
+from bench.machine import reference_loop_cpu_ms  # noqa: E402
 
 DEFAULT_DATA = BACKEND_DIR / "app" / "ml" / "data" / "heldout.csv"
 SCORED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -97,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [(row["subject"], row["body"]) for row in rows]
     )
     pin_to_one_core()
+    reference_ms = reference_loop_cpu_ms()
     durations = time_single(analyzer, rows)
 
     print(f"model_version={analyzer.version}")
@@ -118,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ms_per_ticket={statistics.fmean(durations):.3f}")
     if len(durations) > 1:
         print(f"ms_per_ticket_p95={statistics.quantiles(durations, n=20)[-1]:.3f}")
+    print(f"reference_loop_cpu_ms={reference_ms:.0f}")
     for line in confusions:
         print(line)
     return 0

@@ -92,16 +92,6 @@ def process_cpu_seconds(root_pid: int) -> float:
     return total
 
 
-def reference_loop_cpu_ms() -> float:
-    """CPU time of a fixed pure-Python loop: how fast this machine is right now (shared
-    machines vary by 2x from minute to minute), to read the CPU figures against."""
-    started = time.process_time()
-    total = 0
-    for n in range(2_000_000):
-        total += n * n
-    return (time.process_time() - started) * 1000
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -121,6 +111,7 @@ def main() -> None:
     from app.services.ticket_processor import process_ticket
     from app.services.users import create_user
     from app.worker import dispatch_batch
+    from bench.machine import reference_loop_cpu_ms
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
     from sandbox.zendesk import (
