@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from app.api.deps import UNAUTHORIZED
-from app.auth import CurrentUser
+from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep, get_db
-from app.errors import Unprocessable
-from app.schemas import ErrorResponse
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 from app.services import analytics_service
-from app.services.analytics_service import Window
 
 router = APIRouter(
     prefix="/analytics",
     tags=["analytics"],
-    responses={
-        **UNAUTHORIZED,
-        422: {
-            "model": ErrorResponse,
-            "description": "start after end, a period over 366 days, or an unknown time zone",
-        },
-    },
+    responses={**UNAUTHORIZED, **BAD_PERIOD},
 )
 
 # Kept open until the streamed response has been sent (SessionDep closes on return).
 StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
-
-
-def period(
-    user: CurrentUser,
-    start: Annotated[
-        datetime | None,
-        Query(description="Inclusive; default end - 30 days. Without an offset: local time"),
-    ] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive; default now")] = None,
-    tz: Annotated[
-        str | None,
-        Query(max_length=64, description="IANA time zone for days; default your saved one"),
-    ] = None,
-) -> Window:
-    try:
-        return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
-    except OverflowError as exc:  # e.g. end=0001-01-01: end - 30 days is before year 1
-        raise Unprocessable("start/end: outside the supported range of dates") from exc
-
-
-PeriodDep = Annotated[Window, Depends(period)]
 
 
 @router.get("/dashboard", response_model=Dashboard)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +12,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.enums import AnalysisSource
-from app.models import Ticket, TicketAnalysis, User
+from app.models import Ticket, TicketAnalysis
 from app.services import integrations, llm_pricing
-from app.services.analytics_service import Window, resolve_window
+from app.services.analytics_service import Window
 from app.services.cascade import BATCH_PENDING
 from app.services.openai_service import (
     CHARS_PER_TOKEN,
@@ -84,16 +83,8 @@ def _estimated_llm_cost(db: Session, window: Window) -> Decimal | None:
     return cost.quantize(MONEY_QUANTUM) if cost else None
 
 
-def cost_report(
-    *,
-    db: Session,
-    user: User,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    tz: str | None = None,
-) -> dict[str, Any]:
+def cost_report(*, db: Session, window: Window) -> dict[str, Any]:
     """Cost per path, LLM calls avoided and savings against sending every ticket to the LLM."""
-    window = resolve_window(user=user, start=start, end=end, tz=tz)
     rows = db.execute(
         select(
             TicketAnalysis.source,

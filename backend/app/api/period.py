@@ -1,0 +1,42 @@
+"""The reporting period of the analytics endpoints: query parameters, resolution, errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from app.auth import CurrentUser
+from app.errors import Unprocessable
+from app.schemas import ErrorResponse
+from app.services import analytics_service
+from app.services.analytics_service import Window
+
+BAD_PERIOD: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorResponse,
+        "description": "start after end, a period over 366 days, or an unknown time zone",
+    }
+}
+
+
+def period(
+    user: CurrentUser,
+    start: Annotated[
+        datetime | None,
+        Query(description="Inclusive; default end - 30 days. Without an offset: local time"),
+    ] = None,
+    end: Annotated[datetime | None, Query(description="Exclusive; default now")] = None,
+    tz: Annotated[
+        str | None,
+        Query(max_length=64, description="IANA time zone for days; default your saved one"),
+    ] = None,
+) -> Window:
+    try:
+        return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
+    except OverflowError as exc:  # e.g. end=0001-01-01: end - 30 days is before year 1
+        raise Unprocessable("start/end: outside the supported range of dates") from exc
+
+
+PeriodDep = Annotated[Window, Depends(period)]
