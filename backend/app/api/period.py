@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 
 from app.auth import CurrentUser
-from app.errors import Unprocessable
 from app.schemas import ErrorResponse
 from app.services import analytics_service
 from app.services.analytics_service import Window
@@ -33,10 +32,7 @@ def period(
         Query(max_length=64, description="IANA time zone for days; default your saved one"),
     ] = None,
 ) -> Window:
-    try:
-        return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
-    except OverflowError as exc:  # e.g. end=0001-01-01: end - 30 days is before year 1
-        raise Unprocessable("start/end: outside the supported range of dates") from exc
+    return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
 
 
 PeriodDep = Annotated[Window, Depends(period)]

@@ -24,7 +24,8 @@ from app.schemas import (
     TicketPage,
     TicketSummary,
 )
-from app.services import batch_service, ticket_processor, ticket_store
+from app.services import batch_service, metrics_rollup, ticket_processor, ticket_store
+from app.services.analytics_service import to_utc
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -129,13 +130,20 @@ def list_tickets(
     sentiment: Sentiment | None = None,
     source: AnalysisSource | None = None,
     status: ZendeskStatus | None = None,
-    start: Annotated[datetime | None, Query(description="updated at or after")] = None,
-    end: Annotated[datetime | None, Query(description="updated before")] = None,
+    start: Annotated[
+        datetime | None, Query(description="updated at or after; without an offset: local time")
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="updated before; without an offset: local time")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the subject")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 25,
     sort: SortKey = "-updated_at",
 ) -> TicketPage:
+    zone = metrics_rollup.user_zone(user)
+    start = to_utc(start, zone, "start") if start is not None else None
+    end = to_utc(end, zone, "end") if end is not None else None
     if start is not None and end is not None and start > end:
         raise Unprocessable("start must not be after end")
     if q is not None and "\x00" in q:

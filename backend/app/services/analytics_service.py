@@ -40,6 +40,9 @@ from app.services.metrics_rollup import (
 
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
+# Room for local days, week starts and the default span around any accepted instant.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 RECENT_LIMIT = 10
 RATED_FIELDS = ("category", "urgency", "sentiment")
 EXPORT_HEADER = (
@@ -77,11 +80,21 @@ class Window:
         return {"start": self.start, "end": self.end, "timezone": self.zone.key}
 
 
-def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A naive datetime is a wall-clock time in `zone`."""
+OUT_OF_RANGE = "outside the supported range of dates (years 2 to 9998)"
+
+
+def to_utc(moment: datetime, zone: ZoneInfo, name: str) -> datetime:
+    """An instant from the query in UTC; a naive datetime is a wall-clock time in `zone`.
+    Instants too close to the ends of the calendar to compute with are a 422."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise Unprocessable(f"{name}: {OUT_OF_RANGE}") from exc
+    if not EARLIEST <= moment <= LATEST:
+        raise Unprocessable(f"{name}: {OUT_OF_RANGE}")
+    return moment
 
 
 def resolve_window(
@@ -100,8 +113,8 @@ def resolve_window(
             f"tz: unknown time zone {zone_name!r}; use an IANA name such as 'Europe/Berlin'"
         )
     now = now or utcnow()
-    end_utc = _aware(end, zone) if end is not None else now
-    start_utc = _aware(start, zone) if start is not None else end_utc - DEFAULT_SPAN
+    end_utc = to_utc(end, zone, "end") if end is not None else now
+    start_utc = to_utc(start, zone, "start") if start is not None else end_utc - DEFAULT_SPAN
     if start_utc > end_utc:
         raise Unprocessable("start must not be after end")
     if end_utc - start_utc > MAX_SPAN:

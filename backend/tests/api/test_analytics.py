@@ -395,3 +395,31 @@ def test_a_full_year_is_allowed(client: TestClient, account: tuple[User, dict[st
 def test_analytics_need_a_token(client: TestClient) -> None:
     for path in ("dashboard", "trends", "categories", "sentiments", "export.csv"):
         assert client.get(f"/analytics/{path}").status_code == 401
+
+
+ANALYTICS_PATHS = [
+    "/analytics/dashboard",
+    "/analytics/trends",
+    "/analytics/categories",
+    "/analytics/sentiments",
+    "/analytics/export.csv",
+    "/analytics/cost",
+]
+
+
+@pytest.mark.parametrize("path", ANALYTICS_PATHS)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"end": "0001-01-02T00:00:00Z"},  # the default start would be before year 1
+        {"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:59:59Z"},
+        {"start": "0001-01-01T00:00:00", "end": "0001-01-03T00:00:00", "tz": "Asia/Tokyo"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_422_not_500(
+    client: TestClient, users: UserFactory, path: str, params: dict[str, str]
+) -> None:
+    _, headers = users.authed()
+    response = client.get(path, params=params, headers=headers)
+    assert response.status_code == 422
+    assert "outside the supported range" in response.json()["error"]["message"]

@@ -77,6 +77,20 @@ def test_list_filters_by_date_range(client: TestClient, owner: tuple) -> None:
     assert ids(response) == []
 
 
+def test_date_without_offset_is_the_users_local_time(
+    client: TestClient, owner: tuple, db: Session
+) -> None:
+    user, headers = owner
+    user.timezone = "Pacific/Kiritimati"  # UTC+14
+    db.flush()
+    an_hour_ago_there = datetime.now(UTC) + timedelta(hours=14) - timedelta(hours=1)
+    naive = an_hour_ago_there.replace(tzinfo=None).isoformat()
+    response = client.get("/tickets/", params={"start": naive}, headers=headers)
+    assert sorted(ids(response)) == [11, 12, 13]
+    response = client.get("/tickets/", params={"end": naive}, headers=headers)
+    assert ids(response) == []
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -87,6 +101,8 @@ def test_list_filters_by_date_range(client: TestClient, owner: tuple) -> None:
         "status=weird",
         "start=2026-02-01T00:00:00Z&end=2026-01-01T00:00:00Z",
         "start=yesterday",
+        "start=0001-01-01T00:00:00&end=0001-01-02T00:00:00",
+        "end=9999-12-31T23:59:59%2B14:00",
     ],
 )
 def test_list_rejects_bad_query_with_422(client: TestClient, owner: tuple, query: str) -> None:
