@@ -15,7 +15,10 @@ from app.services.analytics_service import Window
 BAD_PERIOD: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ErrorResponse,
-        "description": "start after end, a period over 366 days, or an unknown time zone",
+        "description": (
+            "start after end, a period over 366 days, a date outside years 2 to 9998,"
+            " or an unknown time zone"
+        ),
     }
 }
 
