@@ -28,6 +28,7 @@ import json
 import math
 import random
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -169,6 +170,15 @@ def _invalid_pagination(description: str) -> dict[str, Any]:
     return {"error": "InvalidPaginationParameter", "description": description}
 
 
+WEBHOOK_ADMIN_EVENTS = frozenset({"ticket.created"})
+"""Event types a webhook made through the sandbox's webhooks API can subscribe to."""
+
+
+def _webhook_error(code: str, detail: str) -> dict[str, Any]:
+    """The webhooks API's error shape (unlike the tickets API's `RecordInvalid`)."""
+    return {"errors": [{"code": code, "title": code, "detail": detail}]}
+
+
 def _record_invalid(details: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
     return {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
 
@@ -272,6 +282,8 @@ class WebhookSubscription:
     duplicates: int = 0
     duplicate_mode: str = "retry"
     timeout_s: float = 5.0
+    name: str = ""
+    created_at: str = ""
 
     def wants(self, event_type: str) -> bool:
         if event_type in self.events:
@@ -1758,6 +1770,80 @@ class _Handlers:
         job = self.sim._create_job(operations)
         return {"job_status": self.sim._job_payload(job, context.base_url)}
 
+    # --- webhooks (Admin Center API; event subscriptions, which need no trigger) ---
+
+    def _webhook_or_404(self, webhook_id: str) -> WebhookSubscription:
+        for subscription in self.sim.webhooks:
+            if subscription.id == webhook_id:
+                return subscription
+        raise HttpError(404, _webhook_error("RecordNotFound", "Webhook not found"))
+
+    @staticmethod
+    def _render_webhook(subscription: WebhookSubscription) -> dict[str, Any]:
+        return {
+            "id": subscription.id,
+            "name": subscription.name,
+            "endpoint": subscription.url,
+            "http_method": "POST",
+            "request_format": "json",
+            "status": "active",
+            "subscriptions": [f"zen:event-type:{event}" for event in subscription.events],
+            "created_at": subscription.created_at,
+        }
+
+    def create_webhook(self, context: _Context) -> Any:
+        data = context.body.get("webhook") if isinstance(context.body, dict) else None
+        if not isinstance(data, dict):
+            raise HttpError(400, _webhook_error("InvalidRequest", 'Expected {"webhook": {...}}'))
+        endpoint, name = data.get("endpoint"), data.get("name")
+        if not isinstance(endpoint, str) or not re.match(r"https?://[^\s/]+", endpoint):
+            raise HttpError(
+                400, _webhook_error("InvalidEndpoint", "endpoint must be an http(s) URL")
+            )
+        if not isinstance(name, str) or not name.strip():
+            raise HttpError(400, _webhook_error("InvalidName", "name is required"))
+        if (
+            data.get("http_method", "POST") != "POST"
+            or data.get("request_format", "json") != "json"
+        ):
+            raise HttpError(400, _webhook_error("InvalidValue", "the sandbox sends POST with JSON"))
+        events = []
+        for value in data.get("subscriptions") or []:
+            event = str(value).removeprefix("zen:event-type:")
+            if event not in WEBHOOK_ADMIN_EVENTS:
+                raise HttpError(
+                    400,
+                    _webhook_error(
+                        "InvalidSubscription",
+                        f"the sandbox supports event subscriptions {sorted(WEBHOOK_ADMIN_EVENTS)}"
+                        " (triggers are not simulated)",
+                    ),
+                )
+            events.append(event)
+        if not events:
+            raise HttpError(400, _webhook_error("InvalidSubscription", "subscriptions is required"))
+        subscription = self.sim.add_webhook(
+            endpoint, secrets.token_urlsafe(32), events=tuple(events), payload="event"
+        )
+        subscription.name = name.strip()
+        subscription.created_at = iso_utc(datetime.now(UTC))
+        return 201, {"webhook": self._render_webhook(subscription)}
+
+    def list_webhooks(self, context: _Context) -> Any:
+        webhooks = [self._render_webhook(subscription) for subscription in self.sim.webhooks]
+        return {"webhooks": webhooks, "meta": {"has_more": False}, "links": {}}
+
+    def webhook(self, context: _Context) -> Any:
+        subscription = self._webhook_or_404(context.path_params["webhook_id"])
+        if context.method == "DELETE":
+            self.sim.webhooks = [w for w in self.sim.webhooks if w is not subscription]
+            return Response(status_code=204)
+        return {"webhook": self._render_webhook(subscription)}
+
+    def webhook_signing_secret(self, context: _Context) -> Any:
+        subscription = self._webhook_or_404(context.path_params["webhook_id"])
+        return {"signing_secret": {"algorithm": "SHA256", "secret": subscription.secret}}
+
     def job_status(self, context: _Context) -> Any:
         job = self.sim.jobs.get(context.path_params["job_id"])
         if job is None:
@@ -1907,6 +1993,15 @@ def create_zendesk_app(sim: ZendeskSimulator | None = None) -> Starlette:
     add("/search/count", "search_count", handlers.search_count, ["GET"])
     add("/search/export", "search_export", handlers.search_export, ["GET"])
     add("/job_statuses/{job_id}", "job_status", handlers.job_status, ["GET"])
+    add("/webhooks", "create_webhook", handlers.create_webhook, ["POST"])
+    add("/webhooks", "list_webhooks", handlers.list_webhooks, ["GET"])
+    add("/webhooks/{webhook_id}", "webhook", handlers.webhook, ["GET", "DELETE"])
+    add(
+        "/webhooks/{webhook_id}/signing_secret",
+        "webhook_signing_secret",
+        handlers.webhook_signing_secret,
+        ["GET"],
+    )
     add(
         "/incremental/tickets/cursor",
         "incremental_tickets",
