@@ -25,9 +25,14 @@ def _reject_nul(value: str) -> str:
     return value
 
 
-SafeStr = Annotated[str, AfterValidator(_reject_nul)]
+# Length constraints go before the NUL check: after a validator they become generic
+# "items" checks, with a confusing message and no maxLength in the OpenAPI schema.
+NoNul = AfterValidator(_reject_nul)
 Password = Annotated[
-    SafeStr, StringConstraints(min_length=8, max_length=1024), Field(examples=["s3cret-pass"])
+    str,
+    StringConstraints(min_length=8, max_length=1024),
+    NoNul,
+    Field(examples=["s3cret-pass"]),
 ]
 
 
@@ -45,7 +50,7 @@ class ErrorResponse(BaseModel):
 class UserCreate(BaseModel):
     email: EmailStr
     password: Password
-    full_name: Annotated[SafeStr, StringConstraints(max_length=200)] | None = None
+    full_name: Annotated[str, StringConstraints(max_length=200), NoNul] | None = None
 
 
 class UserOut(BaseModel):

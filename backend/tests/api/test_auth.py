@@ -49,6 +49,17 @@ def test_register_rejects_bad_input_with_422(client: TestClient, payload: dict, 
     assert field in error["message"]
 
 
+def test_overlong_password_says_how_long_it_may_be(client: TestClient) -> None:
+    response = client.post(
+        "/auth/register", json={"email": "d@example.com", "password": "x" * 1025}
+    )
+    assert response.status_code == 422
+    assert "at most 1024 characters" in response.json()["error"]["message"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    register_fields = next(s for name, s in schema.items() if name.startswith("UserCreate"))
+    assert register_fields["properties"]["password"]["maxLength"] == 1024
+
+
 def test_password_longer_than_72_bytes_works_and_is_not_truncated(client: TestClient) -> None:
     long_password = "p" * 100 + "é" * 20
     assert register(client, "long@example.com", long_password).status_code == 201
