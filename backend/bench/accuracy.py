@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ if str(BACKEND_DIR) not in sys.path:
 
 from app.enums import Category, Sentiment, Urgency  # noqa: E402
 from app.services.offline_analyzer import OfflineAnalysis, OfflineAnalyzer  # noqa: E402
-from bench.machine import reference_loop_cpu_ms  # noqa: E402
+from bench.machine import pin_to_one_core, reference_loop_cpu_ms  # noqa: E402
 
 DEFAULT_DATA = BACKEND_DIR / "app" / "ml" / "data" / "heldout.csv"
 SCORED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -62,12 +61,6 @@ def confusion_lines(field: str, truth: Sequence[str], predicted: Sequence[str]) 
         ]
         lines.append(actual.ljust(width) + "".join(str(n).rjust(width) for n in counts))
     return lines
-
-
-def pin_to_one_core() -> None:
-    """Latency is quoted for one core; pin the process where the OS allows it."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def time_single(analyzer: OfflineAnalyzer, rows: Sequence[dict[str, str]]) -> list[float]:

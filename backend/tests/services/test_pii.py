@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from app.services.pii import PII_KINDS, Redaction, redact, redact_many
+from sandbox.samples import PII_TICKET_5KB
 
 POSITIVE_CASES: list[tuple[str, str, str]] = [
     # (text, kind, the value that must not survive)
@@ -139,28 +138,14 @@ def test_empty_text() -> None:
     assert redact("") == Redaction(text="", counts={})
 
 
-def test_realistic_five_kilobyte_ticket_is_redacted_quickly() -> None:
-    paragraph = (
-        "Hello, the checkout failed again on 2026-10-03 at 14:05 (order #A-1002345, EUR 149.99). "
-        "Chrome 129.0.6668.90 shows 'Payment declined: code 51'. Please refund the duplicate "
-        "charges and call me at +49 30 901820 or write to julia.schneider@acme-gmbh.de. "
-        "Our office IP is 203.0.113.42. Card used: 4111 1111 1111 1111. Thanks, Julia\n"
-        "2026-10-03T14:05:13.882Z WARN payments.adapter soft_decline code=51 attempt=1\n"
-    )
-    ticket = (paragraph * 20)[:5000]
-    redact(ticket)  # warm up
-
-    best_ms = min(_elapsed_ms(ticket) for _ in range(15))
-
-    # The budget is 1 ms on an idle machine; allow 3x for a busy CI runner.
-    assert best_ms < 3.0
-    assert "julia.schneider@acme-gmbh.de" not in redact(ticket).text
-
-
-def _elapsed_ms(text: str) -> float:
-    started = time.perf_counter()
-    redact(text)
-    return (time.perf_counter() - started) * 1000
+def test_realistic_five_kilobyte_ticket_keeps_its_facts_and_loses_its_pii() -> None:
+    """Its speed is measured by bench/pii.py, not here."""
+    result = redact(PII_TICKET_5KB)
+    for secret in ("julia.schneider@acme-gmbh.de", "+49 30 901820", "4111 1111 1111 1111"):
+        assert secret not in result.text
+    assert "203.0.113.42" not in result.text
+    for fact in ("#A-1002345", "EUR 149.99", "129.0.6668.90", "code 51", "14:05:13.882Z"):
+        assert fact in result.text
 
 
 def test_redact_many_shares_numbering_between_subject_and_body() -> None:
