@@ -3,7 +3,9 @@
 Metrics: HTTP requests per route template, tickets analysed, LLM tokens and cost, upstream
 errors, batch job durations and, when Redis is the broker, the queue depth. With
 `PROMETHEUS_MULTIPROC_DIR` set (before start) the API workers and Celery workers write to
-that directory and `/metrics` adds them all up.
+that directory and `/metrics` adds them all up. The directory may be shared by several
+hosts (the API and worker containers of docker compose): each process's files are named
+after its host as well as its pid, since pids repeat from one container to the next.
 
 Logs: one JSON object per line (time, level, logger, message, request_id and the record's
 extras). Callers log ids, counts and durations, never secrets, tokens or ticket text.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 from contextvars import ContextVar
@@ -29,6 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client import values as metric_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -46,6 +50,16 @@ _QUEUE_KEYS = [CELERY_QUEUE, *(f"{CELERY_QUEUE}\x06\x16{step}" for step in (3, 6
 UNMATCHED_ROUTE = "unmatched"
 
 # --- metrics -------------------------------------------------------------------------------
+
+
+def metrics_process_id() -> str:
+    """This process's name in the multiprocess directory: host and pid ("_" separates fields)."""
+    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Before any metric exists: each one's value files are opened when it is created.
+    metric_values.ValueClass = metric_values.MultiProcessValue(metrics_process_id)
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by route template", ["method", "route", "status"]

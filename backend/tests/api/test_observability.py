@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,6 +100,10 @@ def test_metrics_add_up_across_processes_in_multiprocess_mode(tmp_path: Path) ->
             check=True,
         )
     assert 'http_requests_total{method="GET",route="/health",status="200"} 2.0' in result.stdout
+    # Named after host and pid: containers sharing the directory reuse each other's pids.
+    host = socket.gethostname().replace("_", "-")
+    files = sorted(path.name for path in tmp_path.glob("*.db"))
+    assert files and all(re.fullmatch(rf"[a-z]+_{re.escape(host)}-\d+\.db", n) for n in files)
 
 
 # --- logs ----------------------------------------------------------------------------------
