@@ -86,17 +86,18 @@ def upsert_tickets(*, db: Session, user_id: int, raws: list[dict[str, Any]]) -> 
             )
         )
     }
-    for zendesk_ticket_id, raw in wanted.items():
-        ticket = existing.get(zendesk_ticket_id)
-        if ticket is None:
-            ticket = Ticket(user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
-            db.add(ticket)
-            existing[zendesk_ticket_id] = ticket
-        for name, value in ticket_fields(raw).items():
-            setattr(ticket, name, value)
     try:
+        # New rows are added inside the savepoint, so that rolling it back discards them
+        # (added before it, they would stay pending and fail again at the next flush).
         with db.begin_nested():
-            db.flush()
+            for zendesk_ticket_id, raw in wanted.items():
+                ticket = existing.get(zendesk_ticket_id)
+                if ticket is None:
+                    ticket = Ticket(user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
+                    db.add(ticket)
+                    existing[zendesk_ticket_id] = ticket
+                for name, value in ticket_fields(raw).items():
+                    setattr(ticket, name, value)
     except IntegrityError:  # another worker stored some of them first: go one by one
         return {int(raw["id"]): upsert_ticket(db=db, user_id=user_id, raw=raw) for raw in raws}
     return existing

@@ -1,0 +1,78 @@
+"""Ticket upserts racing other workers (committed rows: each worker has its own session)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, event, func, insert, select
+from sqlalchemy.orm import Session
+
+from app.database import session_scope
+from app.models import Ticket, User
+from app.services import ticket_store
+from app.services.users import create_user
+
+
+@pytest.fixture
+def user_id(engine: Engine) -> Iterator[int]:
+    with session_scope() as db:
+        user = create_user(
+            db=db, email=f"store-{time.monotonic_ns()}@example.com", password="store-password"
+        )
+    yield user.id
+    with session_scope() as db:
+        db.execute(delete(User).where(User.id == user.id))
+
+
+def raw(ticket_id: int, subject: str) -> dict[str, Any]:
+    return {"id": ticket_id, "subject": subject, "description": "body", "status": "open"}
+
+
+def insert_on_first_flush(db: Session, engine: Engine, user_id: int, zendesk_id: int) -> None:
+    """Another worker commits the same ticket between our lookup and our flush."""
+
+    @event.listens_for(db, "before_flush", once=True)
+    def other_worker(*_args: Any) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(Ticket).values(
+                    user_id=user_id, zendesk_ticket_id=zendesk_id, subject="theirs", tags=[]
+                )
+            )
+
+
+def test_upsert_tickets_losing_an_insert_race_updates_the_winners_row(
+    engine: Engine, user_id: int
+) -> None:
+    with session_scope() as db:
+        insert_on_first_flush(db, engine, user_id, 501)
+        tickets = ticket_store.upsert_tickets(
+            db=db, user_id=user_id, raws=[raw(501, "ours 501"), raw(502, "ours 502")]
+        )
+        assert {key: ticket.subject for key, ticket in tickets.items()} == {
+            501: "ours 501",
+            502: "ours 502",
+        }
+    with session_scope() as db:
+        rows = db.execute(
+            select(Ticket.zendesk_ticket_id, Ticket.subject, func.count())
+            .where(Ticket.user_id == user_id)
+            .group_by(Ticket.zendesk_ticket_id, Ticket.subject)
+            .order_by(Ticket.zendesk_ticket_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [(501, "ours 501", 1), (502, "ours 502", 1)]
+
+
+def test_upsert_ticket_losing_an_insert_race_updates_the_winners_row(
+    engine: Engine, user_id: int
+) -> None:
+    with session_scope() as db:
+        insert_on_first_flush(db, engine, user_id, 601)
+        ticket = ticket_store.upsert_ticket(db=db, user_id=user_id, raw=raw(601, "ours"))
+        assert ticket.subject == "ours"
+    with session_scope() as db:
+        subjects = db.scalars(select(Ticket.subject).where(Ticket.user_id == user_id)).all()
+    assert subjects == ["ours"]
