@@ -304,6 +304,9 @@ class BatchJob(TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column()
+    # A bulk update sent to Zendesk and not yet seen through: a resumed job waits for it
+    # before writing again (it may still be applying tags and notes).
+    writeback_job_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

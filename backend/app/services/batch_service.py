@@ -38,6 +38,8 @@ from app.services.zendesk_service import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
+    ZendeskJobFailed,
+    ZendeskJobTimeout,
     ZendeskNotFound,
 )
 
@@ -331,8 +333,61 @@ def _already_posted(client: ZendeskClient, zendesk_ticket_id: int, fingerprint: 
     return writeback.already_posted(client.get_comments(zendesk_ticket_id), fingerprint)
 
 
+def _record_write(ctx: JobContext, zendesk_job_id: str) -> None:
+    with session_scope() as db:
+        job = db.get(BatchJob, ctx.job_id)
+        assert job is not None
+        job.writeback_job_id = zendesk_job_id
+
+
+def _record_write_seen(db: Session, ctx: JobContext) -> None:
+    job = db.get(BatchJob, ctx.job_id)
+    assert job is not None
+    job.writeback_job_id = None
+
+
+def _settle_previous_write(ctx: JobContext, client: ZendeskClient) -> bool:
+    """A killed attempt's bulk update may still be running in Zendesk: wait for it, so
+    that what we read next includes its tags and notes. True when there was one."""
+    with session_scope() as db:
+        job = db.get(BatchJob, ctx.job_id)
+        zendesk_job_id = job.writeback_job_id if job is not None else None
+    if zendesk_job_id is None:
+        return False
+    try:
+        client.wait_for_job(zendesk_job_id)
+    except ZendeskNotFound:
+        pass  # Zendesk keeps job statuses for a while only: long finished
+    except (ZendeskJobFailed, ZendeskJobTimeout) as exc:
+        logger.warning("previous write-back of job %s: %s", ctx.job_id, exc.message)
+    except ZendeskError as exc:
+        raise TransientUpstreamError(exc.message) from exc
+    with session_scope() as db:
+        _record_write_seen(db, ctx)
+    return True
+
+
+def _refetch_writing(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[str, Any]]:
+    """The tickets about to be written, as Zendesk has them now."""
+    with session_scope() as db:
+        ids = list(
+            db.scalars(
+                select(BatchJobItem.zendesk_ticket_id).where(
+                    BatchJobItem.job_id == ctx.job_id,
+                    BatchJobItem.status.in_(("analyzed", "writing")),
+                )
+            )
+        )
+    try:
+        return client.get_tickets(ids) if ids else {}
+    except ZendeskError as exc:
+        raise TransientUpstreamError(exc.message) from exc
+
+
 def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str, Any]]) -> None:
     """One update_many for every analysed ticket: full tag set guarded by safe_update + note."""
+    if _settle_previous_write(ctx, client):
+        raws = _refetch_writing(ctx, client)
     options = ctx.integration.options
     entries: list[dict[str, Any]] = []
     planned: dict[int, tuple[int, writeback.WritePlan, list[str]]] = {}
@@ -390,6 +445,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
     started = time.perf_counter()
     try:
         job_status = client.update_many(tickets=entries)
+        _record_write(ctx, str(job_status["id"]))
         results = client.wait_for_job(str(job_status["id"]))
     except ZendeskError as exc:
         raise TransientUpstreamError(exc.message) from exc
@@ -423,6 +479,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 _fail_item(item, f"write-back failed: {message}")
             logs.append((steps, item.ticket_id))
         save_step_logs(db, logs)
+        _record_write_seen(db, ctx)
         _renew(db, ctx)
     if retry_single:
         _write_back_one_by_one(ctx, client, retry_single)
@@ -444,6 +501,9 @@ def _write_back_one_by_one(ctx: JobContext, client: ZendeskClient, ids: list[int
             except ZendeskError as exc:
                 _fail_item(item, f"write-back failed: {exc.message}")
                 continue
+            if item.note_fingerprint and analysis.note_fingerprint != item.note_fingerprint:
+                # An earlier attempt may have posted this note: look before posting it.
+                analysis.note_fingerprint = writeback.pending(item.note_fingerprint)
             steps = StepLog(ctx.user_id, ticket.zendesk_ticket_id, ctx.job_id)
             status, error = apply_write_back(
                 client=client,
