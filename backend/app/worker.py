@@ -10,12 +10,14 @@ import gc
 import logging
 import os
 import socket
+from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging, worker_init
 
 from app import observability
 from app.config import Settings, get_settings
+from app.errors import AppError
 from app.services import batch_service
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,21 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
             batch_service.fail_job(job_id, f"Zendesk kept failing: {exc}")
             return
         raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    except AppError as exc:
+        if exc.status_code < 500:  # e.g. the credentials were removed: retrying cannot help
+            batch_service.fail_job(job_id, exc.message)
+            return
+        _retry_or_fail(self, job_id, exc)
+    except Exception as exc:  # a database busy or down, a bug: never leave the job hanging
+        logger.exception("batch job %s failed", job_id)
+        _retry_or_fail(self, job_id, exc)
+
+
+def _retry_or_fail(task: Any, job_id: str, exc: Exception) -> None:
+    if task.request.retries >= (task.max_retries or 0):
+        batch_service.fail_job(job_id, f"the job failed after retries: {type(exc).__name__}")
+        return
+    raise task.retry(countdown=min(60, 2 ** (task.request.retries + 1))) from exc
 
 
 def dispatch_batch(job_id: str) -> None:

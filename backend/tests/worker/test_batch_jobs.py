@@ -155,6 +155,23 @@ def test_worker_killed_mid_batch_is_finished_by_another_without_duplicates(
     assert attempts >= 2
 
 
+def test_a_job_whose_settings_were_removed_meanwhile_fails_with_the_reason(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+) -> None:
+    headers = login(live_client, committed_user)
+    job_id = submit(live_client, headers, open_ticket_ids(zendesk_sim, 2))  # no worker yet
+    cleared = live_client.put("/settings/", json={"zendesk_api_token": None}, headers=headers)
+    assert cleared.status_code == 200, cleared.text
+    start_worker()
+    body = finished(live_client, headers, job_id)
+    assert body["state"] == "failed", body
+    assert "zendesk_api_token" in body["error"], body
+    assert all(item["status"] == "failed" and item["error"] for item in body["items"]), body
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
