@@ -12,7 +12,7 @@ from app.config import get_settings
 from app.database import SessionDep
 from app.errors import Unauthorized
 from app.models import User
-from app.security import decode_access_token
+from app.security import decode_access_token, user_id_of
 from app.services import users
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -23,8 +23,8 @@ def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2
         raise Unauthorized("Not authenticated")
     try:
         payload = decode_access_token(token, secret_key=get_settings().secret_key)
-        user_id = int(payload["sub"])
-    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        user_id = user_id_of(payload)
+    except jwt.InvalidTokenError as exc:
         raise Unauthorized("Invalid or expired token") from exc
     user = users.get_by_id(db=db, user_id=user_id)
     if user is None or not user.is_active:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -11,6 +12,8 @@ import jwt
 from passlib.context import CryptContext
 
 JWT_ALGORITHM = "HS256"
+MAX_USER_ID = 2**63 - 1  # a signed 64-bit integer: the widest id any supported database stores
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")  # the plain decimal create_access_token is given
 
 
 @lru_cache
@@ -62,3 +65,16 @@ def decode_access_token(token: str, *, secret_key: str) -> dict[str, Any]:
     if payload.get("typ") != "access":
         raise jwt.InvalidTokenError("not an access token")
     return payload
+
+
+def user_id_of(payload: dict[str, Any]) -> int:
+    """The user id a decoded token's `sub` names; raises jwt.InvalidTokenError unless it is a
+    positive integer written as we issue it and small enough for an id column (a larger one
+    names no user, and would overflow the lookup's query parameter)."""
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not _USER_ID.fullmatch(subject):
+        raise jwt.InvalidTokenError("the subject is not a user id")
+    user_id = int(subject)
+    if user_id > MAX_USER_ID:
+        raise jwt.InvalidTokenError("the subject is not a user id")
+    return user_id

@@ -120,10 +120,21 @@ def _token(sub: str, *, key: str | None = None, delta: timedelta = timedelta(min
         "Bearer " + _token("1", key="forged-key-forged-key-forged-key-123"),
         "Bearer " + _token("1", delta=timedelta(minutes=-1)),
         "Bearer " + _token("not-a-number"),
+        "Bearer " + _token(str(2**63)),
         # alg "none", unsigned
         "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIn0.",
     ],
-    ids=["missing", "empty", "malformed", "basic", "forged", "expired", "bad-sub", "alg-none"],
+    ids=[
+        "missing",
+        "empty",
+        "malformed",
+        "basic",
+        "forged",
+        "expired",
+        "bad-sub",
+        "huge-sub",
+        "alg-none",
+    ],
 )
 def test_me_rejects_bad_tokens_with_401_and_bearer_challenge(
     client: TestClient, users: UserFactory, authorization: str | None
@@ -134,6 +145,32 @@ def test_me_rejects_bad_tokens_with_401_and_bearer_challenge(
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "sub",
+    # "{id}" stands for the user's id: a sub that int() would read as that user's id still
+    # has to be the plain decimal we issue.
+    [str(2**63), str(2**64), "9" * 40, "0", "-1", "+{id}", " {id}", "0{id}", "{id}.0"],
+)
+@pytest.mark.parametrize("path", ["/auth/me", "/settings/", "/tickets/", "/analytics/dashboard"])
+def test_signed_token_whose_sub_is_no_user_id_is_401_not_500(
+    client: TestClient, users: UserFactory, sub: str, path: str
+) -> None:
+    user = users.create()
+    token = _token(sub.format(id=user.id))
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("unauthorized", "Invalid or expired token")
+
+
+def test_token_with_the_users_id_as_sub_is_accepted(client: TestClient, users: UserFactory) -> None:
+    user = users.create()
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {_token(str(user.id))}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == user.email
 
 
 def test_token_of_deleted_user_is_rejected(
