@@ -14,6 +14,7 @@ from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.errors import Unprocessable
 from app.models import BatchJob
 from app.schemas import (
+    MAX_TICKET_ID,
     BatchRequest,
     ErrorResponse,
     JobList,
@@ -29,7 +30,7 @@ from app.services.analytics_service import to_utc
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
-TicketId = Annotated[int, Path(gt=0, le=2**53, description="Zendesk ticket id")]
+TicketId = Annotated[int, Path(gt=0, le=MAX_TICKET_ID, description="Zendesk ticket id")]
 ZendeskStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
 SortKey = Literal[
     "updated_at",

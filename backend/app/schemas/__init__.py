@@ -25,6 +25,10 @@ def _reject_nul(value: str) -> str:
     return value
 
 
+# The largest ticket id the API accepts anywhere (paths, bodies, webhooks): 2**53, the top of
+# the range a JSON number keeps exactly in JavaScript, far above any real Zendesk ticket id.
+MAX_TICKET_ID = 2**53
+
 # Length constraints go before the NUL check: after a validator they become generic
 # "items" checks, with a confusing message and no maxLength in the OpenAPI schema.
 NoNul = AfterValidator(_reject_nul)
@@ -82,7 +86,7 @@ class ReadinessStatus(BaseModel):
 
 
 class ProcessRequest(BaseModel):
-    ticket_id: int = Field(gt=0, le=2**53, strict=True, description="Zendesk ticket id")
+    ticket_id: int = Field(gt=0, le=MAX_TICKET_ID, strict=True, description="Zendesk ticket id")
 
 
 class TicketOut(BaseModel):
@@ -185,7 +189,7 @@ class TicketSummary(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    ticket_ids: list[Annotated[int, Field(gt=0, le=2**53, strict=True)]] = Field(
+    ticket_ids: list[Annotated[int, Field(gt=0, le=MAX_TICKET_ID, strict=True)]] = Field(
         min_length=1, max_length=100, description="1 to 100 unique Zendesk ticket ids"
     )
 

@@ -61,6 +61,7 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
+from app.schemas import MAX_TICKET_ID
 from app.services import batch_service, integrations, ticket_store
 from app.services.ticket_processor import zendesk_client
 from app.services.zendesk_service import ZendeskClient
@@ -75,7 +76,6 @@ COALESCE_WINDOW = timedelta(seconds=10)
 FIRST_POLL_LOOKBACK = timedelta(hours=1)
 MAX_EXPORT_PAGES_PER_RUN = 5  # the export allows 10 requests a minute per account
 MAX_WEBHOOK_BODY_BYTES = 256 * 1024
-MAX_ZENDESK_ID = 2**63 - 1
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
 TICKET_EVENT_PREFIX = "zen:event-type:ticket."
@@ -172,15 +172,19 @@ class WebhookTicket:
         return None
 
 
-def _invalid_id(where: str) -> Unprocessable:
+def _invalid_id(where: str, *, too_large: bool = False) -> Unprocessable:
+    if too_large:
+        message, msg = f"a ticket id is at most {MAX_TICKET_ID}", f"must be at most {MAX_TICKET_ID}"
+    else:
+        message, msg = "must be a positive integer ticket id", "must be a positive integer"
     return Unprocessable(
-        f"{where}: must be a positive integer ticket id",
-        details=[{"loc": ["body", *where.split(".")], "msg": "must be a positive integer"}],
+        f"{where}: {message}", details=[{"loc": ["body", *where.split(".")], "msg": msg}]
     )
 
 
 def ticket_id_of(value: Any, where: str = "ticket_id") -> int:
-    """A Zendesk ticket id from JSON: a positive integer or a string of digits."""
+    """A Zendesk ticket id from JSON: a positive integer or a string of digits, at most
+    MAX_TICKET_ID like a ticket id anywhere else in the API."""
     if isinstance(value, bool):
         raise _invalid_id(where)
     if isinstance(value, int):
@@ -189,8 +193,10 @@ def ticket_id_of(value: Any, where: str = "ticket_id") -> int:
         number = int(value.strip())
     else:
         raise _invalid_id(where)
-    if not 1 <= number <= MAX_ZENDESK_ID:
+    if number < 1:
         raise _invalid_id(where)
+    if number > MAX_TICKET_ID:
+        raise _invalid_id(where, too_large=True)
     return number
 
 

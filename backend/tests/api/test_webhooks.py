@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.api.webhooks import job_dispatcher
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
+from app.schemas import MAX_TICKET_ID
 from app.services import integrations
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket
@@ -344,6 +345,37 @@ def test_lenient_body_shapes_are_accepted(
     response = deliver(client, hook.url, body)
     assert response.status_code == 202, response.text
     assert response.json()["ticket_id"] == ticket_id
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"ticket_id": str(MAX_TICKET_ID + 1)}, "ticket_id"),
+        ({"ticket_id": MAX_TICKET_ID + 1}, "ticket_id"),
+        ({"ticket_id": str(2**63 - 1)}, "ticket_id"),
+        ({"ticket": {"id": 2**63 - 1}}, "ticket.id"),
+        (created_event(MAX_TICKET_ID + 1), "detail.id"),
+    ],
+)
+def test_ticket_id_above_the_api_wide_cap_is_422(
+    client: TestClient, hook: Hook, queue: Queue, db: Session, body: dict[str, Any], where: str
+) -> None:
+    response = deliver(client, hook.url, body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"] == f"{where}: a ticket id is at most 9007199254740992"
+    assert error["details"] == [
+        {"loc": ["body", *where.split(".")], "msg": "must be at most 9007199254740992"}
+    ]
+    assert deliveries_of(db, hook.user) == [] and queue.job_ids == []
+
+
+def test_ticket_id_at_the_cap_is_accepted(client: TestClient, hook: Hook, queue: Queue) -> None:
+    response = deliver(client, hook.url, {"ticket_id": str(MAX_TICKET_ID)})
+    assert response.status_code == 202, response.text
+    assert response.json()["ticket_id"] == 2**53
+    assert len(queue.job_ids) == 1
 
 
 def test_non_ticket_event_is_acknowledged_and_ignored(

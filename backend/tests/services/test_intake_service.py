@@ -414,6 +414,7 @@ def test_an_event_id_is_never_read_as_a_ticket_id() -> None:
 
 def test_ticket_id_must_be_a_positive_integer() -> None:
     assert intake_service.ticket_id_of("0042") == 42
-    for bad in ("", "4 2", "٤٢", 0, -1, 2**63, True, 4.0, None, [1]):
+    assert intake_service.ticket_id_of(str(2**53)) == 2**53  # the cap every route shares
+    for bad in ("", "4 2", "٤٢", 0, -1, 2**53 + 1, str(2**53 + 1), 2**63, True, 4.0, None, [1]):
         with pytest.raises(Unprocessable):
             intake_service.ticket_id_of(bad)
