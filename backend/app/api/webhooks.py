@@ -47,7 +47,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Zendesk is not configured for this account"},
     401: {
         "model": ErrorResponse,
-        "description": "Signature missing, wrong (or no secret set), or timestamp stale",
+        "description": (
+            "Signature missing, wrong (or no secret set), timestamp not ISO-8601, or stale"
+        ),
     },
     404: {"model": ErrorResponse, "description": "Unknown webhook URL"},
     413: {"model": ErrorResponse, "description": "Body larger than 256 KiB"},

@@ -1,18 +1,19 @@
 """Automatic intake: signed Zendesk webhooks and incremental-export polling become batch jobs.
 
 Webhooks (`receive_webhook`): the signature is base64(HMAC-SHA256(secret, timestamp + raw
-body)), compared in constant time; a timestamp more than 5 minutes away from our clock is
-refused as stale. A delivery is stored once: unique per (integration, invocation id), so
-Zendesk's retries are recognised, and per (user, ticket, event key), the event key being
-the Zendesk event id or the ticket's `updated_at` when the body carries one. Processing
-starts only for tickets that were created (a `ticket.created` event) or named by a trigger
-(`{"ticket_id": …}`); other ticket events are recorded and ignored. A delivery is not
-queued when our own write-back to that ticket is in flight or when the ticket's `updated_at`
-is no later than our `written_back_at` + OWN_CHANGE_SLACK (our tags and note fire
-"updated" triggers too). A ticket already waiting in a queued job is not queued again (that
-job reads the ticket when it starts); otherwise it joins the newest queued webhook job of
-the last COALESCE_WINDOW (deliveries arriving while workers are busy share one batch of up
-to 100) or gets a new 1-ticket job.
+body)), compared in constant time; a timestamp that is not ISO-8601 is refused, and one
+more than 5 minutes away from our clock is refused as stale. A delivery is stored once:
+unique per (integration, invocation id), so Zendesk's retries are recognised, and per
+(user, ticket, event key), the event key being the Zendesk event id or the ticket's
+`updated_at` when the body carries one. Processing starts only for tickets that were
+created (a `ticket.created` event) or named by a trigger (`{"ticket_id": …}`); other ticket
+events are recorded and ignored. A delivery is not queued when our own write-back to that
+ticket is in flight or when the ticket's `updated_at` is no later than our
+`written_back_at` + OWN_CHANGE_SLACK (our tags and note fire "updated" triggers too). A
+ticket already waiting in a queued job is not queued again (that job reads the ticket when
+it starts); otherwise it joins the newest queued webhook job of the last COALESCE_WINDOW
+(deliveries arriving while workers are busy share one batch of up to 100) or gets a new
+1-ticket job.
 
 Polling (`poll_integration`): reads the incremental ticket export from the stored cursor
 (the first run starts FIRST_POLL_LOOKBACK ago), queues tickets in jobs of at most 100, then
@@ -143,7 +144,14 @@ def authenticate(*, secret: str, headers: WebhookHeaders, raw_body: bytes, now: 
             headers=None,
         )
     signed_at = parse_time(headers.timestamp)
-    if signed_at is None or abs(now - signed_at) > SIGNATURE_TOLERANCE:
+    if signed_at is None:
+        raise Unauthorized(
+            "X-Zendesk-Webhook-Signature-Timestamp must be an ISO-8601 time, as Zendesk sends "
+            "it (e.g. 2024-01-01T00:00:00Z)",
+            code="invalid_timestamp",
+            headers=None,
+        )
+    if abs(now - signed_at) > SIGNATURE_TOLERANCE:
         raise Unauthorized(
             "The webhook is stale: its signature timestamp is more than 5 minutes from now",
             code="stale_signature",

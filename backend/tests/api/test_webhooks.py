@@ -200,6 +200,32 @@ def test_stale_or_future_timestamp_is_rejected(
     assert queue.job_ids == []
 
 
+@pytest.mark.parametrize("timestamp", ["abc", "1732550000", "2024-13-01T00:00:00Z"])
+def test_signed_timestamp_that_is_not_iso_8601_gets_its_own_401(
+    client: TestClient, hook: Hook, queue: Queue, db: Session, timestamp: str
+) -> None:
+    raw = json.dumps({"ticket_id": "123"}).encode()
+    response = client.post(
+        hook.url,
+        content=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Zendesk-Webhook-Invocation-Id": "1",
+            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            "X-Zendesk-Webhook-Signature": sign_webhook(SECRET, timestamp, raw),
+        },
+    )
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_timestamp"
+    assert error["message"] == (
+        "X-Zendesk-Webhook-Signature-Timestamp must be an ISO-8601 time, as Zendesk sends it "
+        "(e.g. 2024-01-01T00:00:00Z)"
+    )
+    assert "www-authenticate" not in response.headers
+    assert deliveries_of(db, hook.user) == [] and queue.job_ids == []
+
+
 def test_timestamp_within_five_minutes_is_accepted(
     client: TestClient, hook: Hook, queue: Queue
 ) -> None:

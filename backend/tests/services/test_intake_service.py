@@ -390,6 +390,24 @@ def test_authenticate_checks_signature_before_freshness() -> None:
             now=now,
         )
     assert stale.value.code == "stale_signature"
+    with pytest.raises(Unauthorized) as unreadable:
+        intake_service.authenticate(
+            secret="s",
+            headers=WebhookHeaders(
+                signature=sign_webhook("s", "1732550000", body), timestamp="1732550000"
+            ),
+            raw_body=body,
+            now=now,
+        )
+    assert unreadable.value.code == "invalid_timestamp"
+    with pytest.raises(Unauthorized) as forged_unreadable:
+        intake_service.authenticate(
+            secret="s",
+            headers=WebhookHeaders(signature="AAAA", timestamp="1732550000"),
+            raw_body=body,
+            now=now,
+        )
+    assert forged_unreadable.value.code == "invalid_signature"
 
 
 def test_payload_event_key_prefers_the_event_id() -> None:
