@@ -7,10 +7,8 @@ so a response sent back unchanged can never store a masked value as the secret.
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
 
 from pydantic import (
     BaseModel,
@@ -31,6 +29,7 @@ from app.services.cascade import (
     MIN_TARGET_PRECISION,
 )
 from app.services.zendesk_service import zendesk_base_url
+from app.time_zones import time_zone_error
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]
 TAG_PREFIX_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"
@@ -60,15 +59,6 @@ CASCADE_FIELDS = ("target_precision", "learn_from_llm", "use_llm_batch_api")
 
 Trimmed = StringConstraints(strip_whitespace=True)
 Secret = Annotated[str, Trimmed, StringConstraints(max_length=2000)]
-
-
-# Present in some system zone directories but not zones a user means (machine-dependent).
-NOT_USER_TIME_ZONES = frozenset({"localtime", "posixrules", "Factory"})
-
-
-@lru_cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) - NOT_USER_TIME_ZONES
 
 
 def _invalid(kind: str, message: str) -> PydanticCustomError:
@@ -155,10 +145,9 @@ class SettingsUpdate(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_time_zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in _time_zones():
-            raise _invalid(
-                "time_zone", f"{value!r} is not an IANA time zone such as 'Europe/Berlin'"
-            )
+        message = time_zone_error(value) if value is not None else None
+        if message is not None:
+            raise _invalid("time_zone", message)
         return value
 
     @field_validator("zendesk_url")

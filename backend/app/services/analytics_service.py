@@ -37,6 +37,7 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
+from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
@@ -107,11 +108,14 @@ def resolve_window(
 ) -> Window:
     """Defaults (end = now, start = end - 30 days) and checks; bad input is a 422."""
     zone_name = tz if tz is not None else user.timezone
-    zone = metrics_rollup.zone_or_none(zone_name)
-    if zone is None:
+    # The zones PUT /settings/ accepts, with its message: "localtime" and the like are not.
+    message = time_zone_error(zone_name)
+    if message is not None:
         raise Unprocessable(
-            f"tz: unknown time zone {zone_name!r}; use an IANA name such as 'Europe/Berlin'"
+            f"tz: {message}",
+            details=[{"loc": ["query", "tz"], "msg": message, "type": "time_zone"}],
         )
+    zone = ZoneInfo(zone_name)
     now = now or utcnow()
     end_utc = to_utc(end, zone, "end") if end is not None else now
     start_utc = to_utc(start, zone, "start") if start is not None else end_utc - DEFAULT_SPAN
