@@ -211,7 +211,10 @@ class SettingsUpdate(BaseModel):
 
 class SecretState(BaseModel):
     is_set: bool
-    masked: str | None = Field(description="e.g. `sk-…abcd`; null when unset or unreadable")
+    masked: str | None = Field(
+        description="e.g. `sk-…abcd`, `…` for a secret under 12 characters; null when unset "
+        "or unreadable"
+    )
 
 
 class ProfileOut(BaseModel):

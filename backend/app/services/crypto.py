@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 ENCRYPTED_SUFFIX = "_encrypted"
 ROTATE_BATCH_SIZE = 500
+MASK_REVEAL_MIN_LENGTH = 12  # shorter secrets are masked entirely
 
 
 def _keys_from_settings() -> list[bytes]:
@@ -88,11 +89,13 @@ def rotate(token: str) -> str:
 
 
 def mask(secret: str | None) -> str | None:
-    """`sk-…abcd`: enough to recognise a secret, never enough to use it."""
+    """`sk-…abcd`: enough to recognise a secret, never enough to use it. A secret shorter
+    than MASK_REVEAL_MIN_LENGTH is shown as `…` alone: its first 3 and last 4 characters
+    would be most or all of it."""
     if not secret:
         return None
-    if len(secret) <= 8:
-        return "…" + secret[-2:]
+    if len(secret) < MASK_REVEAL_MIN_LENGTH:
+        return "…"
     head = secret[:3] if secret[:3].isascii() else ""
     return f"{head}…{secret[-4:]}"
 

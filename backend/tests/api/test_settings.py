@@ -120,6 +120,19 @@ def test_secrets_are_masked_never_returned_in_full(client: TestClient, account: 
     assert integration["zendesk_webhook_secret"] == {"is_set": True, "masked": "whs…cdef"}
 
 
+@pytest.mark.parametrize("secret", ["ab", "sk-abc", "whsec-12345"])
+def test_short_secrets_are_masked_entirely(
+    client: TestClient, account: Account, secret: str
+) -> None:
+    _, headers = account
+    response = put(client, headers, zendesk_webhook_secret=secret, openai_api_key=secret)
+    assert response.status_code == 200, response.text
+    for body in (response.json(), get(client, headers)):
+        integration = body["integration"]
+        assert integration["zendesk_webhook_secret"] == {"is_set": True, "masked": "…"}
+        assert integration["openai_api_key"] == {"is_set": True, "masked": "…"}
+
+
 def test_secrets_are_encrypted_at_rest(client: TestClient, account: Account, db: Session) -> None:
     user, headers = account
     assert (

@@ -80,7 +80,11 @@ def test_decrypt_with_an_unknown_key_raises_value_error(use_keys: UseKeys) -> No
     [
         (None, None),
         ("", None),
-        ("short", "…rt"),
+        ("ab", "…"),
+        ("short", "…"),
+        ("sk-abc", "…"),
+        ("sk-abcdefgh", "…"),  # 11 characters: prefix and suffix would be 7 of them
+        ("sk-abcdefghi", "sk-…fghi"),  # 12: the shortest shown in part
         ("sk-proj-0123456789abcd", "sk-…abcd"),
         ("sim-api-token", "sim…oken"),
     ],
