@@ -40,13 +40,17 @@ CONNECTION_TEST_NOTE = (
 )
 
 
+# Each collection route also answers without the trailing slash (hidden from the schema), so
+# `PUT /settings` does what it says instead of a 307 that clients without -L ignore.
 @router.get("/", response_model=SettingsOut)
+@router.get("", response_model=SettingsOut, include_in_schema=False)
 def read_settings(user: CurrentUser, db: SessionDep) -> SettingsOut:
     """Your profile and integration settings (secrets masked) and the webhook URL for Zendesk."""
     return settings_service.settings_view(db=db, user=user)
 
 
 @router.put("/", response_model=SettingsOut, responses=INVALID)
+@router.put("", response_model=SettingsOut, responses=INVALID, include_in_schema=False)
 def update_settings(body: SettingsUpdate, user: CurrentUser, db: SessionDep) -> SettingsOut:
     """Change only the fields sent; `null` or `""` clears a secret."""
     return settings_service.update_settings(db=db, user=user, update=body)

@@ -123,6 +123,7 @@ def get_job(
 
 
 @router.get("/", response_model=TicketPage)
+@router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
     user: CurrentUser,
     db: SessionDep,

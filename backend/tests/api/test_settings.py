@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import text
@@ -99,6 +100,27 @@ def test_put_changes_only_the_fields_sent(client: TestClient, account: Account) 
     assert integration["polling_enabled"] is True
     assert integration["polling_interval_s"] == 600
     assert integration["analysis_mode"] == "cascade"
+
+
+def test_settings_answer_without_the_trailing_slash_too(
+    client: TestClient, account: Account, app: FastAPI
+) -> None:
+    _, headers = account
+    response = client.put(
+        "/settings", json={"timezone": "Europe/Berlin"}, headers=headers, follow_redirects=False
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["profile"]["timezone"] == "Europe/Berlin"
+    read = client.get("/settings", headers=headers, follow_redirects=False)
+    assert read.status_code == 200, read.text
+    assert read.json() == get(client, headers)
+    invalid = client.put("/settings", json={"timezone": "localtime"}, headers=headers)
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["message"] == (
+        "timezone: 'localtime' is not an IANA time zone such as 'Europe/Berlin'"
+    )
+    paths = app.openapi()["paths"]
+    assert set(paths["/settings/"]) == {"get", "put"} and "/settings" not in paths
 
 
 def test_secrets_are_masked_never_returned_in_full(client: TestClient, account: Account) -> None:

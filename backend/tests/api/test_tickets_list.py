@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
@@ -53,6 +54,20 @@ def test_list_filters_by_each_label_and_counts_the_total(client: TestClient, own
     assert ids(client.get("/tickets/?source=llm", headers=headers)) == [13]
     response = client.get("/tickets/?category=bug&urgency=medium", headers=headers)
     assert ids(response) == [11] and response.json()["total"] == 1
+
+
+def test_list_answers_without_the_trailing_slash_too(
+    client: TestClient, owner: tuple, app: FastAPI
+) -> None:
+    _, headers = owner
+    response = client.get("/tickets?category=billing", headers=headers, follow_redirects=False)
+    assert ids(response) == [12]
+    assert response.json() == client.get("/tickets/?category=billing", headers=headers).json()
+    unauthenticated = client.get("/tickets", follow_redirects=False)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["message"] == "Not authenticated"
+    paths = app.openapi()["paths"]
+    assert "/tickets/" in paths and "/tickets" not in paths  # one documented spelling
 
 
 def test_list_searches_the_subject_and_escapes_wildcards(client: TestClient, owner: tuple) -> None:
