@@ -325,6 +325,8 @@ class BatchJobItem(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # written, unchanged (Zendesk had it all), skipped (closed ticket) or disabled (settings)
+    write_back: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -1,4 +1,4 @@
-"""batch jobs: the Zendesk job of a write-back in flight
+"""batch jobs: the Zendesk job of a write-back in flight; what each item's write-back did
 
 Revision ID: 0009
 Revises: 0008
@@ -19,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("batch_jobs") as batch:
         batch.add_column(sa.Column("writeback_job_id", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("batch_job_items") as batch:
+        batch.add_column(sa.Column("write_back", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("batch_job_items") as batch:
+        batch.drop_column("write_back")
     with op.batch_alter_table("batch_jobs") as batch:
         batch.drop_column("writeback_job_id")

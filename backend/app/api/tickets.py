@@ -12,7 +12,7 @@ from app.auth import CurrentUser
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.errors import Unprocessable
-from app.models import BatchJob
+from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
@@ -66,17 +66,35 @@ def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> P
     )
 
 
-def job_out(job: BatchJob, items: list | None = None) -> JobOut:
+ANALYSED_ITEM_STATES = ("analyzed", "writing", "done")
+
+
+def job_out(
+    job: BatchJob, items: list[tuple[BatchJobItem, TicketAnalysis | None]] | None = None
+) -> JobOut:
     return JobOut.model_validate(
         {
             "id": job.id,
             "state": job.state,
+            "origin": job.origin,
             "progress": {"done": job.done, "failed": job.failed, "total": job.total},
             "error": job.error,
             "created_at": job.created_at,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
-            "items": items,
+            "items": None
+            if items is None
+            else [
+                {
+                    "ticket_id": item.zendesk_ticket_id,
+                    "status": item.status,
+                    "result": analysis if item.status in ANALYSED_ITEM_STATES else None,
+                    "write_back": item.write_back,
+                    "error": item.error,
+                    "finished_at": item.finished_at,
+                }
+                for item, analysis in items
+            ],
         },
         from_attributes=True,
     )

@@ -208,11 +208,26 @@ class JobProgress(BaseModel):
     total: int
 
 
-class JobItemOut(BaseModel):
+class JobItemResult(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    ticket_id: int = Field(validation_alias="zendesk_ticket_id")
-    status: str
+    category: Category
+    urgency: Urgency
+    sentiment: Sentiment
+    source: AnalysisSource
+    summary: str
+
+
+class JobItemOut(BaseModel):
+    ticket_id: int
+    status: str = Field(description="pending, analyzed, writing, done or failed")
+    result: JobItemResult | None = Field(
+        description="the ticket's analysis, once this job has analysed it"
+    )
+    write_back: str | None = Field(
+        description="written; unchanged (Zendesk had the tags and note); skipped (closed "
+        "ticket); disabled (write-back is off in the settings); null until done"
+    )
     error: str | None
     finished_at: datetime | None
 
@@ -220,6 +235,7 @@ class JobItemOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     state: str = Field(description="queued, running, succeeded, partially_failed or failed")
+    origin: str = Field(description="api, webhook or poll")
     progress: JobProgress
     error: str | None
     created_at: datetime

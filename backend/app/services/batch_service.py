@@ -128,14 +128,15 @@ def get_job(*, db: Session, user_id: int, job_id: str) -> BatchJob:
     return job
 
 
-def job_items(*, db: Session, job_id: str) -> list[BatchJobItem]:
-    return list(
-        db.scalars(
-            select(BatchJobItem)
-            .where(BatchJobItem.job_id == job_id)
-            .order_by(BatchJobItem.position)
-        )
-    )
+def job_items(*, db: Session, job_id: str) -> list[tuple[BatchJobItem, TicketAnalysis | None]]:
+    """The job's items in submitted order, each with its ticket's analysis once there is one."""
+    rows = db.execute(
+        select(BatchJobItem, TicketAnalysis)
+        .outerjoin(TicketAnalysis, TicketAnalysis.ticket_id == BatchJobItem.ticket_id)
+        .where(BatchJobItem.job_id == job_id)
+        .order_by(BatchJobItem.position)
+    ).all()
+    return [(item, analysis) for item, analysis in rows]
 
 
 def recent_jobs(*, db: Session, user_id: int, limit: int = 20) -> list[BatchJob]:
@@ -390,7 +391,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
         raws = _refetch_writing(ctx, client)
     options = ctx.integration.options
     entries: list[dict[str, Any]] = []
-    planned: dict[int, tuple[int, writeback.WritePlan, list[str]]] = {}
+    planned: dict[int, tuple[int, writeback.WritePlan, list[str], list[str]]] = {}
     with session_scope() as db:
         rows = db.execute(
             select(BatchJobItem, Ticket, TicketAnalysis)
@@ -407,7 +408,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 steps = StepLog(ctx.user_id, ticket.zendesk_ticket_id, ctx.job_id)
                 steps.add("write_back", "skipped", 0, "closed tickets cannot be updated")
                 steps.save(db, ticket.id if ticket is not None else None)
-                item.status, item.finished_at = "done", utcnow()
+                item.status, item.finished_at, item.write_back = "done", utcnow(), "skipped"
                 continue
             current = list(raw.get("tags") or []) if raw else list(ticket.tags)
             write_plan = writeback.plan(analysis, options, current_tags=current)
@@ -423,13 +424,31 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 writeback.triage_tags(analysis, options.tag_prefix) if options.write_tags else []
             )
             if not write_plan.tags and not write_plan.stale_tags and not note:
-                _finish_write(item, analysis, wanted, write_plan.note_fingerprint)
+                enabled = options.write_tags or options.write_note
+                steps = StepLog(ctx.user_id, ticket.zendesk_ticket_id, ctx.job_id)
+                steps.add(
+                    "write_back",
+                    "skipped",
+                    0,
+                    "nothing new to write" if enabled else "write-back is off in the settings",
+                )
+                steps.save(db, ticket.id)
+                ticket.tags = current
+                _finish_write(
+                    item,
+                    analysis,
+                    wanted,
+                    write_plan.note_fingerprint,
+                    "unchanged" if enabled else "disabled",
+                )
                 continue
             entry: dict[str, Any] = {"id": ticket.zendesk_ticket_id}
+            new_tags = current
             if write_plan.tags or write_plan.stale_tags:
                 tags = [tag for tag in current if tag not in write_plan.stale_tags]
+                new_tags = tags + write_plan.tags
                 entry.update(
-                    tags=tags + write_plan.tags,
+                    tags=new_tags,
                     safe_update=True,
                     updated_stamp=(raw or {}).get("updated_at"),
                 )
@@ -438,7 +457,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
             entries.append(entry)
             item.status = "writing"
             item.note_fingerprint = write_plan.note_fingerprint
-            planned[ticket.zendesk_ticket_id] = (item.id, write_plan, wanted)
+            planned[ticket.zendesk_ticket_id] = (item.id, write_plan, wanted, new_tags)
         _renew(db, ctx)
     if not entries:
         return
@@ -453,7 +472,8 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
     outcome = {int(result["id"]): result for result in results if "id" in result}
     retry_single: list[int] = []
     with session_scope() as db:
-        items = _by_id(db, BatchJobItem, [item_id for item_id, _, _ in planned.values()])
+        items = _by_id(db, BatchJobItem, [item_id for item_id, *_ in planned.values()])
+        tickets = _by_id(db, Ticket, [item.ticket_id for item in items.values()])
         analyses = {
             analysis.ticket_id: analysis
             for analysis in db.scalars(
@@ -463,13 +483,14 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
             )
         }
         logs: list[tuple[StepLog, int | None]] = []
-        for zendesk_ticket_id, (item_id, write_plan, wanted) in planned.items():
+        for zendesk_ticket_id, (item_id, write_plan, wanted, new_tags) in planned.items():
             item = items[item_id]
             analysis = analyses[item.ticket_id]
             result = outcome.get(zendesk_ticket_id, {})
             steps = StepLog(ctx.user_id, zendesk_ticket_id, ctx.job_id)
             if result.get("success"):
-                _finish_write(item, analysis, wanted, write_plan.note_fingerprint)
+                tickets[item.ticket_id].tags = new_tags
+                _finish_write(item, analysis, wanted, write_plan.note_fingerprint, "written")
                 steps.add("write_back", "ok", write_ms, "update_many")
             elif "conflict" in str(result.get("error", "")).lower():
                 retry_single.append(zendesk_ticket_id)  # the ticket changed since we read it
@@ -515,22 +536,27 @@ def _write_back_one_by_one(ctx: JobContext, client: ZendeskClient, ids: list[int
             if status == "failed":
                 _fail_item(item, f"write-back failed: {error}")
             else:
-                item.status = "done"
-                item.finished_at = utcnow()
+                item.status, item.finished_at, item.write_back = "done", utcnow(), status
             steps.save(db, ticket.id if ticket is not None else None)
         _renew(db, ctx)
 
 
 def _finish_write(
-    item: BatchJobItem, analysis: TicketAnalysis, wanted: list[str], note_fingerprint: str | None
+    item: BatchJobItem,
+    analysis: TicketAnalysis,
+    wanted: list[str],
+    note_fingerprint: str | None,
+    write_back: str,
 ) -> None:
     if wanted:
         analysis.tags_written = wanted
     if note_fingerprint:
         analysis.note_fingerprint = note_fingerprint
-    analysis.written_back_at = utcnow()
+    if write_back != "disabled":
+        analysis.written_back_at = utcnow()
     item.status = "done"
     item.finished_at = utcnow()
+    item.write_back = write_back
 
 
 def _finish_job(job_id: str, error: str | None = None) -> None:

@@ -73,17 +73,55 @@ def test_real_worker_processes_a_batch_with_bulk_calls_and_partial_failure(
     body = finished(live_client, headers, job_id)
     assert body["state"] == "partially_failed"
     assert body["progress"] == {"done": 39, "failed": 1, "total": 40}
-    missing = next(item for item in body["items"] if item["ticket_id"] == 999_999)
+    assert body["origin"] == "api"
+    items = {item["ticket_id"]: item for item in body["items"]}
+    assert [item["ticket_id"] for item in body["items"]] == ids  # in submitted order
+    missing = items[999_999]
     assert missing["status"] == "failed" and "not found" in missing["error"]
+    assert missing["result"] is None and missing["write_back"] is None
     assert our_notes(zendesk_sim, closed) == []  # analysed, but closed tickets stay untouched
+    assert items[closed]["write_back"] == "skipped" and items[closed]["result"] is not None
     for ticket_id in ids[:-2]:
         assert len(our_notes(zendesk_sim, ticket_id)) == 1
-        assert any(tag.startswith("ai_category_") for tag in zendesk_sim.ticket(ticket_id)["tags"])
+        tags = zendesk_sim.ticket(ticket_id)["tags"]
+        result = items[ticket_id]["result"]
+        assert items[ticket_id]["write_back"] == "written"
+        assert f"ai_category_{result['category']}" in tags
+        assert f"ai_urgency_{result['urgency']}" in tags
+        stored = live_client.get(f"/tickets/{ticket_id}", headers=headers).json()
+        assert sorted(stored["ticket"]["tags"]) == sorted(tags)  # as Zendesk has them
     calls = [call for call in zendesk_sim.calls if "/api/v2/" in call.path]
     assert len(calls) <= 4, [call.path for call in calls]
     assert (
         count(engine, "SELECT count(*) FROM tickets WHERE user_id = :u", u=committed_user.id) == 39
     )
+
+
+def test_items_say_when_nothing_was_written_and_why(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+) -> None:
+    headers = login(live_client, committed_user)
+    start_worker()
+    ids = open_ticket_ids(zendesk_sim, 3)
+
+    def write_backs() -> set[str]:
+        body = finished(live_client, headers, submit(live_client, headers, ids))
+        assert body["state"] == "succeeded", body
+        return {item["write_back"] for item in body["items"]}
+
+    assert write_backs() == {"written"}
+    assert write_backs() == {"unchanged"}  # Zendesk already has our tags and note
+    off = {"write_tags": False, "write_note": False}
+    assert live_client.put("/settings/", json=off, headers=headers).status_code == 200
+    assert write_backs() == {"disabled"}
+    detail = live_client.get(f"/tickets/{ids[0]}", headers=headers).json()
+    assert detail["logs"][0]["step"] == "write_back"
+    assert detail["logs"][0]["message"] == "write-back is off in the settings"
+    for ticket_id in ids:
+        assert len(our_notes(zendesk_sim, ticket_id)) == 1
 
 
 def test_progress_is_visible_while_a_job_runs(
