@@ -58,6 +58,8 @@ def reset_schema(engine: Engine) -> None:
             connection.execute(text("PRAGMA foreign_keys=OFF"))
             for table in list(tables):
                 connection.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+            # The connection goes back to the pool: later sessions rely on ON DELETE CASCADE.
+            connection.execute(text("PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture(scope="session")

@@ -251,8 +251,14 @@ def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
 
 def on_analysis_saved(db: Session, analysis: TicketAnalysis) -> None:
     """Mark the analysis's (user, day) rollup stale; it is recomputed before commit."""
+    on_analyses_saved(db, (analysis,))
+
+
+def on_analyses_saved(db: Session, analyses: Iterable[TicketAnalysis]) -> None:
+    """Mark the (user, day) rollups of flushed analyses stale (no query: the days are found
+    and recomputed once per (user, day) before commit)."""
     pending: set[tuple[int, datetime]] = db.info.setdefault(_PENDING_KEY, set())
-    pending.add((analysis.user_id, analysis.created_at))
+    pending.update((analysis.user_id, analysis.created_at) for analysis in analyses)
 
 
 def apply_pending(db: Session) -> None:

@@ -106,7 +106,15 @@ def upsert_tickets(*, db: Session, user_id: int, raws: list[dict[str, Any]]) -> 
 def save_analyses(
     *, db: Session, results: list[tuple[Ticket, AnalysisOutcome, int]]
 ) -> dict[int, TicketAnalysis]:
-    """Create or update the analyses of many tickets with one lookup and one flush."""
+    """Create or update the analyses of many tickets with one lookup and one flush.
+
+    Every save path (single ticket, batch jobs, webhook and polling intake, LLM Batch API
+    results) goes through here, so the daily rollups of the days touched are recomputed
+    before the transaction commits: one aggregate per (user, day), not per ticket. A
+    re-analysis keeps its `created_at`, so its day's row is recomputed with the new values.
+    """
+    if not results:
+        return {}
     ticket_ids = [ticket.id for ticket, _, _ in results]
     analyses = {
         analysis.ticket_id: analysis
@@ -122,6 +130,7 @@ def save_analyses(
             analyses[ticket.id] = analysis
         _apply_outcome(analysis, outcome, processing_time_ms)
     db.flush()
+    metrics_rollup.on_analyses_saved(db, analyses.values())
     return analyses
 
 
@@ -168,14 +177,7 @@ def save_analysis(
     *, db: Session, ticket: Ticket, outcome: AnalysisOutcome, processing_time_ms: int
 ) -> TicketAnalysis:
     """Create or update the ticket's one analysis (reprocessing never duplicates)."""
-    analysis = get_analysis(db=db, ticket_id=ticket.id)
-    if analysis is None:
-        analysis = TicketAnalysis(ticket_id=ticket.id, user_id=ticket.user_id)
-        db.add(analysis)
-    _apply_outcome(analysis, outcome, processing_time_ms)
-    db.flush()
-    metrics_rollup.on_analysis_saved(db, analysis)
-    return analysis
+    return save_analyses(db=db, results=[(ticket, outcome, processing_time_ms)])[ticket.id]
 
 
 def logs_for(*, db: Session, ticket_id: int, limit: int = 100) -> list[ProcessingLog]:

@@ -1,0 +1,192 @@
+"""Batch jobs run in this process against the Zendesk and OpenAI simulators, as the Celery
+task runs them: every analysis they save keeps the daily rollups equal to the raw rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.database import get_engine, session_scope
+from app.enums import AnalysisSource
+from app.models import BatchJob, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
+from app.services import batch_service, integrations, metrics_rollup
+from app.services.metrics_rollup import MONEY_QUANTUM
+from sandbox.openai_sim import OpenAISimulator
+from sandbox.zendesk import ZendeskSimulator
+from tests.services.test_metrics_rollup import expected_rollups, rollup_rows
+from tests.worker.conftest import login
+
+ZONE = "Europe/Berlin"
+
+
+def run_batch(user: User, ids: list[int]) -> BatchJob:
+    with session_scope() as db:
+        job_id = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
+    batch_service.run_job(job_id, worker_id="rollup-test")
+    with session_scope() as db:
+        job = db.get(BatchJob, job_id)
+        assert job is not None
+        db.expunge(job)
+    return job
+
+
+def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
+    return [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"][:n]
+
+
+def stored_rollups(user: User) -> dict[date, dict[str, Any]]:
+    with session_scope() as db:
+        return rollup_rows(db, user)
+
+
+def raw_rollups(user: User) -> dict[date, dict[str, Any]]:
+    """The rollups the raw analyses imply, grouped by local day here in Python."""
+    with session_scope() as db:
+        specs = [
+            {
+                "created_at": analysis.created_at,
+                "category": analysis.category.value,
+                "urgency": analysis.urgency.value,
+                "sentiment": analysis.sentiment.value,
+                "source": analysis.source.value,
+                "cost_usd": analysis.cost_usd,
+                "processing_time_ms": analysis.processing_time_ms,
+            }
+            for analysis in db.scalars(
+                select(TicketAnalysis).where(TicketAnalysis.user_id == user.id)
+            )
+        ]
+    return expected_rollups(specs, ZoneInfo(ZONE))
+
+
+def rebuilt_rollups(user: User) -> dict[date, dict[str, Any]]:
+    """What `rebuild_user` writes, read inside a transaction that is then rolled back."""
+    with session_scope() as db:
+        metrics_rollup.rebuild_user(db, user_id=user.id)
+        rows = rollup_rows(db, user)
+        db.rollback()
+    return rows
+
+
+def cost_tolerance(row: dict[str, Any]) -> Decimal:
+    """PostgreSQL rounds each cost to the column's 6 places when storing it; SQLite keeps
+    the full value and rounds only when reading, so there a day's SUM may differ from the
+    sum of the rounded per-analysis costs by up to half a micro-dollar per analysis."""
+    if get_engine().dialect.name == "postgresql":
+        return Decimal(0)
+    return MONEY_QUANTUM * row["tickets_processed"] / 2
+
+
+def assert_rollups_exact(user: User) -> dict[date, dict[str, Any]]:
+    stored = stored_rollups(user)
+    assert stored == rebuilt_rollups(user)
+    raw = raw_rollups(user)
+    assert stored.keys() == raw.keys()
+    for day, row in stored.items():
+        assert abs(row["total_cost_usd"] - raw[day]["total_cost_usd"]) <= cost_tolerance(row)
+        assert {**row, "total_cost_usd": None} == {**raw[day], "total_cost_usd": None}
+    return stored
+
+
+def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
+    committed_user: User,
+    live_client: TestClient,
+    zendesk_sim: ZendeskSimulator,
+    openai_sim: OpenAISimulator,
+    openai_base_url: str,
+    openai_api_key: str,
+) -> None:
+    user = committed_user
+    with session_scope() as db:
+        stored_user = db.get(User, user.id)
+        assert stored_user is not None
+        stored_user.timezone = ZONE
+    ids = open_ticket_ids(zendesk_sim, 12)
+    old_ids, new_ids = ids[:10], ids[10:]
+
+    # 1. Offline analysis (no LLM configured): ten new analyses, free, counted today.
+    job = run_batch(user, old_ids)
+    assert (job.state, job.done, job.failed) == ("succeeded", 10, 0)
+    rows = assert_rollups_exact(user)
+    today = utcnow().astimezone(ZoneInfo(ZONE)).date()
+    assert list(rows) == [today]
+    assert rows[today]["tickets_processed"] == 10
+    assert rows[today]["total_cost_usd"] == Decimal(0)
+    assert rows[today]["source_counts"] == {"llm": 0, "local": 10, "fallback": 0, "batch": 0}
+
+    # Those analyses were made on two earlier local days, either side of Berlin's midnight
+    # (the same UTC day), and their rollups are up to date.
+    two_days_ago, yesterday = today - timedelta(days=2), today - timedelta(days=1)
+    late = datetime.combine(two_days_ago, time(23, 30), tzinfo=ZoneInfo(ZONE))
+    early = datetime.combine(yesterday, time(0, 30), tzinfo=ZoneInfo(ZONE))
+    with session_scope() as db:
+        analyses = db.scalars(
+            select(TicketAnalysis)
+            .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+            .where(TicketAnalysis.user_id == user.id)
+            .order_by(Ticket.zendesk_ticket_id)
+        ).all()
+        for index, analysis in enumerate(analyses):
+            analysis.created_at = late if index < 4 else early
+        db.flush()
+        metrics_rollup.rebuild_user(db, user_id=user.id)
+    rows = assert_rollups_exact(user)
+    assert {day: row["tickets_processed"] for day, row in rows.items()} == {
+        two_days_ago: 4,
+        yesterday: 6,
+    }
+
+    # 2. With the LLM: the ten are re-analysed (local → llm, free → paid) and two are new.
+    with session_scope() as db:
+        integrations.update(
+            db=db,
+            user_id=user.id,
+            changes={"openai_api_key": openai_api_key, "openai_base_url": openai_base_url},
+        )
+    job = run_batch(user, ids)
+    assert (job.state, job.done, job.failed) == ("succeeded", 12, 0)
+    with session_scope() as db:
+        costs = dict(
+            db.execute(
+                select(ProcessingLog.zendesk_ticket_id, ProcessingLog.cost_usd).where(
+                    ProcessingLog.job_id == job.id, ProcessingLog.step == "analyze"
+                )
+            ).all()
+        )
+        sources = Counter(
+            db.scalars(select(TicketAnalysis.source).where(TicketAnalysis.user_id == user.id))
+        )
+    assert sources == {AnalysisSource.llm: 12}
+    assert sorted(costs) == sorted(ids) and all(cost > 0 for cost in costs.values())
+
+    rows = assert_rollups_exact(user)
+    assert {day: row["tickets_processed"] for day, row in rows.items()} == {
+        two_days_ago: 4,
+        yesterday: 6,
+        today: 2,
+    }
+    for day, tickets in ((two_days_ago, old_ids[:4]), (yesterday, old_ids[4:]), (today, new_ids)):
+        assert rows[day]["source_counts"] == {
+            "llm": len(tickets),
+            "local": 0,
+            "fallback": 0,
+            "batch": 0,
+        }
+        expected_cost = sum((costs[ticket] for ticket in tickets), Decimal(0))
+        assert abs(rows[day]["total_cost_usd"] - expected_cost) <= cost_tolerance(rows[day])
+
+    # The dashboard in the saved time zone (rollups for past days) agrees with the raw rows.
+    headers = login(live_client, user)
+    dashboard = live_client.get("/analytics/dashboard", headers=headers).json()
+    summary = live_client.get("/tickets/stats/summary", headers=headers).json()
+    assert dashboard["tickets"] == summary["analysed_tickets"] == 12
+    assert Decimal(dashboard["total_cost_usd"]) == Decimal(summary["total_cost_usd"])
+    assert sum(rows[day]["total_cost_usd"] for day in rows) == Decimal(dashboard["total_cost_usd"])
+    by_source = {item["label"]: item["count"] for item in dashboard["sources"]["items"]}
+    assert by_source == {"llm": 12, "local": 0, "fallback": 0, "batch": 0}
