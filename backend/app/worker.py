@@ -82,7 +82,9 @@ def _preload_models(**_signal_kwargs: object) -> None:
 
 
 def worker_id(hostname: str | None) -> str:
-    return hostname or f"{socket.gethostname()}-{os.getpid()}"
+    """Who holds a job's lease: the Celery node and the pool process (its children share
+    the node name, and one of them must not take over a job another is still running)."""
+    return f"{hostname or socket.gethostname()}/{os.getpid()}"
 
 
 @celery_app.task(
@@ -91,6 +93,9 @@ def worker_id(hostname: str | None) -> str:
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=6,
+    # Progress and outcome live in batch_jobs; not waiting on a result also spares each
+    # dispatch the result backend's subscription (and its ~20 s of retries if Redis is down).
+    ignore_result=True,
 )
 def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     """Run or resume one batch job; retry only transient failures, with backoff."""

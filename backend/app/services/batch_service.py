@@ -8,6 +8,7 @@ worker continues from without repeating analyses, tags or notes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -153,6 +154,27 @@ def recent_jobs(*, db: Session, user_id: int, limit: int = 20) -> list[BatchJob]
 # --- execution -----------------------------------------------------------------------------
 
 
+def _holder_is_gone(holder: str, worker_id: str) -> bool:
+    """A lease holder on our own node ("node/pid") whose process has died: a pool process
+    killed mid-job, whose task was redelivered to a sibling. Others keep their lease."""
+    holder_node, _, holder_pid = holder.rpartition("/")
+    if holder_node != worker_id.rpartition("/")[0] or not holder_pid.isdigit():
+        return False
+    try:
+        with open(f"/proc/{holder_pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")  # not reaped yet
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc (not Linux): ask the kernel
+        try:
+            os.kill(int(holder_pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
 def _claim(job_id: str, worker_id: str) -> JobContext | None:
     """Take the job's lease; None when the job is finished or gone."""
     with session_scope() as db:
@@ -167,6 +189,7 @@ def _claim(job_id: str, worker_id: str) -> JobContext | None:
             job.lease_owner not in (None, worker_id)
             and job.lease_expires_at is not None
             and job.lease_expires_at > now
+            and not _holder_is_gone(job.lease_owner, worker_id)
         ):
             raise LeaseHeld((job.lease_expires_at - now).total_seconds())
         job.lease_owner = worker_id

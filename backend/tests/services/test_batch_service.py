@@ -3,12 +3,16 @@ task runs them: every analysis they save keeps the daily rollups equal to the ra
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -190,3 +194,46 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
     assert sum(rows[day]["total_cost_usd"] for day in rows) == Decimal(dashboard["total_cost_usd"])
     by_source = {item["label"]: item["count"] for item in dashboard["sources"]["items"]}
     assert by_source == {"llm": 12, "local": 0, "fallback": 0, "batch": 0}
+
+
+# --- leases ------------------------------------------------------------------------------
+
+
+def leased_job(user: User, holder: str) -> str:
+    """A queued job whose lease another pool process took a moment ago."""
+    with session_scope() as db:
+        job = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1])
+        job.lease_owner = holder
+        job.lease_expires_at = utcnow() + timedelta(minutes=5)
+        return job.id
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()  # exited and reaped: the pid names no process
+    return process.pid
+
+
+@pytest.mark.parametrize(
+    ("holder", "taken_over"),
+    [
+        pytest.param(lambda: f"node@a/{os.getppid()}", False, id="live-sibling"),
+        pytest.param(lambda: f"node@a/{dead_pid()}", True, id="dead-sibling"),
+        pytest.param(lambda: f"node@b/{dead_pid()}", False, id="other-node"),
+        pytest.param(lambda: "node@a", False, id="older-format"),
+    ],
+)
+def test_a_lease_is_taken_over_only_from_a_dead_process_of_our_own_node(
+    committed_user: User, holder: Any, taken_over: bool
+) -> None:
+    job_id = leased_job(committed_user, holder())
+    me = f"node@a/{os.getpid()}"
+    if taken_over:
+        context = batch_service._claim(job_id, me)
+        assert context is not None and context.worker_id == me
+        with session_scope() as db:
+            job = db.get(BatchJob, job_id)
+            assert job is not None and job.lease_owner == me and job.state == "running"
+    else:
+        with pytest.raises(batch_service.LeaseHeld):
+            batch_service._claim(job_id, me)
