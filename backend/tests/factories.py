@@ -80,7 +80,6 @@ def create_analysed_ticket(
     Marks the rollup stale exactly as saving an analysis does; `feedback` sets feedback_*.
     """
     from app.models import Ticket, utcnow
-    from app.services import metrics_rollup
 
     ticket = Ticket(
         user_id=user.id,
@@ -110,5 +109,4 @@ def create_analysed_ticket(
         analysis.feedback_at = moment
     db.add(analysis)
     db.flush()
-    metrics_rollup.on_analysis_saved(db, analysis)
     return analysis

@@ -2,17 +2,20 @@
 with the analytics queries: local-day bucketing and the aggregate columns.
 
 An analysis belongs to the local day of its `created_at` (first analysed) in the user's
-saved time zone. Saving an analysis marks its (user, day) row stale; just before the
-transaction commits the row is recomputed from the raw rows with one aggregate query, so
-it sees the transaction's final values and concurrent writers cannot lose each other's
-counts (on PostgreSQL the recomputation holds an advisory lock per (user, day); SQLite
-serialises writers anyway). Changing a user's time zone rebuilds all their rollups.
+saved time zone. Every flush that adds, changes or deletes an analysis through the ORM
+records its delta for its (user, day) (a re-analysis: old values out, new values in); just
+before the transaction commits, each touched row is read, changed by the sum of its deltas
+and written, under an advisory lock per (user, day) on PostgreSQL (SQLite serialises writers
+anyway), so concurrent writers cannot lose each other's counts. The cost per commit does not
+grow with the number of analyses a day already holds (recomputing a day from the raw rows
+did: ~50 ms at 200,000 analyses). Bulk SQL that bypasses the ORM must call `rebuild`.
+Changing a user's time zone rebuilds all their rollups from the raw rows.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -31,6 +34,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     or_,
     select,
     text,
@@ -56,6 +60,7 @@ MONEY_QUANTUM = Decimal("0.000001")
 REBUILD_CHUNK_DAYS = 366
 _PENDING_KEY = "metrics_rollup.pending"
 _REBUILD_KEY = "metrics_rollup.rebuild_users"
+_RECOUNT_KEY = "metrics_rollup.recount"
 
 
 # --- time zones and local days ---------------------------------------------------------
@@ -197,6 +202,18 @@ class Totals:
             },
         )
 
+    @classmethod
+    def of(cls, analysis: Contribution, sign: int = 1) -> Totals:
+        """One analysis's share of a rollup (sign -1: its share taken away)."""
+        totals = cls(
+            tickets=sign,
+            processing_ms=sign * analysis.processing_ms,
+            cost_usd=sign * analysis.cost_usd,
+        )
+        for name, label in analysis.labels.items():
+            totals.counts[name][label] += sign
+        return totals
+
     def __add__(self, other: Totals) -> Totals:
         return Totals(
             tickets=self.tickets + other.tickets,
@@ -249,37 +266,141 @@ def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
 # --- keeping rollups current ---------------------------------------------------------------
 
 
-def on_analysis_saved(db: Session, analysis: TicketAnalysis) -> None:
-    """Mark the analysis's (user, day) rollup stale; it is recomputed before commit."""
-    on_analyses_saved(db, (analysis,))
+@dataclass(frozen=True)
+class Contribution:
+    """What one analysis adds to its (user, day) rollup."""
+
+    user_id: int
+    created_at: datetime
+    labels: dict[str, str]
+    processing_ms: int
+    cost_usd: Decimal
+
+    @classmethod
+    def of(cls, analysis: TicketAnalysis) -> Contribution:
+        return cls(
+            user_id=analysis.user_id,
+            created_at=analysis.created_at,
+            labels={name: _label(getattr(analysis, name)) for name in COUNTED_FIELDS},
+            processing_ms=int(analysis.processing_time_ms or 0),
+            cost_usd=Decimal(str(analysis.cost_usd or 0)).quantize(MONEY_QUANTUM),
+        )
 
 
-def on_analyses_saved(db: Session, analyses: Iterable[TicketAnalysis]) -> None:
-    """Mark the (user, day) rollups of flushed analyses stale (no query: the days are found
-    and recomputed once per (user, day) before commit)."""
-    pending: set[tuple[int, datetime]] = db.info.setdefault(_PENDING_KEY, set())
-    pending.update((analysis.user_id, analysis.created_at) for analysis in analyses)
+def _label(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+_TRACKED = (*COUNTED_FIELDS, "user_id", "created_at", "processing_time_ms", "cost_usd")
+
+
+def _before_change(analysis: TicketAnalysis) -> Contribution | Literal["unknown"] | None:
+    """What a modified analysis counted before this flush: None when no tracked field
+    changed, "unknown" when an old value was not loaded."""
+    attrs = inspect(analysis).attrs
+    histories = {name: attrs[name].history for name in _TRACKED}
+    if not any(history.has_changes() for history in histories.values()):
+        return None
+    old: dict[str, Any] = {}
+    for name, history in histories.items():
+        if history.has_changes():
+            if not history.deleted:
+                return "unknown"
+            old[name] = history.deleted[0]
+        else:
+            old[name] = history.unchanged[0] if history.unchanged else getattr(analysis, name)
+    return Contribution(
+        user_id=old["user_id"],
+        created_at=old["created_at"],
+        labels={name: _label(old[name]) for name in COUNTED_FIELDS},
+        processing_ms=int(old["processing_time_ms"] or 0),
+        cost_usd=Decimal(str(old["cost_usd"] or 0)).quantize(MONEY_QUANTUM),
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _record_analysis_changes(session: Session, _context: Any) -> None:
+    """Every analysis written through the ORM, whatever the path: its delta for its day
+    (new: added; changed: old values out, new in; deleted: taken away)."""
+    deltas: list[tuple[Contribution, int]] = []
+    for analysis in session.new:
+        if isinstance(analysis, TicketAnalysis):
+            deltas.append((Contribution.of(analysis), 1))
+    for analysis in session.dirty:
+        if isinstance(analysis, TicketAnalysis):
+            before = _before_change(analysis)
+            if before == "unknown":
+                recount = session.info.setdefault(_RECOUNT_KEY, set())
+                recount.add((analysis.user_id, analysis.created_at))
+            elif before is not None:
+                deltas += [(before, -1), (Contribution.of(analysis), 1)]
+    for analysis in session.deleted:
+        if isinstance(analysis, TicketAnalysis):
+            deltas.append((Contribution.of(analysis), -1))
+    if deltas:
+        session.info.setdefault(_PENDING_KEY, []).extend(deltas)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous_transaction: Any) -> None:
+    """Deltas of a transaction that rolled back must not reach the next one."""
+    if not previous_transaction.nested:
+        for key in (_PENDING_KEY, _RECOUNT_KEY, _REBUILD_KEY):
+            session.info.pop(key, None)
 
 
 def apply_pending(db: Session) -> None:
-    """Recompute the rollups this session made stale (also called before reading them)."""
+    """Apply this session's recorded deltas (also called before reading rollups)."""
+    db.flush()  # changes not flushed yet have no delta recorded
     rebuild_users: set[int] = db.info.pop(_REBUILD_KEY, set())
-    pending: set[tuple[int, datetime]] = db.info.pop(_PENDING_KEY, set())
+    pending: list[tuple[Contribution, int]] = db.info.pop(_PENDING_KEY, [])
     for user_id in sorted(rebuild_users):
         rebuild_user(db, user_id=user_id)
     zones: dict[int, ZoneInfo] = {}
-    days: set[tuple[int, date]] = set()
-    for user_id, created_at in pending:
+    deltas: dict[tuple[int, date], Totals] = {}
+    for contribution, sign in pending:
+        user_id = contribution.user_id
         if user_id in rebuild_users:
+            continue  # the rebuild read the raw rows, this analysis included
+        zone = _zone(db, zones, user_id)
+        if zone is None:
             continue
-        if user_id not in zones:
-            user = db.get(User, user_id)
-            if user is None:
-                continue
-            zones[user_id] = user_zone(user)
-        days.add((user_id, local_day(created_at, zones[user_id])))
-    for user_id, day in sorted(days):  # one lock order for every writer: no deadlocks
-        recompute_day(db, user_id=user_id, day=day, zone=zones[user_id])
+        key = (user_id, local_day(contribution.created_at, zone))
+        deltas[key] = deltas.get(key, Totals()) + Totals.of(contribution, sign)
+    recount: set[tuple[int, date]] = set()
+    for user_id, created_at in db.info.pop(_RECOUNT_KEY, set()):
+        if user_id not in rebuild_users and (zone := _zone(db, zones, user_id)) is not None:
+            recount.add((user_id, local_day(created_at, zone)))
+    for key in sorted(set(deltas) | recount):  # one lock order for every writer: no deadlocks
+        user_id, day = key
+        if key in recount:
+            recompute_day(db, user_id=user_id, day=day, zone=zones[user_id])
+        else:
+            add_to_day(db, user_id=user_id, day=day, delta=deltas[key])
+
+
+def _zone(db: Session, zones: dict[int, ZoneInfo], user_id: int) -> ZoneInfo | None:
+    if user_id not in zones:
+        user = db.get(User, user_id)
+        if user is None:
+            return None
+        zones[user_id] = user_zone(user)
+    return zones[user_id]
+
+
+def add_to_day(db: Session, *, user_id: int, day: date, delta: Totals) -> None:
+    """Change one (user, local day) row by `delta`; the row goes when it counts nothing."""
+    _lock_day(db, user_id, day)
+    row = db.execute(
+        select(*rollup_columns()).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
+    ).one()
+    totals = Totals.from_row(row) + delta
+    if totals.tickets > 0:
+        _upsert(db, [_row_values(user_id, day, totals)])
+    else:
+        db.execute(
+            delete(SystemMetrics).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
+        )
 
 
 @event.listens_for(Session, "before_commit")
@@ -287,7 +408,8 @@ def _before_commit(session: Session) -> None:
     """Only the outermost commit: a savepoint's release comes before the final values."""
     if session.in_nested_transaction():
         return
-    if session.info.get(_PENDING_KEY) or session.info.get(_REBUILD_KEY):
+    session.flush()  # commit flushes after this event: record the last changes first
+    if any(session.info.get(key) for key in (_PENDING_KEY, _RECOUNT_KEY, _REBUILD_KEY)):
         apply_pending(session)
 
 
@@ -391,12 +513,29 @@ def rollup_buckets(
         yield row.bucket, Totals.from_row(row)
 
 
+def _forget_deltas(
+    db: Session, user_id: int, on_day: Callable[[datetime], bool] = lambda _moment: True
+) -> None:
+    """A rebuild reads the raw rows, this transaction's changes included (flushed first):
+    the deltas recorded for the days it rewrites would count them twice."""
+    db.flush()
+    pending: list[tuple[Contribution, int]] = db.info.get(_PENDING_KEY, [])
+    pending[:] = [
+        (contribution, sign)
+        for contribution, sign in pending
+        if contribution.user_id != user_id or not on_day(contribution.created_at)
+    ]
+    recount: set[tuple[int, datetime]] = db.info.get(_RECOUNT_KEY, set())
+    recount -= {(user, moment) for user, moment in recount if user == user_id and on_day(moment)}
+
+
 def rebuild(db: Session, *, user_id: int, first_day: date, last_day: date) -> int:
     """Rebuild the user's rollups for local days [first_day, last_day]; returns rows written."""
     user = db.get(User, user_id)
     if user is None:
         return 0
     zone = user_zone(user)
+    _forget_deltas(db, user_id, lambda moment: first_day <= local_day(moment, zone) <= last_day)
     written = 0
     chunk_start = first_day
     while chunk_start <= last_day:
@@ -421,6 +560,7 @@ def rebuild(db: Session, *, user_id: int, first_day: date, last_day: date) -> in
 
 def rebuild_user(db: Session, *, user_id: int) -> int:
     """Rebuild every rollup of a user (after a time zone change or a bulk import)."""
+    _forget_deltas(db, user_id)
     db.execute(delete(SystemMetrics).where(SystemMetrics.user_id == user_id))
     first, last = db.execute(
         select(func.min(TicketAnalysis.created_at), func.max(TicketAnalysis.created_at)).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -10,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import ProcessingLog, Ticket, TicketAnalysis
-from app.services import metrics_rollup
 from app.services.analysis_service import AnalysisOutcome
+from app.services.metrics_rollup import MONEY_QUANTUM
 
 
 def clean_text(value: Any, limit: int | None = None) -> str:
@@ -129,8 +130,7 @@ def save_analyses(
             db.add(analysis)
             analyses[ticket.id] = analysis
         _apply_outcome(analysis, outcome, processing_time_ms)
-    db.flush()
-    metrics_rollup.on_analyses_saved(db, analyses.values())
+    db.flush()  # the daily rollups follow through metrics_rollup's flush hook
     return analyses
 
 
@@ -139,6 +139,9 @@ def _apply_outcome(
 ) -> None:
     values = {name: getattr(outcome, name) for name in ANALYSIS_FIELDS}
     values["summary"] = clean_text(values["summary"], 300)
+    # Stored as PostgreSQL's NUMERIC(14, 6) would round it, on SQLite too, so that sums of
+    # stored costs and the daily rollups' running totals agree to the micro-dollar.
+    values["cost_usd"] = Decimal(str(values["cost_usd"] or 0)).quantize(MONEY_QUANTUM)
     if values["reply_draft"] is not None:
         values["reply_draft"] = clean_text(values["reply_draft"], 600)
     for name, value in values.items():

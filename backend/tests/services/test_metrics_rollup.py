@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from app.database import session_scope
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User
 from app.services import metrics_rollup, ticket_store
@@ -150,6 +152,51 @@ def test_saving_an_analysis_updates_its_day_when_the_transaction_commits(
     assert row["category_counts"] == {**dict.fromkeys(row["category_counts"], 0), "billing": 1}
 
 
+def rebuilt(db: Session, user: User) -> dict[date, dict[str, Any]]:
+    """The user's rollups recomputed from the raw rows (in a savepoint, rolled back)."""
+    with db.begin_nested() as savepoint:
+        metrics_rollup.rebuild_user(db, user_id=user.id)
+        rows = rollup_rows(db, user)
+        savepoint.rollback()
+    return rows
+
+
+def test_every_orm_change_to_an_analysis_moves_the_rollups_with_it(db: Session, user: User) -> None:
+    day = datetime(2025, 3, 10, 12, tzinfo=UTC)
+    analyses = [
+        create_analysed_ticket(db, user, created_at=day + timedelta(minutes=n), cost_usd="0.004")
+        for n in range(5)
+    ]
+    db.commit()
+    relabelled, moved, deleted, unloaded, untouched = analyses
+    relabelled.category, relabelled.cost_usd = Category.billing, Decimal("0.010")
+    moved.created_at = day + timedelta(days=1)
+    db.delete(deleted)
+    db.expire(unloaded, ["urgency"])  # its old value is not known: the day is recounted
+    unloaded.urgency = Urgency.high
+    untouched.summary = "a field the rollups do not count"
+    db.commit()
+
+    rows = rollup_rows(db, user)
+    assert rows == rebuilt(db, user)
+    assert {key: row["tickets_processed"] for key, row in rows.items()} == {
+        date(2025, 3, 10): 3,
+        date(2025, 3, 11): 1,
+    }
+    assert rows[date(2025, 3, 10)]["total_cost_usd"] == Decimal("0.018")
+    assert rows[date(2025, 3, 10)]["urgency_counts"]["high"] == 1
+
+
+def test_a_rolled_back_transaction_leaves_the_rollups_alone(db: Session, user: User) -> None:
+    db.commit()  # the user stays
+    create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, tzinfo=UTC))
+    db.rollback()
+    create_analysed_ticket(db, user, created_at=datetime(2025, 3, 12, tzinfo=UTC))
+    db.commit()
+    assert list(rollup_rows(db, user)) == [date(2025, 3, 12)]
+    assert rollup_rows(db, user) == rebuilt(db, user)
+
+
 def test_changing_the_time_zone_rebuilds_the_users_rollups(db: Session, user: User) -> None:
     create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, 23, 30, tzinfo=UTC))
     db.commit()
@@ -176,3 +223,34 @@ def test_offset_segments_find_the_dst_transitions() -> None:
         (datetime(2025, 10, 26, 1, tzinfo=UTC), 7200),
         (datetime(2026, 1, 1, tzinfo=UTC), 3600),
     ]
+
+
+@pytest.mark.postgres_only  # SQLite serialises writers: nothing to race
+def test_concurrent_writers_to_one_day_lose_no_counts(engine: Engine) -> None:
+    with session_scope() as db:
+        owner = create_user(
+            db=db, email=f"race{random.randrange(10**9)}@example.com", password="x" * 8
+        )
+    moment = datetime(2025, 3, 10, 12, tzinfo=UTC)
+
+    def writer(worker: int) -> None:
+        for n in range(10):
+            with session_scope() as db:
+                user = db.get(User, owner.id)
+                assert user is not None
+                create_analysed_ticket(
+                    db, user, created_at=moment, zendesk_ticket_id=worker * 100 + n
+                )
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(writer, range(8)))
+        with session_scope() as db:
+            user = db.get(User, owner.id)
+            assert user is not None
+            rows = rollup_rows(db, user)
+            assert rows[date(2025, 3, 10)]["tickets_processed"] == 80
+            assert rows == rebuilt(db, user)
+    finally:
+        with session_scope() as db:
+            db.execute(delete(User).where(User.id == owner.id))
