@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     ]
     public_base_url: str = "http://127.0.0.1:8000"
     sandbox_enabled: bool | None = None
+    # Users' Zendesk and LLM URLs may point at private addresses (default: not in production).
+    allow_private_upstreams: bool | None = None
     # Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt.
     encryption_keys: str = ""
     zendesk_requests_per_minute: int = Field(default=400, ge=1)
@@ -64,6 +66,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'triage.db'}"
         if self.sandbox_enabled is None:
             self.sandbox_enabled = self.env != "production"
+        if self.allow_private_upstreams is None:
+            self.allow_private_upstreams = self.env != "production"
         if self.env == "production":
             if (
                 self.secret_key == DEFAULT_SECRET_KEY

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.errors import NotConfigured
 from app.models import IntegrationSettings
-from app.services import crypto
+from app.services import crypto, upstream_guard
 from app.services.zendesk_service import ZendeskCredentials
 
 SANDBOX_EMAIL = "agent@example.com"
@@ -85,6 +85,8 @@ def zendesk_target(row: IntegrationSettings | None) -> ZendeskTarget:
     if row is not None and row.zendesk_url and row.zendesk_email and token:
         from app.services.zendesk_service import zendesk_base_url
 
+        # Checked on every use too: a name can resolve elsewhere than when it was saved.
+        upstream_guard.check("zendesk_url", row.zendesk_url)
         return ZendeskTarget(
             base_url=zendesk_base_url(row.zendesk_url),
             credentials=ZendeskCredentials(email=row.zendesk_email, api_token=token),
@@ -115,6 +117,7 @@ def llm_target(row: IntegrationSettings | None) -> LLMTarget | None:
     key = decrypted(row.openai_api_key_encrypted) if row else None
     if row is None or not key:
         return None
+    upstream_guard.check("openai_base_url", row.openai_base_url)
     return LLMTarget(api_key=key, model=row.openai_model, base_url=row.openai_base_url)
 
 

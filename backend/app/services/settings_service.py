@@ -37,7 +37,7 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
-from app.services import cascade, crypto, integrations, learning, llm_pricing
+from app.services import cascade, crypto, integrations, learning, llm_pricing, upstream_guard
 from app.services.openai_service import LLMAnalyzer, LLMError
 from app.services.zendesk_service import (
     ZendeskAuthError,
@@ -180,6 +180,8 @@ def update_settings(*, db: Session, user: User, update: SettingsUpdate) -> Setti
     if cascade_changes:
         # Also drops this process's cached cascade context of the user.
         learning.update_settings(db=db, user_id=user.id, **cascade_changes)
+    for field in ("zendesk_url", "openai_base_url"):
+        upstream_guard.check(field, changes.get(field))
     row = ensure_row(db=db, user_id=user.id)
     if "zendesk_url" in changes and changes["zendesk_url"] != row.zendesk_url:
         # A cursor from another Zendesk account means nothing in the new one.
@@ -346,6 +348,7 @@ def check_openai(*, db: Session, user_id: int) -> OpenAITestResult:
             f"OpenAI settings cannot be used: {exc}; enter openai_api_key again",
             details={"missing": ["openai_api_key"]},
         ) from exc
+    upstream_guard.check("openai_base_url", row.openai_base_url)
     settings = get_settings()
     analyzer = LLMAnalyzer(
         api_key=api_key,

@@ -648,3 +648,67 @@ def test_openai_test_when_not_configured_names_the_missing_key(
     error = response.json()["error"]
     assert error["code"] == "not_configured"
     assert error["details"] == {"missing": ["openai_api_key"]}
+
+
+# --- private upstreams -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "url", "address"),
+    [
+        ("zendesk_url", "http://169.254.169.254/latest", "169.254.169.254"),  # cloud metadata
+        ("zendesk_url", "http://127.0.0.1:22", "127.0.0.1"),
+        ("zendesk_url", "https://localhost", "localhost"),
+        ("openai_base_url", "http://10.1.2.3:8000/v1", "10.1.2.3"),
+        ("openai_base_url", "http://[::ffff:192.168.0.1]/v1", "::ffff:192.168.0.1"),
+    ],
+)
+def test_production_refuses_upstreams_inside_the_network(
+    client: TestClient,
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    url: str,
+    address: str,
+) -> None:
+    monkeypatch.setattr(get_settings(), "allow_private_upstreams", False)
+    _, headers = account
+    response = put(client, headers, **{field: url})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "private_upstream"
+    assert error["message"].startswith(f"{field}: ") and address in error["message"]
+    assert get(client, headers)["integration"][field] is None  # nothing was stored
+
+
+def test_a_private_upstream_saved_earlier_is_refused_when_used(
+    client: TestClient,
+    account: Account,
+    zendesk_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, headers = account
+    saved = put(
+        client,
+        headers,
+        zendesk_url=zendesk_url,  # the simulator, on 127.0.0.1: allowed outside production
+        zendesk_email=DEFAULT_EMAIL,
+        zendesk_api_token=DEFAULT_API_TOKEN,
+    )
+    assert saved.status_code == 200, saved.text
+    monkeypatch.setattr(get_settings(), "allow_private_upstreams", False)
+    for response in (
+        client.post("/settings/zendesk/test", headers=headers),
+        client.post("/tickets/process", json={"ticket_id": 1}, headers=headers),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "private_upstream"
+
+
+def test_public_upstreams_are_accepted_in_production(
+    client: TestClient, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "allow_private_upstreams", False)
+    _, headers = account
+    response = put(client, headers, openai_base_url="https://93.184.216.34/v1")
+    assert response.status_code == 200, response.text
