@@ -291,7 +291,10 @@ class BatchJob(TimestampMixin, Base):
     """A batch of up to 100 tickets processed by a worker; survives broker restarts."""
 
     __tablename__ = "batch_jobs"
-    __table_args__ = (Index("ix_batch_jobs_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_batch_jobs_user_id_created_at", "user_id", "created_at"),
+        Index("ix_batch_jobs_state_dispatched_at", "state", "dispatched_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -307,6 +310,8 @@ class BatchJob(TimestampMixin, Base):
     # A bulk update sent to Zendesk and not yet seen through: a resumed job waits for it
     # before writing again (it may still be applying tags and notes).
     writeback_job_id: Mapped[str | None] = mapped_column(String(64))
+    # Last handed to the queue: a job whose task was lost is handed again (resume_stalled).
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

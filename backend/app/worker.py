@@ -17,6 +17,7 @@ from celery.signals import setup_logging, worker_init
 
 from app import observability
 from app.config import Settings, get_settings
+from app.database import session_scope
 from app.errors import AppError
 from app.services import batch_service
 
@@ -123,6 +124,29 @@ def _retry_or_fail(task: Any, job_id: str, exc: Exception) -> None:
         batch_service.fail_job(job_id, f"the job failed after retries: {type(exc).__name__}")
         return
     raise task.retry(countdown=min(60, 2 ** (task.request.retries + 1))) from exc
+
+
+@celery_app.task(name="triage.resume_stalled_jobs", ignore_result=True)
+def resume_stalled_jobs() -> int:
+    """Beat: hand jobs whose task was lost to the queue again."""
+    with session_scope() as db:
+        job_ids = batch_service.stalled_jobs(db=db)
+    for job_id in job_ids:
+        dispatch_batch(job_id)
+    if job_ids:
+        logger.warning("resumed %d stalled batch jobs", len(job_ids))
+    return len(job_ids)
+
+
+RESUME_STALLED_EVERY_S = 300
+celery_app.conf.beat_schedule = {
+    **(celery_app.conf.beat_schedule or {}),
+    "triage.resume_stalled_jobs": {
+        "task": "triage.resume_stalled_jobs",
+        "schedule": RESUME_STALLED_EVERY_S,
+        "options": {"expires": RESUME_STALLED_EVERY_S},
+    },
+}
 
 
 def dispatch_batch(job_id: str) -> None:

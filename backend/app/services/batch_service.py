@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import observability
@@ -47,6 +47,7 @@ from app.services.zendesk_service import (
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_SIZE = 100
+STALL_AFTER = timedelta(minutes=30)
 FINAL_JOB_STATES = {"succeeded", "partially_failed", "failed"}
 OPEN_ITEM_STATES = ("pending", "analyzed", "writing")
 
@@ -120,6 +121,35 @@ def submit(
         fail_job(job.id, "the job queue could not be reached")
         raise ServiceUnavailable("The job queue is unavailable; try again shortly") from exc
     return job
+
+
+def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
+    """Jobs whose task is gone (a message lost with the broker's data, a task that gave up
+    without recording it): queued for longer than any queue wait, or running with a lease
+    that expired long ago. Each is marked as handed again, so it comes back at most once per
+    STALL_AFTER; a job handed twice is harmless (the second run finds it finished or leased)."""
+    now = utcnow()
+    query = (
+        select(BatchJob)
+        .where(
+            BatchJob.dispatched_at < now - STALL_AFTER,
+            or_(
+                BatchJob.state == "queued",
+                and_(
+                    BatchJob.state == "running",
+                    BatchJob.lease_expires_at < now - STALL_AFTER,
+                ),
+            ),
+        )
+        .order_by(BatchJob.dispatched_at)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = list(db.scalars(query))
+    for job in jobs:
+        job.dispatched_at = now
+    return [job.id for job in jobs]
 
 
 def get_job(*, db: Session, user_id: int, job_id: str) -> BatchJob:

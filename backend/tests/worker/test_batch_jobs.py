@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from app.database import session_scope
-from app.models import User
+from app.models import User, utcnow
 from app.services import batch_service, integrations
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
@@ -208,6 +209,40 @@ def test_a_job_whose_settings_were_removed_meanwhile_fails_with_the_reason(
     assert body["state"] == "failed", body
     assert "zendesk_api_token" in body["error"], body
     assert all(item["status"] == "failed" and item["error"] for item in body["items"]), body
+
+
+def test_jobs_whose_task_was_lost_are_handed_to_the_queue_again(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+) -> None:
+    from app.worker import resume_stalled_jobs
+
+    ids = open_ticket_ids(zendesk_sim, 6)
+    long_ago = utcnow() - timedelta(hours=1)
+    with session_scope() as db:  # created and committed, but never reached the broker
+        lost = batch_service.create_job(
+            db=db, user_id=committed_user.id, zendesk_ticket_ids=ids[:2]
+        )
+        lost.dispatched_at = long_ago
+        orphan = batch_service.create_job(
+            db=db, user_id=committed_user.id, zendesk_ticket_ids=ids[2:4]
+        )
+        orphan.state, orphan.lease_owner = "running", "gone@host/1"
+        orphan.dispatched_at = orphan.lease_expires_at = long_ago
+        waiting = batch_service.create_job(
+            db=db, user_id=committed_user.id, zendesk_ticket_ids=ids[4:]
+        )
+        lost_id, orphan_id, waiting_id = lost.id, orphan.id, waiting.id
+    start_worker()
+    assert resume_stalled_jobs() >= 2
+    headers = login(live_client, committed_user)
+    for job_id in (lost_id, orphan_id):
+        assert finished(live_client, headers, job_id)["state"] == "succeeded"
+    assert job(live_client, headers, waiting_id)["state"] == "queued"  # not due yet
+    with session_scope() as db:
+        assert not {lost_id, orphan_id, waiting_id} & set(batch_service.stalled_jobs(db=db))
 
 
 @pytest.mark.parametrize(
