@@ -814,7 +814,10 @@ class ZendeskSimulator:
             path_params=dict(request.path_params),
             query=query,
             body=body,
-            base_url=str(request.base_url).rstrip("/"),
+            # Where this app is mounted counts (the built-in sandbox: /sandbox/zendesk), so
+            # the `url` fields it returns can be followed.
+            base_url=f"{request.url.scheme}://{request.url.netloc}"
+            f"{request.scope.get('root_path', '')}".rstrip("/"),
             path=request.url.path,
         )
         with self._lock:
