@@ -11,8 +11,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import TicketAnalysis, User
+from app.database import session_scope
+from app.models import BatchJob, TicketAnalysis, User
+from app.services import batch_service
 from app.services.users import create_user
+from sandbox.zendesk import ZendeskSimulator
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _sequence = itertools.count(1)
@@ -110,3 +113,20 @@ def create_analysed_ticket(
     db.add(analysis)
     db.flush()
     return analysis
+
+
+def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
+    """Simulator tickets that accept updates (Zendesk refuses updates to closed tickets)."""
+    return [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"][:n]
+
+
+def run_batch_in_process(user: User, ids: list[int], worker_id: str = "test") -> BatchJob:
+    """Create a batch job and run it in this process, as the Celery task does."""
+    with session_scope() as db:
+        job_id = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
+    batch_service.run_job(job_id, worker_id=worker_id)
+    with session_scope() as db:
+        job = db.get(BatchJob, job_id)
+        assert job is not None
+        db.expunge(job)
+    return job

@@ -15,10 +15,11 @@ from sqlalchemy import Engine, select
 
 from app.config import get_settings
 from app.database import session_scope
-from app.models import BatchJob, ProcessingLog, TicketAnalysis, User
+from app.models import ProcessingLog, TicketAnalysis, User
 from app.services import batch_service, integrations
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
+from tests.factories import open_ticket_ids, run_batch_in_process
 from tests.worker.conftest import count
 
 pytestmark = pytest.mark.postgres_only
@@ -37,21 +38,6 @@ def use_llm(user: User, base_url: str, api_key: str) -> None:
             user_id=user.id,
             changes={"openai_api_key": api_key, "openai_base_url": base_url},
         )
-
-
-def run_batch(user: User, ids: list[int]) -> BatchJob:
-    """Create the job and run it in this process, as the Celery task does."""
-    with session_scope() as db:
-        job_id = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
-    batch_service.run_job(job_id, worker_id="faults-test")
-    with session_scope() as db:
-        job = db.get(BatchJob, job_id)
-        assert job is not None
-        return job
-
-
-def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
-    return [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"][:n]
 
 
 def llm_errors(kind: str) -> float:
@@ -78,7 +64,7 @@ def test_batch_falls_back_per_ticket_and_logs_each_cause(
     timeouts_before = llm_errors("timeout")
     started = time.monotonic()
     with caplog.at_level(logging.WARNING):
-        job = run_batch(committed_user, ids)
+        job = run_batch_in_process(committed_user, ids)
     assert time.monotonic() - started < 15
     assert job.state == "succeeded"
     assert (job.done, job.failed) == (10, 0)
@@ -111,7 +97,7 @@ def test_batch_with_the_llm_endpoint_down_is_analysed_offline_and_rerun_changes_
 ) -> None:
     use_llm(committed_user, "http://127.0.0.1:9/v1", openai_api_key)  # nothing listens
     ids = open_ticket_ids(zendesk_sim, 6)
-    job = run_batch(committed_user, ids)
+    job = run_batch_in_process(committed_user, ids)
     assert job.state == "succeeded"
     user = committed_user.id
     sql = "SELECT count(*) FROM ticket_analyses WHERE user_id = :u AND source = 'fallback'"

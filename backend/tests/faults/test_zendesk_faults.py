@@ -18,7 +18,7 @@ from app.models import Ticket, TicketAnalysis, User
 from app.services import batch_service
 from app.worker import celery_app, process_batch
 from sandbox.zendesk import ZendeskSimulator
-from tests.factories import UserFactory, configure_zendesk
+from tests.factories import UserFactory, configure_zendesk, open_ticket_ids
 from tests.worker.conftest import WorkerFactory, count, login, wait_for
 
 TICKET = 1
@@ -203,10 +203,6 @@ def dispatch_to(broker_url: str) -> Callable[[str], None]:
             process_batch.apply_async(args=[job_id], connection=connection)
 
     return dispatch
-
-
-def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
-    return [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"][:n]
 
 
 def run_batch(

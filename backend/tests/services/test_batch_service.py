@@ -23,25 +23,11 @@ from app.services import batch_service, integrations, metrics_rollup
 from app.services.metrics_rollup import MONEY_QUANTUM
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
+from tests.factories import open_ticket_ids, run_batch_in_process
 from tests.services.test_metrics_rollup import expected_rollups, rollup_rows
 from tests.worker.conftest import login
 
 ZONE = "Europe/Berlin"
-
-
-def run_batch(user: User, ids: list[int]) -> BatchJob:
-    with session_scope() as db:
-        job_id = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
-    batch_service.run_job(job_id, worker_id="rollup-test")
-    with session_scope() as db:
-        job = db.get(BatchJob, job_id)
-        assert job is not None
-        db.expunge(job)
-    return job
-
-
-def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
-    return [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"][:n]
 
 
 def stored_rollups(user: User) -> dict[date, dict[str, Any]]:
@@ -115,7 +101,7 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
     old_ids, new_ids = ids[:10], ids[10:]
 
     # 1. Offline analysis (no LLM configured): ten new analyses, free, counted today.
-    job = run_batch(user, old_ids)
+    job = run_batch_in_process(user, old_ids)
     assert (job.state, job.done, job.failed) == ("succeeded", 10, 0)
     rows = assert_rollups_exact(user)
     today = utcnow().astimezone(ZoneInfo(ZONE)).date()
@@ -153,7 +139,7 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
             user_id=user.id,
             changes={"openai_api_key": openai_api_key, "openai_base_url": openai_base_url},
         )
-    job = run_batch(user, ids)
+    job = run_batch_in_process(user, ids)
     assert (job.state, job.done, job.failed) == ("succeeded", 12, 0)
     with session_scope() as db:
         costs = dict(

@@ -24,12 +24,9 @@ from app.services.zendesk_service import (
     zendesk_base_url,
 )
 from sandbox.zendesk import ZendeskSimulator
+from tests.factories import open_ticket_ids
 
 ClientFactory = Callable[..., ZendeskClient]
-
-
-def open_ticket_ids(sim: ZendeskSimulator, count: int) -> list[int]:
-    return [i for i, t in sorted(sim.tickets.items()) if t["status"] != "closed"][:count]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from app.models import User, utcnow
 from app.services import batch_service, integrations
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
+from tests.factories import open_ticket_ids
 from tests.worker.conftest import WorkerFactory, count, login, point_celery_at, wait_for
 
 pytestmark = pytest.mark.postgres_only
@@ -26,16 +27,6 @@ def our_notes(sim: ZendeskSimulator, ticket_id: int) -> list[dict]:
         for comment in sim.ticket_comments(ticket_id)
         if not comment.get("public", True) and "AI triage" in comment.get("body", "")
     ]
-
-
-def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
-    """Seeded tickets that accept updates (Zendesk refuses updates to closed tickets)."""
-    ids = [
-        ticket_id
-        for ticket_id in sorted(sim.tickets)
-        if sim.ticket(ticket_id)["status"] != "closed"
-    ]
-    return ids[:n]
 
 
 def submit(client: TestClient, headers: dict[str, str], ids: list[int]) -> str:
