@@ -320,7 +320,10 @@ class BatchJobItem(Base):
     """One ticket of a batch; unique per (job, ticket) so redelivery never duplicates work."""
 
     __tablename__ = "batch_job_items"
-    __table_args__ = (UniqueConstraint("job_id", "zendesk_ticket_id"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "zendesk_ticket_id"),
+        Index("ix_batch_job_items_ticket_id_status", "ticket_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("batch_jobs.id", ondelete="CASCADE"))

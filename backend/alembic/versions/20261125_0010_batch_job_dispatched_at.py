@@ -1,4 +1,5 @@
-"""batch jobs: when the job was last handed to the queue (stalled jobs are handed again)
+"""batch jobs: when the job was last handed to the queue (stalled jobs are handed again);
+items by ticket and status (notes other jobs are posting)
 
 Revision ID: 0010
 Revises: 0009
@@ -23,9 +24,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_batch_jobs_state_dispatched_at", "batch_jobs", ["state", "dispatched_at"], unique=False
     )
+    op.create_index(
+        "ix_batch_job_items_ticket_id_status",
+        "batch_job_items",
+        ["ticket_id", "status"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_batch_job_items_ticket_id_status", table_name="batch_job_items")
     op.drop_index("ix_batch_jobs_state_dispatched_at", table_name="batch_jobs")
     with op.batch_alter_table("batch_jobs") as batch:
         batch.drop_column("dispatched_at")

@@ -438,6 +438,21 @@ def _refetch_writing(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         raise TransientUpstreamError(exc.message) from exc
 
 
+def _notes_in_flight(db: Session, ctx: JobContext, ticket_ids: list[int]) -> set[tuple[int, str]]:
+    """(ticket, note fingerprint) that other jobs have sent to Zendesk and not yet seen."""
+    if not ticket_ids:
+        return set()
+    rows = db.execute(
+        select(BatchJobItem.ticket_id, BatchJobItem.note_fingerprint).where(
+            BatchJobItem.ticket_id.in_(ticket_ids),
+            BatchJobItem.status == "writing",
+            BatchJobItem.job_id != ctx.job_id,
+            BatchJobItem.note_fingerprint.is_not(None),
+        )
+    ).all()
+    return {(ticket_id, fingerprint) for ticket_id, fingerprint in rows}
+
+
 def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str, Any]]) -> None:
     """One update_many for every analysed ticket: full tag set guarded by safe_update + note."""
     if _settle_previous_write(ctx, client):
@@ -446,6 +461,8 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
     entries: list[dict[str, Any]] = []
     planned: dict[int, tuple[int, writeback.WritePlan, list[str], list[str]]] = {}
     with session_scope() as db:
+        # The analyses are locked while we plan (one order for every job): a job planning
+        # the same tickets waits, then sees our items writing and leaves the note to us.
         rows = db.execute(
             select(BatchJobItem, Ticket, TicketAnalysis)
             .join(Ticket, Ticket.id == BatchJobItem.ticket_id)
@@ -454,7 +471,11 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 BatchJobItem.job_id == ctx.job_id,
                 BatchJobItem.status.in_(("analyzed", "writing")),
             )
+            .order_by(TicketAnalysis.id)
+            .with_for_update(of=TicketAnalysis)
+            .execution_options(populate_existing=True)
         ).all()
+        posting_elsewhere = _notes_in_flight(db, ctx, [ticket.id for _, ticket, _ in rows])
         for item, ticket, analysis in rows:
             raw = raws.get(ticket.zendesk_ticket_id)
             if (raw or {}).get("status", ticket.status) == "closed":
@@ -473,6 +494,8 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                 and _already_posted(client, ticket.zendesk_ticket_id, item.note_fingerprint)
             ):
                 note = None
+            if note and (ticket.id, write_plan.note_fingerprint) in posting_elsewhere:
+                note = None  # another job is posting this very note right now
             wanted = (
                 writeback.triage_tags(analysis, options.tag_prefix) if options.write_tags else []
             )

@@ -110,17 +110,32 @@ def save_analyses(
     """Create or update the analyses of many tickets with one lookup and one flush.
 
     Every save path (single ticket, batch jobs, webhook and polling intake, LLM Batch API
-    results) goes through here, so the daily rollups of the days touched are recomputed
-    before the transaction commits: one aggregate per (user, day), not per ticket. A
-    re-analysis keeps its `created_at`, so its day's row is recomputed with the new values.
+    results) goes through here. Existing analyses are read with their rows locked (in id
+    order, one order for every writer), so what a re-analysis takes out of the daily rollups
+    is what is stored, not a value another transaction has since replaced. An analysis
+    another worker created meanwhile is updated instead (its LLM answer is not wasted).
     """
     if not results:
         return {}
+    try:
+        with db.begin_nested():
+            return _save_analyses(db, results)
+    except IntegrityError:  # another worker created some of them first: now they exist
+        return _save_analyses(db, results)
+
+
+def _save_analyses(
+    db: Session, results: list[tuple[Ticket, AnalysisOutcome, int]]
+) -> dict[int, TicketAnalysis]:
     ticket_ids = [ticket.id for ticket, _, _ in results]
     analyses = {
         analysis.ticket_id: analysis
         for analysis in db.scalars(
-            select(TicketAnalysis).where(TicketAnalysis.ticket_id.in_(ticket_ids))
+            select(TicketAnalysis)
+            .where(TicketAnalysis.ticket_id.in_(ticket_ids))
+            .order_by(TicketAnalysis.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     }
     for ticket, outcome, processing_time_ms in results:

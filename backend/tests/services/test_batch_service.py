@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time as time_module
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,6 +28,7 @@ from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process
 from tests.services.test_metrics_rollup import expected_rollups, rollup_rows
 from tests.worker.conftest import login
+from tests.worker.test_batch_jobs import our_notes
 
 ZONE = "Europe/Berlin"
 
@@ -223,3 +226,30 @@ def test_a_lease_is_taken_over_only_from_a_dead_process_of_our_own_node(
     else:
         with pytest.raises(batch_service.LeaseHeld):
             batch_service._claim(job_id, me)
+
+
+# --- overlapping jobs --------------------------------------------------------------------
+
+
+def test_overlapping_jobs_on_the_same_tickets_post_each_note_once(
+    committed_user: User, zendesk_sim: ZendeskSimulator
+) -> None:
+    ids = open_ticket_ids(zendesk_sim, 4)
+    # The tags are there already, so both jobs send the note alone (no safe_update guard).
+    with session_scope() as db:
+        integrations.update(db=db, user_id=committed_user.id, changes={"write_note": False})
+    run_batch_in_process(committed_user, ids)
+    with session_scope() as db:
+        integrations.update(db=db, user_id=committed_user.id, changes={"write_note": True})
+    zendesk_sim.job_delay_s = 2.0  # the first job's bulk update is still being applied...
+    jobs_before = len(zendesk_sim.jobs)
+    first = threading.Thread(target=run_batch_in_process, args=(committed_user, ids, "a/1"))
+    first.start()
+    deadline = time_module.monotonic() + 10
+    while len(zendesk_sim.jobs) == jobs_before and time_module.monotonic() < deadline:
+        time_module.sleep(0.01)
+    second = run_batch_in_process(committed_user, ids, "b/1")  # ...when the second writes
+    first.join(30)
+    assert second.state == "succeeded"
+    for ticket_id in ids:
+        assert len(our_notes(zendesk_sim, ticket_id)) == 1, ticket_id

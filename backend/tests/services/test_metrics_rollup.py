@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -251,6 +253,53 @@ def test_concurrent_writers_to_one_day_lose_no_counts(engine: Engine) -> None:
             rows = rollup_rows(db, user)
             assert rows[date(2025, 3, 10)]["tickets_processed"] == 80
             assert rows == rebuilt(db, user)
+    finally:
+        with session_scope() as db:
+            db.execute(delete(User).where(User.id == owner.id))
+
+
+@pytest.mark.postgres_only  # SQLite serialises writers: nothing to race
+def test_racing_reanalyses_of_one_ticket_take_out_what_is_stored(engine: Engine) -> None:
+    with session_scope() as db:
+        owner = create_user(
+            db=db, email=f"re{random.randrange(10**9)}@example.com", password="x" * 8
+        )
+        ticket_id = create_analysed_ticket(
+            db, owner, created_at=datetime(2025, 3, 10, tzinfo=UTC)
+        ).ticket_id
+    first_saved, may_commit = threading.Event(), threading.Event()
+
+    def reanalyse(category: Category, cost: str, hold: bool) -> None:
+        with session_scope() as db:
+            ticket = db.get(Ticket, ticket_id)
+            assert ticket is not None
+            ticket_store.save_analysis(
+                db=db, ticket=ticket, outcome=outcome(category, cost), processing_time_ms=10
+            )
+            if hold:  # still uncommitted while the other re-analysis reads the analysis
+                first_saved.set()
+                may_commit.wait(5)
+
+    try:
+        first = threading.Thread(target=reanalyse, args=(Category.billing, "0.002", True))
+        first.start()
+        assert first_saved.wait(5)
+        second = threading.Thread(target=reanalyse, args=(Category.feature, "0.003", False))
+        second.start()
+        time.sleep(0.3)
+        may_commit.set()
+        first.join(10)
+        second.join(10)
+        with session_scope() as db:
+            user = db.get(User, owner.id)
+            assert user is not None
+            row = rollup_rows(db, user)[date(2025, 3, 10)]
+            assert row["tickets_processed"] == 1 and row["total_cost_usd"] == Decimal("0.003")
+            assert row["category_counts"] == {
+                **dict.fromkeys(row["category_counts"], 0),
+                "feature": 1,
+            }
+            assert rollup_rows(db, user) == rebuilt(db, user)
     finally:
         with session_scope() as db:
             db.execute(delete(User).where(User.id == owner.id))
