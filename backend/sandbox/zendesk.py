@@ -809,16 +809,17 @@ class ZendeskSimulator:
                 {"error": "InvalidJSON", "description": "The request body is not valid JSON"},
                 status_code=400,
             )
+        root_path = request.scope.get("root_path", "")
         context = _Context(
             method=request.method,
             path_params=dict(request.path_params),
             query=query,
             body=body,
             # Where this app is mounted counts (the built-in sandbox: /sandbox/zendesk), so
-            # the `url` fields it returns can be followed.
-            base_url=f"{request.url.scheme}://{request.url.netloc}"
-            f"{request.scope.get('root_path', '')}".rstrip("/"),
-            path=request.url.path,
+            # the URLs it returns can be followed: base_url ends with the mount, path is
+            # what follows it.
+            base_url=f"{request.url.scheme}://{request.url.netloc}{root_path}".rstrip("/"),
+            path=request.url.path.removeprefix(root_path),
         )
         with self._lock:
             if generation != self._generation:

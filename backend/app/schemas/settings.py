@@ -212,8 +212,8 @@ class SettingsUpdate(BaseModel):
 class SecretState(BaseModel):
     is_set: bool
     masked: str | None = Field(
-        description="e.g. `sk-…abcd`, `…` for a secret under 12 characters; null when unset "
-        "or unreadable"
+        description="`sk-…abcd` from 24 characters, `…abcd` from 16, `…` below (12 or more "
+        "characters always stay hidden); null when unset or unreadable"
     )
 
 

@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 ENCRYPTED_SUFFIX = "_encrypted"
 ROTATE_BATCH_SIZE = 500
-MASK_REVEAL_MIN_LENGTH = 12  # shorter secrets are masked entirely
+MASK_SUFFIX_MIN_LENGTH = 16  # shorter secrets are masked entirely
+MASK_PREFIX_MIN_LENGTH = 24  # shorter ones keep their prefix hidden too
 
 
 def _keys_from_settings() -> list[bytes]:
@@ -89,14 +90,14 @@ def rotate(token: str) -> str:
 
 
 def mask(secret: str | None) -> str | None:
-    """`sk-…abcd`: enough to recognise a secret, never enough to use it. A secret shorter
-    than MASK_REVEAL_MIN_LENGTH is shown as `…` alone: its first 3 and last 4 characters
-    would be most or all of it."""
+    """`sk-…abcd`: enough to recognise a secret, never enough to use it. At least 12
+    characters always stay hidden: the last 4 are shown from 16 characters on, the first 3
+    (when ASCII) from 24; a shorter secret is shown as `…` alone."""
     if not secret:
         return None
-    if len(secret) < MASK_REVEAL_MIN_LENGTH:
+    if len(secret) < MASK_SUFFIX_MIN_LENGTH:
         return "…"
-    head = secret[:3] if secret[:3].isascii() else ""
+    head = secret[:3] if len(secret) >= MASK_PREFIX_MIN_LENGTH and secret[:3].isascii() else ""
     return f"{head}…{secret[-4:]}"
 
 

@@ -7,6 +7,7 @@ Safe to share between the threads of a pool. Credentials never reach logs or rep
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import random
 import re
@@ -122,15 +123,33 @@ class ZendeskCredentials:
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def zendesk_base_url(subdomain_or_url: str) -> str:
     """`acme` → `https://acme.zendesk.com`; a URL is kept (no trailing slash or `/api/v2`)."""
     value = subdomain_or_url.strip()
     if not value:
         raise ValueError("Zendesk subdomain or URL is empty")
+    if any(character.isspace() for character in value):
+        raise ValueError("Zendesk URL must not contain spaces")
     if "://" in value:
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"Zendesk URL must be http(s)://host, got {value!r}")
+            raise ValueError("Zendesk URL must be http(s)://host")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            # Credentials in a URL would be stored and shown in the clear: they go in
+            # zendesk_email and zendesk_api_token.
+            raise ValueError("Zendesk URL must not contain credentials, a query or a fragment")
+        if not all(_SUBDOMAIN_RE.match(label) for label in parts.hostname.split(".")) and not (
+            _is_ip_address(parts.hostname)
+        ):
+            raise ValueError(f"Zendesk host {parts.hostname!r} is not a valid host name")
         path = parts.path.rstrip("/")
         path = path.removesuffix("/api/v2").rstrip("/")
         return f"{parts.scheme}://{parts.netloc}{path}"

@@ -18,3 +18,9 @@ def test_the_sandboxs_urls_include_where_it_is_mounted(monkeypatch: pytest.Monke
         assert ticket["url"] == "http://testserver/sandbox/zendesk/api/v2/tickets/1.json"
         followed = client.get(ticket["url"], auth=auth)
         assert followed.status_code == 200 and followed.json()["ticket"]["id"] == 1
+        page = client.get("/sandbox/zendesk/api/v2/tickets.json?per_page=2", auth=auth).json()
+        assert page["next_page"].startswith(
+            "http://testserver/sandbox/zendesk/api/v2/tickets.json?"
+        )
+        following = client.get(page["next_page"], auth=auth)
+        assert following.status_code == 200 and len(following.json()["tickets"]) == 2

@@ -139,10 +139,10 @@ def test_secrets_are_masked_never_returned_in_full(client: TestClient, account: 
     integration = response.json()["integration"]
     assert integration["openai_api_key"] == {"is_set": True, "masked": "sk-…abcd"}
     assert integration["zendesk_api_token"] == {"is_set": True, "masked": "zd-…cdef"}
-    assert integration["zendesk_webhook_secret"] == {"is_set": True, "masked": "whs…cdef"}
+    assert integration["zendesk_webhook_secret"] == {"is_set": True, "masked": "…cdef"}
 
 
-@pytest.mark.parametrize("secret", ["ab", "sk-abc", "whsec-12345"])
+@pytest.mark.parametrize("secret", ["ab", "sk-abc", "whsec-12345", "whsec-123456789"])
 def test_short_secrets_are_masked_entirely(
     client: TestClient, account: Account, secret: str
 ) -> None:
@@ -427,6 +427,29 @@ def test_zendesk_url_accepts_subdomain_host_or_url(client: TestClient, account: 
     assert rejected.status_code == 422
     message = rejected.json()["error"]["message"]
     assert "is not valid: use letters, digits and inner hyphens" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://user:s3cret@acme.zendesk.com", "must not contain credentials"),
+        ("https://acme.zendesk.com/?x=1", "must not contain credentials, a query"),
+        ("https://acme.zendesk.com/#top", "a query or a fragment"),
+        ("https://acme .zendesk.com", "must not contain spaces"),
+        ("https://acme_x.zendesk.com", "is not a valid host name"),
+        ("https://-acme.zendesk.com", "is not a valid host name"),
+    ],
+)
+def test_zendesk_url_refuses_credentials_queries_and_bad_hosts(
+    client: TestClient, account: Account, url: str, reason: str
+) -> None:
+    _, headers = account
+    response = put(client, headers, zendesk_url=url)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"].startswith("zendesk_url: ")
+    assert reason in response.json()["error"]["message"]
+    assert "s3cret" not in response.text
+    assert get(client, headers)["integration"]["zendesk_url"] is None
 
 
 # --- status --------------------------------------------------------------------------------

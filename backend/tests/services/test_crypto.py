@@ -83,10 +83,12 @@ def test_decrypt_with_an_unknown_key_raises_value_error(use_keys: UseKeys) -> No
         ("ab", "…"),
         ("short", "…"),
         ("sk-abc", "…"),
-        ("sk-abcdefgh", "…"),  # 11 characters: prefix and suffix would be 7 of them
-        ("sk-abcdefghi", "sk-…fghi"),  # 12: the shortest shown in part
-        ("sk-proj-0123456789abcd", "sk-…abcd"),
-        ("sim-api-token", "sim…oken"),
+        ("sk-abcdefgh", "…"),
+        ("sk-abcdefghijkl", "…"),  # 15 characters: even 4 of them would be too many
+        ("sk-abcdefghijklm", "…jklm"),  # 16: the last 4 shown, 12 hidden
+        ("sk-proj-0123456789abcd", "…abcd"),
+        ("sk-proj-0123456789abcdef", "sk-…cdef"),  # 24: the prefix too, 17 hidden
+        ("éééééééééééééééééééééééé", "…éééé"),  # a prefix only when it is ASCII
     ],
 )
 def test_mask_shows_only_a_prefix_and_the_last_characters(
