@@ -105,10 +105,7 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     except batch_service.LeaseHeld as exc:
         raise self.retry(countdown=max(1.0, exc.retry_in_s), max_retries=None) from exc
     except batch_service.TransientUpstreamError as exc:
-        if self.request.retries >= (self.max_retries or 0):
-            batch_service.fail_job(job_id, f"Zendesk kept failing: {exc}")
-            return
-        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+        _retry_or_fail(self, job_id, exc, f"Zendesk kept failing: {exc}")
     except AppError as exc:
         if exc.status_code < 500:  # e.g. the credentials were removed: retrying cannot help
             batch_service.fail_job(job_id, exc.message)
@@ -119,9 +116,11 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
         _retry_or_fail(self, job_id, exc)
 
 
-def _retry_or_fail(task: Any, job_id: str, exc: Exception) -> None:
+def _retry_or_fail(task: Any, job_id: str, exc: Exception, reason: str | None = None) -> None:
+    """Retry with backoff; after the last retry, fail the job with `reason`."""
     if task.request.retries >= (task.max_retries or 0):
-        batch_service.fail_job(job_id, f"the job failed after retries: {type(exc).__name__}")
+        reason = reason or f"the job failed after retries: {type(exc).__name__}"
+        batch_service.fail_job(job_id, reason)
         return
     raise task.retry(countdown=min(60, 2 ** (task.request.retries + 1))) from exc
 

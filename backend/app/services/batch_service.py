@@ -191,17 +191,15 @@ def _holder_is_gone(holder: str, worker_id: str) -> bool:
     if holder_node != worker_id.rpartition("/")[0] or not holder_pid.isdigit():
         return False
     try:
-        with open(f"/proc/{holder_pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")  # not reaped yet
-    except FileNotFoundError:
+        os.kill(int(holder_pid), 0)
+    except ProcessLookupError:
         return True
-    except OSError:  # no /proc (not Linux): ask the kernel
-        try:
-            os.kill(int(holder_pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
+    except PermissionError:
+        return False
+    try:  # alive, or dead but not yet reaped by the pool (a zombie)
+        with open(f"/proc/{holder_pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except OSError:
         return False
 
 
@@ -476,12 +474,13 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
             .execution_options(populate_existing=True)
         ).all()
         posting_elsewhere = _notes_in_flight(db, ctx, [ticket.id for _, ticket, _ in rows])
+        logs: list[tuple[StepLog, int | None]] = []
         for item, ticket, analysis in rows:
             raw = raws.get(ticket.zendesk_ticket_id)
             if (raw or {}).get("status", ticket.status) == "closed":
                 steps = StepLog(ctx.user_id, ticket.zendesk_ticket_id, ctx.job_id)
                 steps.add("write_back", "skipped", 0, "closed tickets cannot be updated")
-                steps.save(db, ticket.id if ticket is not None else None)
+                logs.append((steps, ticket.id))
                 item.status, item.finished_at, item.write_back = "done", utcnow(), "skipped"
                 continue
             current = list(raw.get("tags") or []) if raw else list(ticket.tags)
@@ -508,7 +507,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
                     0,
                     "nothing new to write" if enabled else "write-back is off in the settings",
                 )
-                steps.save(db, ticket.id)
+                logs.append((steps, ticket.id))
                 ticket.tags = current
                 _finish_write(
                     item,
@@ -534,6 +533,7 @@ def _write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str
             item.status = "writing"
             item.note_fingerprint = write_plan.note_fingerprint
             planned[ticket.zendesk_ticket_id] = (item.id, write_plan, wanted, new_tags)
+        save_step_logs(db, logs)
         _renew(db, ctx)
     if not entries:
         return

@@ -436,7 +436,7 @@ def submit_all_pending() -> dict[str, int]:
         try:
             with session_scope() as db:
                 result = submit_pending(db=db, user_id=user_id)
-        except LLMBatchError as exc:
+        except (LLMBatchError, AppError) as exc:  # one user's settings never stop the rest
             logger.warning("submitting a batch for user %s failed: %s", user_id, exc)
             continue
         if result.requests:

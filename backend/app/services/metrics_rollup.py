@@ -278,12 +278,17 @@ class Contribution:
 
     @classmethod
     def of(cls, analysis: TicketAnalysis) -> Contribution:
+        return cls.from_values({name: getattr(analysis, name) for name in _TRACKED})
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> Contribution:
+        """From an analysis's tracked column values (current or as they were)."""
         return cls(
-            user_id=analysis.user_id,
-            created_at=analysis.created_at,
-            labels={name: _label(getattr(analysis, name)) for name in COUNTED_FIELDS},
-            processing_ms=int(analysis.processing_time_ms or 0),
-            cost_usd=Decimal(str(analysis.cost_usd or 0)).quantize(MONEY_QUANTUM),
+            user_id=values["user_id"],
+            created_at=values["created_at"],
+            labels={name: _label(values[name]) for name in COUNTED_FIELDS},
+            processing_ms=int(values["processing_time_ms"] or 0),
+            cost_usd=Decimal(str(values["cost_usd"] or 0)).quantize(MONEY_QUANTUM),
         )
 
 
@@ -309,13 +314,7 @@ def _before_change(analysis: TicketAnalysis) -> Contribution | Literal["unknown"
             old[name] = history.deleted[0]
         else:
             old[name] = history.unchanged[0] if history.unchanged else getattr(analysis, name)
-    return Contribution(
-        user_id=old["user_id"],
-        created_at=old["created_at"],
-        labels={name: _label(old[name]) for name in COUNTED_FIELDS},
-        processing_ms=int(old["processing_time_ms"] or 0),
-        cost_usd=Decimal(str(old["cost_usd"] or 0)).quantize(MONEY_QUANTUM),
-    )
+    return Contribution.from_values(old)
 
 
 @event.listens_for(Session, "after_flush")

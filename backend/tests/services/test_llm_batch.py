@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
+from app.database import session_scope
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
 from app.services import analysis_service, integrations, learning, llm_batch, ticket_store
 from app.services.cascade import BATCH_PENDING
@@ -264,3 +266,22 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
     )
     assert kept is not None and kept.decision_reason.endswith("→ llm batch failed (upstream)")
     assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0  # not retried
+
+
+def test_one_users_unusable_settings_do_not_stop_the_others_batches(
+    committed_user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with session_scope() as db:
+        integrations.update(
+            db=db,
+            user_id=committed_user.id,
+            changes={
+                "openai_api_key": "sk-test-0123456789",
+                "openai_base_url": "http://10.0.0.9/v1",
+            },
+        )
+        learning.update_settings(db=db, user_id=committed_user.id, use_llm_batch_api=True)
+    monkeypatch.setattr(get_settings(), "allow_private_upstreams", False)  # as in production
+    assert llm_batch.submit_all_pending() == {"batches": 0, "requests": 0}
+    assert f"submitting a batch for user {committed_user.id} failed" in caplog.text
+    assert "private or local address" in caplog.text
