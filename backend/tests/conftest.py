@@ -1,7 +1,8 @@
 """Test fixtures: one migrated database per session, a rolled-back transaction per test.
 
-TEST_DATABASE_URL picks the database (default: the local PostgreSQL `test` database);
-set it to a sqlite:/// URL to run the suite on SQLite. An unreachable database fails.
+TEST_DATABASE_URL picks the database (default: the local PostgreSQL `test` database; see
+tests/targets.py for every variable); `sqlite` runs the suite on a temporary SQLite file.
+An unreachable database fails.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
-if TEST_DATABASE_URL == "sqlite":
-    TEST_DATABASE_URL = f"sqlite:///{tempfile.mkdtemp(prefix='triage-test-')}/test.db"
+from tests.targets import resolve_test_database_url
+
+TEST_DATABASE_URL = resolve_test_database_url()
 
 # Settings are read once: set the environment before the app is imported.
 os.environ.update(

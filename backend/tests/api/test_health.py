@@ -2,6 +2,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
+from tests.targets import TEST_FAULTS_REDIS_URL
 
 
 def test_health_is_ok(client: TestClient) -> None:
@@ -30,7 +31,7 @@ def test_ready_is_503_naming_redis_when_redis_is_down(
 def test_ready_includes_redis_when_configured_and_up(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(get_settings(), "redis_url", "redis://127.0.0.1:6379/0")
+    monkeypatch.setattr(get_settings(), "redis_url", TEST_FAULTS_REDIS_URL)
     response = client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"] == "ok"

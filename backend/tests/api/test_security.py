@@ -26,8 +26,9 @@ from app.database import get_db
 from app.main import create_app
 from app.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+REDIS_TEST_URL = TEST_FAULTS_REDIS_URL
 
 
 def login(client: TestClient, email: str, password: str = DEFAULT_PASSWORD) -> httpx.Response:
@@ -83,7 +84,7 @@ def test_successful_logins_do_not_use_up_the_budget(client: TestClient, users: U
 def redis_limited_apps(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FastAPI]]:
     """Two app instances (two API processes) sharing the test Redis database."""
     direct = redis.Redis.from_url(REDIS_TEST_URL)
-    direct.flushdb()
+    wipe_redis(direct)
     monkeypatch.setattr(get_settings(), "redis_url", REDIS_TEST_URL)
 
     def test_db() -> Iterator[Session]:
@@ -94,7 +95,7 @@ def redis_limited_apps(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for application in apps:
         application.dependency_overrides[get_db] = test_db
     yield apps
-    direct.flushdb()
+    wipe_redis(direct)
     direct.close()
 
 

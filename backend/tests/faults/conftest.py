@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from app.services import zendesk_service
+from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 from tests.worker.conftest import committed_user, live_client, start_worker
 
 __all__ = ["committed_user", "live_client", "start_worker"]
 
-FAULTS_REDIS_URL = os.environ.get("TEST_FAULTS_REDIS_URL", "redis://127.0.0.1:6379/13")
+FAULTS_REDIS_URL = TEST_FAULTS_REDIS_URL
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def redis_broker() -> Iterator[str]:
         client.ping()
     except redis.ConnectionError as exc:
         pytest.exit(f"Redis at {FAULTS_REDIS_URL} is unreachable: {exc}", returncode=3)
-    client.flushdb()
+    wipe_redis(client)
     yield FAULTS_REDIS_URL
-    client.flushdb()
+    wipe_redis(client)
     client.close()
 
 

@@ -17,6 +17,7 @@ from app.database import get_db
 from app.main import create_app
 from tests.factories import DEFAULT_PASSWORD, UserFactory, create_analysed_ticket
 from tests.faults.conftest import FAULTS_REDIS_URL
+from tests.targets import wipe_redis
 from tests.tcp_proxy import TcpProxy
 
 LOGIN_KEYS = "triage:login:*"
@@ -32,9 +33,10 @@ class RedisBehindProxy:
 def api(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBehindProxy]:
     """The app with REDIS_URL pointing at a proxy in front of the test Redis database."""
     direct = redis.Redis.from_url(FAULTS_REDIS_URL)
-    direct.flushdb()
-    database = FAULTS_REDIS_URL.rsplit("/", 1)[1]
-    with TcpProxy("127.0.0.1", 6379) as proxy:
+    wipe_redis(direct)
+    target = redis.Redis.from_url(FAULTS_REDIS_URL).connection_pool.connection_kwargs
+    database = target.get("db", 0)
+    with TcpProxy(target.get("host", "127.0.0.1"), target.get("port", 6379)) as proxy:
         monkeypatch.setattr(
             get_settings(), "redis_url", f"redis://127.0.0.1:{proxy.port}/{database}"
         )
@@ -47,7 +49,7 @@ def api(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBehindPro
         application.dependency_overrides[get_db] = test_db
         with TestClient(application, raise_server_exceptions=False) as client:
             yield RedisBehindProxy(client, proxy)
-    direct.flushdb()
+    wipe_redis(direct)
     direct.close()
 
 

@@ -25,8 +25,9 @@ from app.services.users import create_user
 from app.worker import celery_app
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from tests.factories import DEFAULT_PASSWORD
+from tests.targets import TEST_REDIS_URL, wipe_redis
 
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_TEST_URL = TEST_REDIS_URL
 
 
 @pytest.fixture
@@ -81,10 +82,10 @@ def redis_broker() -> Iterator[str]:
         client.ping()
     except redis.ConnectionError as exc:
         pytest.exit(f"Redis at {REDIS_TEST_URL} is unreachable: {exc}", returncode=3)
-    client.flushdb()
+    wipe_redis(client)
     point_celery_at(REDIS_TEST_URL)
     yield REDIS_TEST_URL
-    client.flushdb()
+    wipe_redis(client)
 
 
 WorkerFactory = Callable[..., subprocess.Popen[bytes]]
