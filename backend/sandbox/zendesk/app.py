@@ -21,6 +21,8 @@ from sandbox.zendesk.common import (
 from sandbox.zendesk.handlers_search import SearchHandlers
 from sandbox.zendesk.handlers_tickets import TicketHandlers
 from sandbox.zendesk.handlers_webhooks import WebhookHandlers
+from sandbox.zendesk.people import PeopleHandlers
+from sandbox.zendesk.records import RecordHandlers
 from sandbox.zendesk.simulator import ZendeskSimulator
 
 
@@ -30,6 +32,8 @@ def create_zendesk_app(sim: ZendeskSimulator | None = None) -> Starlette:
     tickets = TicketHandlers(sim)
     search = SearchHandlers(sim)
     webhooks = WebhookHandlers(sim)
+    people = PeopleHandlers(sim)
+    records = RecordHandlers(sim)
     routes: list[Route] = []
 
     def add(path: str, name: str, handler: Callable[[_Context], Any], methods: list[str]) -> None:
@@ -40,13 +44,39 @@ def create_zendesk_app(sim: ZendeskSimulator | None = None) -> Starlette:
             routes.append(Route(variant, endpoint, methods=methods, name=f"{name}{variant}"))
 
     add("/users/me", "users_me", tickets.users_me, ["GET"])
+    add("/users", "list_users", people.list_users, ["GET"])
+    add("/users", "create_user", people.create_user, ["POST"])
+    add("/users/show_many", "show_many_users", people.show_many_users, ["GET"])
+    add("/users/{user_id:int}", "show_user", people.show_user, ["GET"])
+    add("/organizations", "list_organizations", people.list_organizations, ["GET"])
+    add("/organizations", "create_organization", people.create_organization, ["POST"])
+    add(
+        "/organizations/show_many",
+        "show_many_organizations",
+        people.show_many_organizations,
+        ["GET"],
+    )
+    add(
+        "/organizations/{organization_id:int}",
+        "organization",
+        people.organization,
+        ["GET", "PUT", "DELETE"],
+    )
     add("/tickets", "list_tickets", tickets.list_tickets, ["GET"])
     add("/tickets", "create_ticket", tickets.create_ticket, ["POST"])
     add("/tickets/show_many", "show_many", tickets.show_many, ["GET"])
+    add("/tickets/create_many", "create_many", tickets.create_many, ["POST"])
+    add("/tickets/destroy_many", "destroy_many", tickets.destroy_many, ["DELETE"])
     add("/tickets/update_many", "update_many", tickets.update_many, ["PUT"])
     add("/tickets/{ticket_id:int}", "show_ticket", tickets.show_ticket, ["GET"])
     add("/tickets/{ticket_id:int}", "update_ticket", tickets.update_ticket, ["PUT"])
+    add("/tickets/{ticket_id:int}", "delete_ticket", tickets.delete_ticket, ["DELETE"])
     add("/tickets/{ticket_id:int}/comments", "comments", tickets.comments, ["GET"])
+    add("/tickets/{ticket_id:int}/audits", "ticket_audits", records.ticket_audits, ["GET"])
+    add("/ticket_audits", "all_audits", records.all_audits, ["GET"])
+    add("/tickets/{ticket_id:int}/metrics", "ticket_metric", records.ticket_metric, ["GET"])
+    add("/ticket_metrics", "list_metrics", records.list_metrics, ["GET"])
+    add("/ticket_metrics/{metric_id:int}", "show_metric", records.show_metric, ["GET"])
     add("/tickets/{ticket_id:int}/tags", "tags", tickets.tags, ["GET", "PUT", "POST", "DELETE"])
     add("/search", "search", search.search, ["GET"])
     add("/search/count", "search_count", search.search_count, ["GET"])
@@ -59,6 +89,12 @@ def create_zendesk_app(sim: ZendeskSimulator | None = None) -> Starlette:
         "/webhooks/{webhook_id}/signing_secret",
         "webhook_signing_secret",
         webhooks.webhook_signing_secret,
+        ["GET"],
+    )
+    add(
+        "/incremental/tickets",
+        "incremental_tickets_by_time",
+        search.incremental_tickets_by_time,
         ["GET"],
     )
     add(

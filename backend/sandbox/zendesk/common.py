@@ -60,6 +60,13 @@ CHANGE_EVENT_TYPES = {
     "custom_fields": "ticket.custom_field_changed",
 }
 
+DEFAULT_ORGANIZATIONS: tuple[dict[str, Any], ...] = (
+    {"id": 362000000001, "name": "Acme GmbH", "domain_names": ["acme-gmbh.de"]},
+    {"id": 362000000002, "name": "Globex Corporation", "domain_names": ["globex.example"]},
+    {"id": 362000000003, "name": "Umbrella Retail", "domain_names": ["umbrella.example"]},
+)
+"""Organizations of a seed that names none."""
+
 NOT_AUTHENTICATED = {"error": "Couldn't authenticate you"}
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 FORBIDDEN = {
@@ -213,6 +220,7 @@ class _Job:
     status: str = "queued"
     results: list[dict[str, Any]] | None = None
     completed_at: datetime | None = None
+    job_type: str = "bulk_update"
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sandbox.zendesk.common import (
     MAX_INCREMENTAL_PAGE_SIZE,
     MAX_PAGE_SIZE,
     SEARCH_RESULT_LIMIT,
+    TICKET_TYPES,
     HttpError,
     _Context,
     _decode_cursor,
@@ -42,7 +43,11 @@ class SearchHandlers(HandlerBase):
                     "than Search Response Limits",
                 },
             )
-        hits = self.sim._search(query)
+        hits = self.sim._search(
+            query,
+            sort_by=context.query.get("sort_by"),
+            sort_order=context.query.get("sort_order"),
+        )
         page, paging = _offset_page(context, hits)
         if page_number * per_page >= SEARCH_RESULT_LIMIT:
             paging["next_page"] = None
@@ -63,12 +68,15 @@ class SearchHandlers(HandlerBase):
                 400,
                 {"error": "InvalidSearchParameter", "description": "filter[type] is required"},
             )
-        if re.search(r"(^|\s)-?type:", query):
+        # zenpy repeats the filter as `type:ticket` in the query; a different type is a
+        # contradiction the real API cannot answer either.
+        named = {value.lower() for value in re.findall(r"(?:^|\s)type:(\w+)", query)}
+        if named - {object_type.lower()} - set(TICKET_TYPES):
             raise HttpError(
                 400,
                 {
                     "error": "InvalidSearchParameter",
-                    "description": "Use filter[type] instead of type: in the query",
+                    "description": "type: in the query contradicts filter[type]",
                 },
             )
         hits = sorted(
@@ -83,51 +91,58 @@ class SearchHandlers(HandlerBase):
         ]
         return {"results": results, "facets": None, "meta": meta, "links": links}
 
-    def incremental_tickets(self, context: _Context) -> Any:
+    def _start_time(self, context: _Context) -> int:
+        try:
+            start = int(context.query.get("start_time", ""))
+        except ValueError as exc:
+            raise HttpError(
+                400, {"error": "InvalidValue", "description": "start_time must be an integer"}
+            ) from exc
+        if start > time.time():
+            raise HttpError(
+                400, {"error": "InvalidValue", "description": "start_time is in the future"}
+            )
+        return start
+
+    def _exportable(self) -> list[dict[str, Any]]:
+        """Live and deleted tickets changed before the export's horizon, oldest first."""
         if self.sim.role != "admin":
             raise HttpError(403, FORBIDDEN)
+        horizon = time.time() - self.sim.incremental_lag_s
+        tickets = [*self.sim.tickets.values(), *self.sim.deleted_tickets.values()]
+        return sorted((t for t in tickets if _export_key(t)[0] <= horizon), key=_export_key)
+
+    def _render_exported(self, page: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
+        tickets = []
+        for ticket in page:
+            rendered = self.sim._render_ticket(ticket, base_url)
+            rendered["generated_timestamp"] = _export_key(ticket)[0]
+            tickets.append(rendered)
+        return tickets
+
+    def incremental_tickets(self, context: _Context) -> Any:
+        """The cursor-based export (`/incremental/tickets/cursor`)."""
+        candidates = self._exportable()
         size = _int_param(
             context.query, "per_page", MAX_INCREMENTAL_PAGE_SIZE, MAX_INCREMENTAL_PAGE_SIZE
         )
         cursor = context.query.get("cursor")
-        start_time = context.query.get("start_time")
         if cursor:
             after_key = tuple(_decode_cursor(cursor))
-        elif start_time is not None:
-            try:
-                start = int(start_time)
-            except ValueError as exc:
-                raise HttpError(
-                    400, {"error": "InvalidValue", "description": "start_time must be an integer"}
-                ) from exc
-            if start > time.time():
-                raise HttpError(
-                    400, {"error": "InvalidValue", "description": "start_time is in the future"}
-                )
-            after_key = (start, -1)
+        elif "start_time" in context.query:
+            after_key = (self._start_time(context), -1)
         else:
             raise HttpError(
                 400, {"error": "InvalidValue", "description": "start_time or cursor is required"}
             )
-        horizon = time.time() - self.sim.incremental_lag_s
-
-        def key(ticket: dict[str, Any]) -> tuple[int, int]:
-            return int(parse_iso(ticket["updated_at"]).timestamp()), ticket["id"]
-
-        candidates = sorted((t for t in self.sim.tickets.values() if key(t)[0] <= horizon), key=key)
-        remaining = [t for t in candidates if key(t) > tuple(after_key)]
+        remaining = [t for t in candidates if _export_key(t) > tuple(after_key)]
         page = remaining[:size]
         end_of_stream = len(remaining) <= size
-        after_cursor = _encode_cursor(key(page[-1]) if page else tuple(after_key))
-        before_cursor = _encode_cursor(key(page[0])) if page else None
+        after_cursor = _encode_cursor(_export_key(page[-1]) if page else tuple(after_key))
+        before_cursor = _encode_cursor(_export_key(page[0])) if page else None
         url = f"{context.base_url}{context.path}"
-        tickets = []
-        for ticket in page:
-            rendered = self.sim._render_ticket(ticket, context.base_url)
-            rendered["generated_timestamp"] = key(ticket)[0]
-            tickets.append(rendered)
         return {
-            "tickets": tickets,
+            "tickets": self._render_exported(page, context.base_url),
             "after_cursor": after_cursor,
             "before_cursor": before_cursor,
             "after_url": f"{url}?{urlencode({'cursor': after_cursor})}",
@@ -135,8 +150,37 @@ class SearchHandlers(HandlerBase):
             if before_cursor
             else None,
             "end_of_stream": end_of_stream,
-            "count": len(tickets),
+            "count": len(page),
+        }
+
+    def incremental_tickets_by_time(self, context: _Context) -> Any:
+        """The time-based export (`/incremental/tickets?start_time=`): pages end at a
+        timestamp, the next starts there, so tickets sharing it are sent again, as Zendesk
+        does (clients drop the duplicates)."""
+        if "start_time" not in context.query:
+            raise HttpError(400, {"error": "InvalidValue", "description": "start_time is required"})
+        start = self._start_time(context)
+        size = _int_param(
+            context.query, "per_page", MAX_INCREMENTAL_PAGE_SIZE, MAX_INCREMENTAL_PAGE_SIZE
+        )
+        remaining = [t for t in self._exportable() if _export_key(t)[0] >= start]
+        page = remaining[:size]
+        end_of_stream = len(remaining) <= size
+        end_time = _export_key(page[-1])[0] if page else start
+        if not end_of_stream and end_time == start:
+            end_time += 1  # a full page sharing one second would loop forever
+        next_url = f"{context.base_url}{context.path}?{urlencode({'start_time': end_time})}"
+        return {
+            "tickets": self._render_exported(page, context.base_url),
+            "next_page": next_url,
+            "end_of_stream": end_of_stream,
+            "end_time": end_time,
+            "count": len(page),
         }
 
     def unknown(self, context: _Context) -> Any:
         raise HttpError(404, {"error": "InvalidEndpoint", "description": "Not found"})
+
+
+def _export_key(ticket: dict[str, Any]) -> tuple[int, int]:
+    return int(parse_iso(ticket["updated_at"]).timestamp()), ticket["id"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from starlette.responses import Response
+
 from sandbox.zendesk.common import (
     MAX_IDS,
     NOT_FOUND,
@@ -55,24 +57,37 @@ class TicketHandlers(HandlerBase):
 
     def create_ticket(self, context: _Context) -> Any:
         body = context.body if isinstance(context.body, dict) else {}
-        data = body.get("ticket")
-        if not isinstance(data, dict):
-            raise HttpError(422, _record_invalid(_detail("ticket", "Ticket: is required")))
-        comment = data.get("comment")
-        text = comment.get("body") if isinstance(comment, dict) else comment
-        if not isinstance(text, str) or not text.strip():
-            raise HttpError(
-                422, _record_invalid(_detail("description", "Description: cannot be blank"))
-            )
-        subject = data.get("subject") or text.strip().splitlines()[0][:80]
-        allowed = {"priority", "status", "type", "tags", "requester_id", "assignee_id"}
-        fields = {name: data[name] for name in allowed if name in data}
-        ticket = self.sim._create_ticket_locked(subject, text, fields, via="api")
+        ticket = self.sim._create_ticket_from_api(body.get("ticket"))
         audit = self.sim.audits[ticket["id"]][-1]
         return 201, {
             "ticket": self.sim._render_ticket(ticket, context.base_url),
             "audit": copy.deepcopy(audit),
         }
+
+    def create_many(self, context: _Context) -> Any:
+        body = context.body if isinstance(context.body, dict) else {}
+        items = body.get("tickets")
+        if not isinstance(items, list) or not items:
+            raise HttpError(
+                400, {"error": "InvalidValue", "description": 'Expected {"tickets": [...]}'}
+            )
+        if len(items) > MAX_IDS:
+            raise HttpError(
+                400,
+                {"error": "TooManyValues", "description": f"Too many tickets: max is {MAX_IDS}"},
+            )
+        operations = [(0, copy.deepcopy(item), "create") for item in items]
+        job = self.sim._create_job(operations, job_type="bulk_create")
+        return {"job_status": self.sim._job_payload(job, context.base_url)}
+
+    def delete_ticket(self, context: _Context) -> Any:
+        self.sim._delete_ticket(context.path_params["ticket_id"])
+        return Response(status_code=204)
+
+    def destroy_many(self, context: _Context) -> Any:
+        ids = _parse_ids(context.query)
+        job = self.sim._create_job([(i, {}, "delete") for i in ids], job_type="bulk_delete")
+        return {"job_status": self.sim._job_payload(job, context.base_url)}
 
     def update_ticket(self, context: _Context) -> Any:
         ticket_id = context.path_params["ticket_id"]

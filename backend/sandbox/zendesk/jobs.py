@@ -22,7 +22,7 @@ class JobsMixin:
         return {
             "id": job.id,
             "url": f"{base_url}/api/v2/job_statuses/{job.id}.json",
-            "job_type": "bulk_update",
+            "job_type": job.job_type,
             "status": job.status,
             "total": job.total,
             "progress": progress,
@@ -30,7 +30,9 @@ class JobsMixin:
             "results": copy.deepcopy(job.results),
         }
 
-    def _create_job(self, operations: list[tuple[int, dict[str, Any], str]]) -> _Job:
+    def _create_job(
+        self, operations: list[tuple[int, dict[str, Any], str]], job_type: str = "bulk_update"
+    ) -> _Job:
         pending = [job for job in self.jobs.values() if job.status in {"queued", "working"}]
         if len(pending) >= MAX_QUEUED_JOBS:
             raise HttpError(
@@ -49,6 +51,7 @@ class JobsMixin:
             created=time.monotonic(),
             total=len(operations),
             operations=operations,
+            job_type=job_type,
         )
         self.jobs[job.id] = job
         timer = threading.Timer(self.job_delay_s + 0.001, self._advance_jobs_safely)
@@ -72,36 +75,39 @@ class JobsMixin:
                 job.status = "working"
 
     def _run_job(self, job: _Job) -> None:
-        results: list[dict[str, Any]] = []
-        for index, (ticket_id, changes, form) in enumerate(job.operations):
-            allow = form == "bulk" or self.accept_undocumented_additional_tags
-            try:
-                self._apply_update(ticket_id, changes, allow_additional_tags=allow)
-            except HttpError as error:
-                code = error.payload.get("error", "Error")
-                if code == "RecordNotFound":
-                    code = "TicketNotFound"
-                results.append(
-                    {
-                        "index": index,
-                        "id": ticket_id,
-                        "action": "update",
-                        "success": False,
-                        "status": "Failed",
-                        "error": code,
-                        "details": error.payload.get("description", ""),
-                    }
-                )
-            else:
-                results.append(
-                    {
-                        "index": index,
-                        "id": ticket_id,
-                        "action": "update",
-                        "success": True,
-                        "status": "Updated",
-                    }
-                )
+        results = [
+            self._run_operation(index, ticket_id, changes, form)
+            for index, (ticket_id, changes, form) in enumerate(job.operations)
+        ]
         job.results = results
         job.status = "completed"
         job.completed_at = _utcnow()
+
+    def _run_operation(
+        self, index: int, ticket_id: int, changes: dict[str, Any], form: str
+    ) -> dict[str, Any]:
+        """One job step: "create", "delete", or an update ("bulk" takes additional_tags)."""
+        action = {"create": "create", "delete": "delete"}.get(form, "update")
+        try:
+            if form == "create":
+                ticket_id = self._create_ticket_from_api(changes)["id"]
+            elif form == "delete":
+                self._delete_ticket(ticket_id)
+            else:
+                allow = form == "bulk" or self.accept_undocumented_additional_tags
+                self._apply_update(ticket_id, changes, allow_additional_tags=allow)
+        except HttpError as error:
+            code = error.payload.get("error", "Error")
+            if code == "RecordNotFound":
+                code = "TicketNotFound"
+            return {
+                "index": index,
+                "id": ticket_id or None,
+                "action": action,
+                "success": False,
+                "status": "Failed",
+                "error": code,
+                "details": error.payload.get("description", ""),
+            }
+        done = {"create": "Created", "delete": "Deleted"}.get(form, "Updated")
+        return {"index": index, "id": ticket_id, "action": action, "success": True, "status": done}

@@ -224,8 +224,21 @@ class SearchMixin:
     def _searchable(self, ticket_id: int) -> bool:
         return self._indexed_at.get(ticket_id, 0.0) <= time.monotonic()
 
-    def _search(self, query: str, *, object_type: str | None = None) -> list[dict[str, Any]]:
+    def _search(
+        self,
+        query: str,
+        *,
+        object_type: str | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Matching tickets; `sort_by`/`sort_order` (the API's parameters) win over the
+        query's `order_by:`/`sort:` as in Zendesk; unknown values keep the default."""
         parsed = _SearchQuery.parse(query)
+        if sort_by in _SORT_FIELDS:
+            parsed.order_by = sort_by
+        if sort_order in {"asc", "desc"}:
+            parsed.descending = sort_order == "desc"
         if object_type is not None:
             parsed.object_types.add(object_type)
         if parsed.object_types and parsed.object_types != {"ticket"}:

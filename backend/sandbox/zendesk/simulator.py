@@ -19,6 +19,7 @@ from sandbox.zendesk.common import (
     DEFAULT_BASE_URL,
     DEFAULT_EMAIL,
     DEFAULT_OAUTH_TOKEN,
+    DEFAULT_ORGANIZATIONS,
     SEED_PATH,
     TICKET_DEFAULTS,
     RecordedCall,
@@ -142,6 +143,12 @@ class ZendeskSimulator(
                 int(ticket_id): label for ticket_id, label in self._seed.get("labels", {}).items()
             }
             self.audits: dict[int, list[dict[str, Any]]] = {}
+            self.deleted_tickets: dict[int, dict[str, Any]] = {}
+            self.organizations: dict[int, dict[str, Any]] = {
+                org["id"]: dict(org)
+                for org in self._seed.get("organizations") or DEFAULT_ORGANIZATIONS
+            }
+            self._organization_ids = itertools.count(max(self.organizations, default=0) + 1)
             self.calls: list[RecordedCall] = []
             self.jobs: dict[str, _Job] = {}
             self.events: list[dict[str, Any]] = []

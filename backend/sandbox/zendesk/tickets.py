@@ -22,6 +22,23 @@ from sandbox.zendesk.common import (
     normalize_tags,
 )
 
+CREATE_FIELDS = (
+    "priority",
+    "status",
+    "type",
+    "tags",
+    "requester_id",
+    "submitter_id",
+    "assignee_id",
+    "group_id",
+    "organization_id",
+    "external_id",
+    "custom_fields",
+    "due_at",
+    "collaborator_ids",
+)
+"""What a create request may set besides the subject and the first comment."""
+
 
 class TicketStoreMixin:
     """Tickets, comments and audits (part of ZendeskSimulator)."""
@@ -119,6 +136,51 @@ class TicketStoreMixin:
         self._emit("ticket.created", ticket_id)
         return ticket
 
+    def _create_ticket_from_api(self, data: Any) -> dict[str, Any]:
+        """A ticket from a create request's `ticket` object: the first comment comes from
+        `comment` (text or {body, public}) or, as zenpy sends it, from `description`."""
+        if not isinstance(data, dict):
+            raise HttpError(422, _record_invalid(_detail("ticket", "Ticket: is required")))
+        comment = data.get("comment")
+        text = comment.get("body") if isinstance(comment, dict) else comment
+        if not (isinstance(text, str) and text.strip()):
+            text = data.get("description")
+        if not isinstance(text, str) or not text.strip():
+            raise HttpError(
+                422, _record_invalid(_detail("description", "Description: cannot be blank"))
+            )
+        details: dict[str, list[dict[str, str]]] = {}
+        for name, allowed in (
+            ("status", STATUS_ORDER),
+            ("priority", (*PRIORITY_ORDER, None)),
+            ("type", (*TICKET_TYPES, None)),
+        ):
+            if name in data and data[name] not in allowed:
+                details.update(_detail(name, f"{name.capitalize()}: {data[name]!r} is not valid"))
+        for name in ("requester_id", "assignee_id", "group_id", "organization_id"):
+            if data.get(name) is not None and not isinstance(data[name], int):
+                details.update(_detail(name, f"{name}: must be an integer"))
+        if details:
+            raise HttpError(422, _record_invalid(details))
+        subject = data.get("subject") or text.strip().splitlines()[0][:80]
+        fields = {name: data[name] for name in CREATE_FIELDS if data.get(name) is not None}
+        if data.get("status") == "new" or "status" not in data:
+            fields["status"] = "open" if data.get("assignee_id") else "new"
+        ticket = self._create_ticket_locked(subject, text, fields, via="api")
+        if isinstance(comment, dict) and comment.get("public") is False:
+            self.comments[ticket["id"]][0]["public"] = False
+        return ticket
+
+    def _delete_ticket(self, ticket_id: int) -> None:
+        """Soft delete as Zendesk does: gone from the API, `deleted` in incremental exports."""
+        ticket = self.tickets.pop(ticket_id, None)
+        if ticket is None:
+            raise HttpError(404, NOT_FOUND)
+        ticket["status"] = "deleted"
+        ticket["updated_at"] = iso_utc(_utcnow())
+        self.deleted_tickets[ticket_id] = ticket
+        self._indexed_at.pop(ticket_id, None)
+
     def _default_requester_id(self) -> int:
         end_users = [uid for uid, user in self.users.items() if user.get("role") == "end-user"]
         return end_users[0] if end_users else 361000000001
@@ -160,7 +222,7 @@ class TicketStoreMixin:
             else:
                 updates["subject"] = changes["subject"]
                 updates["raw_subject"] = changes["subject"]
-        for name in ("assignee_id", "group_id", "requester_id"):
+        for name in ("assignee_id", "group_id", "requester_id", "organization_id"):
             if name in changes:
                 if changes[name] is not None and not isinstance(changes[name], int):
                     details.update(_detail(name, f"{name}: must be an integer"))
