@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.openai_sim.common import FAULT_KINDS, SIM_API_KEY, RecordedCall, SimResponse, _error
 from sandbox.openai_sim.simulator import OpenAISimulator
+from sandbox.openai_sim.streaming import sse_events
 
 
 def _json_response(result: SimResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
@@ -78,6 +79,11 @@ def create_openai_app(sim: OpenAISimulator | None = None) -> FastAPI:
             )
         call.status, call.response = result.status, copy.deepcopy(result.body)
         processing = {"openai-processing-ms": str(round(sim.latency_s * 1000) + 1)}
+        if result.status == 200 and body.get("stream") is True:
+            options = body.get("stream_options") or {}
+            events = sse_events(result.body, include_usage=bool(options.get("include_usage")))
+            headers = {"x-request-id": f"req_{uuid.uuid4().hex}", **limit_headers, **processing}
+            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         return _json_response(result, {**limit_headers, **processing})
 
     def _authorized_call(request: Request, body: Any) -> tuple[RecordedCall, SimResponse | None]:

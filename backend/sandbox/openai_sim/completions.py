@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -18,8 +19,11 @@ from sandbox.openai_sim.common import (
     SimResponse,
     _error,
 )
-from sandbox.openai_sim.heuristics import _analyse, _message_text
+from sandbox.openai_sim.heuristics import _message_text
 from sandbox.openai_sim.schema import _break_schema, _fill, _strict_schema_problems
+from sandbox.openai_sim.tools import plan_tool_call
+
+MAX_CHOICES = 128
 
 
 class CompletionsMixin:
@@ -47,7 +51,8 @@ class CompletionsMixin:
         return cached_chars // CHARS_PER_TOKEN
 
     def complete(self, body: Mapping[str, Any], fault: str | None = None) -> SimResponse:
-        """A chat completion for `body` (or the error OpenAI would return)."""
+        """A chat completion for `body` (or the error OpenAI would return): `n` choices,
+        each a text or JSON answer, or a tool call when `tools`/`tool_choice` ask for one."""
         model_id = body.get("model")
         messages = body.get("messages")
         if not isinstance(model_id, str) or not model_id:
@@ -70,6 +75,22 @@ class CompletionsMixin:
                 param="reasoning_effort",
                 code="unsupported_parameter",
             )
+        if body.get("stream_options") is not None and not body.get("stream"):
+            return _error(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            )
+        n = body.get("n", 1)
+        if n is None:
+            n = 1
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_CHOICES:
+            return _error(
+                400, f"Invalid 'n': must be an integer from 1 to {MAX_CHOICES}.", param="n"
+            )
+        tool_plan = plan_tool_call(body)
+        if isinstance(tool_plan, SimResponse):
+            return tool_plan
         response_format = body.get("response_format") or {"type": "text"}
         schema: dict[str, Any] | None = None
         if response_format.get("type") == "json_schema":
@@ -91,13 +112,26 @@ class CompletionsMixin:
         prefix = json.dumps(response_format, sort_keys=True) + "".join(
             f"\x1e{m.get('role')}\x1f{_message_text(m)}" for m in messages if isinstance(m, dict)
         )
+        if body.get("tools"):
+            prefix = json.dumps(body["tools"], sort_keys=True) + prefix
         prompt_tokens = math.ceil(len(prefix) / CHARS_PER_TOKEN)
         cached_tokens = self._cached_tokens(model.id, prefix)
 
-        analysis = _analyse([m for m in messages if isinstance(m, dict)])
+        analysis = self.labeller([m for m in messages if isinstance(m, dict)])
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         finish_reason = "stop"
-        if schema is not None:
+        if tool_plan is not None:
+            tool, finish_reason = tool_plan
+            arguments = _fill(tool["parameters"], tool["parameters"], analysis)
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "function",
+                    "function": {"name": tool["name"], "arguments": json.dumps(arguments)},
+                }
+            ]
+            content = message["tool_calls"][0]["function"]["arguments"]
+        elif schema is not None:
             value = _fill(schema, schema, analysis)
             if fault == "schema":
                 value = _break_schema(value, schema, schema)
@@ -107,14 +141,15 @@ class CompletionsMixin:
             content = json.dumps(value, ensure_ascii=False)
         else:
             content = analysis["summary"]
-        if fault == "malformed":
-            content = content[: max(1, len(content) // 2)]
-        elif fault == "length":
-            content, finish_reason = content[: max(1, len(content) // 2)], "length"
-        if fault == "refusal":
-            message["refusal"] = "I'm sorry, but I can't help with that request."
-        else:
-            message["content"] = content
+        if tool_plan is None:
+            if fault == "malformed":
+                content = content[: max(1, len(content) // 2)]
+            elif fault == "length":
+                content, finish_reason = content[: max(1, len(content) // 2)], "length"
+            if fault == "refusal":
+                message["refusal"] = "I'm sorry, but I can't help with that request."
+            else:
+                message["content"] = content
 
         visible_tokens = math.ceil(len(content) / CHARS_PER_TOKEN) if fault != "refusal" else 12
         reasoning_tokens = (
@@ -128,22 +163,33 @@ class CompletionsMixin:
             visible_tokens = min(visible_tokens, allowed_visible)
             reasoning_tokens = min(reasoning_tokens, limit)
             finish_reason = "length"
-        completion_tokens = visible_tokens + reasoning_tokens
+        completion_tokens = (visible_tokens + reasoning_tokens) * n
+        choices = []
+        for index in range(n):
+            choice_message = copy.deepcopy(message)
+            for call in choice_message.get("tool_calls", []):
+                call["id"] = f"call_{uuid.uuid4().hex[:24]}"
+            choices.append(
+                {
+                    "index": index,
+                    "message": choice_message,
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+            )
         payload = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model.snapshot or model.id,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-            ],
+            "choices": choices,
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
                 "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
                 "completion_tokens_details": {
-                    "reasoning_tokens": reasoning_tokens,
+                    "reasoning_tokens": reasoning_tokens * n,
                     "audio_tokens": 0,
                     "accepted_prediction_tokens": 0,
                     "rejected_prediction_tokens": 0,
@@ -153,5 +199,3 @@ class CompletionsMixin:
             "system_fingerprint": "fp_sim0001",
         }
         return SimResponse(200, payload)
-
-    # -- Batch API (HTTP-independent) --

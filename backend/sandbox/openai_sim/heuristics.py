@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+Labeller = Callable[[list[Mapping[str, Any]]], dict[str, Any]]
+"""Messages → labels (category, urgency, sentiment, confidence, language, summary,
+reply_draft, suggested_tags) that the simulated model fills the response schema with."""
 
 
 def _words(alternatives: str) -> re.Pattern[str]:

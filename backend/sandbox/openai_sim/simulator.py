@@ -23,6 +23,7 @@ from sandbox.openai_sim.common import (
 )
 from sandbox.openai_sim.completions import CompletionsMixin
 from sandbox.openai_sim.faults import FaultsMixin
+from sandbox.openai_sim.heuristics import Labeller, _analyse
 
 
 class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
@@ -41,7 +42,10 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
         seed: int = 0,
         rate_limit_requests: int = 10_000,
         rate_limit_tokens: int = 10_000_000,
+        labeller: Labeller = _analyse,
     ) -> None:
+        """`labeller` turns a request's messages into the labels the simulated model answers
+        with (default: keyword heuristics); swap it to simulate a better or worse model."""
         _check_rates(fault_rates or {})
         self._config: dict[str, Any] = {
             "valid_keys": None if valid_keys is None else frozenset(valid_keys),
@@ -54,6 +58,7 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
             "rate_limit_requests": rate_limit_requests,
             "rate_limit_tokens": rate_limit_tokens,
             "batch_delay_s": batch_delay_s,
+            "labeller": labeller,
         }
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -80,6 +85,7 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
             self._prefix_cache: set[tuple[str, int, str]] = set()
             self._window: deque[tuple[float, int]] = deque()
             self.batch_delay_s: float = config["batch_delay_s"]
+            self.labeller: Labeller = config["labeller"]
             self._files: dict[str, SimFile] = {}
             self._batches: dict[str, dict[str, Any]] = {}
             self._batch_rng = random.Random(config["seed"])
