@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+import jwt
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,6 +27,7 @@ from app.middleware import (
 from app.observability import configure_logging
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse
+from app.security import decode_access_token, user_id_of
 
 logger = logging.getLogger("app")
 
@@ -210,8 +212,21 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
     if config.sandbox_enabled:
-        from sandbox.zendesk import create_zendesk_app
+        from sandbox.zendesk.builtin import create_builtin_sandbox
 
-        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets.
-        app.mount("/sandbox/zendesk", create_zendesk_app())
+        def sandbox_tenant(token: str) -> str | None:
+            """People reach their own sandbox account with their login token."""
+            try:
+                return str(user_id_of(decode_access_token(token, secret_key=config.secret_key)))
+            except jwt.InvalidTokenError:
+                return None
+
+        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets,
+        # each in an account of their own; it sends webhooks only to this service.
+        sandbox = create_builtin_sandbox(
+            secret=config.secret_key,
+            service_urls=[config.public_base_url],
+            bearer_tenant=sandbox_tenant,
+        )
+        app.mount("/sandbox/zendesk", sandbox)
     return app
