@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.services.cascade import (
+from app.analysis.cascade import (
     DEFAULT_TARGET_PRECISION,
     MAX_TARGET_PRECISION,
     MIN_TARGET_PRECISION,

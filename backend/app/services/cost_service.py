@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.analysis.cascade import BATCH_PENDING
 from app.enums import AnalysisSource
 from app.models import Ticket, TicketAnalysis
 from app.services import integrations, llm_pricing
 from app.services.analytics_service import Window
-from app.services.cascade import BATCH_PENDING
 from app.services.openai_service import (
     CHARS_PER_TOKEN,
     SYSTEM_PROMPT,

@@ -31,8 +31,9 @@ from openai.lib._pydantic import to_strict_json_schema
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.analysis import pii
 from app.enums import Category, Sentiment, Urgency
-from app.services import llm_pricing, pii
+from app.services import llm_pricing
 from app.services.llm_pricing import ModelPrice
 
 __all__ = [

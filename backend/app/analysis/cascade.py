@@ -3,15 +3,15 @@
 "Sure enough" means: for every gated field (category and urgency) the calibrated confidence
 of the answer analyze() serves reaches that field's threshold for the user's target precision
 (default 0.95). Thresholds come from out-of-fold predictions at training time (see
-`app.ml.user_models`): the lowest confidence at which answers were right at least the target
-share of the time. A field with no such threshold is never confident. Without a stored table
-the target itself is the threshold (exact for perfectly calibrated probabilities).
+`app.analysis.ml.user_models`): the lowest confidence at which answers were right at least
+the target share of the time. A field with no such threshold is never confident. Without a
+stored table the target itself is the threshold (exact for perfectly calibrated probabilities).
 
 Sentiment is not gated: VADER's confidence is a rescaled lexicon score, not a probability
 learned from labelled tickets, so no threshold on it stands for a precision. Agents can still
 correct it (feedback), it is just not what decides the path.
 
-Which model: a user's active model (see `app.services.learning`) if any, else the shared one;
+Which model: a user's active model (see `app.analysis.learning`) if any, else the shared one;
 loaded models are cached per (user, artifact version).
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.analysis.ml import user_models
+from app.analysis.offline_analyzer import OfflineAnalysis, OfflineAnalyzer, get_offline_analyzer
 from app.enums import Urgency
-from app.ml import user_models
 from app.models import CascadeSettings, UserModel
-from app.services.offline_analyzer import OfflineAnalysis, OfflineAnalyzer, get_offline_analyzer
 
 __all__ = [
     "BATCH_PENDING",

@@ -2,12 +2,12 @@
 shared model's thresholds. Prints name=value lines.
 
     cd backend
-    python -m app.ml.retrain --user-id 7                 # train; promote if not worse
-    python -m app.ml.retrain --user-id 7 --include-llm   # also learn from confident LLM answers
-    python -m app.ml.retrain --user-id 7 --list          # versions and held-out scores
-    python -m app.ml.retrain --user-id 7 --rollback [--to-version 3]   # 0: the shared model
-    python -m app.ml.retrain --user-id 7 --target-precision 0.9 --llm-batch-api on
-    python -m app.ml.retrain --calibrate-shared          # rewrite offline_v1.cascade.json
+    python -m app.analysis.ml.retrain --user-id 7                 # train; promote if not worse
+    python -m app.analysis.ml.retrain --user-id 7 --include-llm   # also confident LLM answers
+    python -m app.analysis.ml.retrain --user-id 7 --list          # versions and held-out scores
+    python -m app.analysis.ml.retrain --user-id 7 --rollback [--to-version 3]  # 0: shared
+    python -m app.analysis.ml.retrain --user-id 7 --target-precision 0.9 --llm-batch-api on
+    python -m app.analysis.ml.retrain --calibrate-shared          # rewrite offline_v1.cascade.json
 
 The Celery task `triage.retrain_user_model` does the same as the first form.
 """
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.ml.retrain",
+        prog="python -m app.analysis.ml.retrain",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
 
     if args.calibrate_shared:
-        from app.ml import user_models
+        from app.analysis.ml import user_models
 
         table = user_models.write_shared_calibration()
         print(f"model_version={table['model_version']}")
@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.user_id is None:
         parser.error("--user-id is required")
 
+    from app.analysis import learning, model_versions
     from app.database import session_scope
     from app.errors import AppError
-    from app.services import learning
 
     try:
         with session_scope() as db:
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"learn_from_llm={str(row.learn_from_llm).lower()}")
                 return 0
             if args.list:
-                for row in learning.list_models(db=db, user_id=args.user_id):
+                for row in model_versions.list_models(db=db, user_id=args.user_id):
                     holdout = row.metrics.get("holdout", {})
                     print(
                         f"version={row.version} active={row.active} "
@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 return 0
             if args.rollback:
-                active = learning.rollback(db=db, user_id=args.user_id, to_version=args.to_version)
+                active = model_versions.rollback(
+                    db=db, user_id=args.user_id, to_version=args.to_version
+                )
                 print(f"active_version={active.version if active else 'shared'}")
                 return 0
             result = learning.retrain_user_model(

@@ -34,21 +34,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.analysis import cascade, model_versions
+from app.analysis.ml import user_models
+from app.analysis.ml.user_models import Row
+from app.analysis.text import MAX_MODEL_CHARS
 from app.enums import AnalysisSource
-from app.errors import NotFound, Unprocessable
-from app.ml import user_models
-from app.ml.user_models import Row
+from app.errors import Unprocessable
 from app.models import (
     CascadeSettings,
     Ticket,
     TicketAnalysis,
     TrainingExample,
-    User,
     UserModel,
-    utcnow,
 )
-from app.services import cascade
-from app.services.offline_analyzer import MAX_MODEL_CHARS, OfflineAnalyzer, get_offline_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +58,6 @@ LLM_MIN_CONFIDENCE = 0.9
 MIN_USER_ROWS = 20
 MIN_HOLDOUT_ROWS = 5
 HOLDOUT_FRACTION = 0.25
-KEEP_VERSIONS = 10
 RETRAIN_AFTER_NEW_LABELS = 50
 
 
@@ -330,7 +327,7 @@ def training_set(
 ) -> TrainingSet:
     """Shared rows (weight 1) + the user's non-held-out rows (weighted up); the held-out rest."""
     if base_rows is None:
-        from app.ml.train import DEFAULT_TRAIN_CSV, read_rows
+        from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 
         base_rows = read_rows(DEFAULT_TRAIN_CSV)
     own = user_rows(db=db, user_id=user_id)
@@ -355,61 +352,6 @@ class RetrainResult:
     current: dict[str, Any] = field(default_factory=dict)
 
 
-def active_model(*, db: Session, user_id: int) -> UserModel | None:
-    return db.scalar(
-        select(UserModel).where(UserModel.user_id == user_id, UserModel.active.is_(True))
-    )
-
-
-def list_models(*, db: Session, user_id: int) -> list[UserModel]:
-    return list(
-        db.scalars(
-            select(UserModel).where(UserModel.user_id == user_id).order_by(UserModel.version)
-        )
-    )
-
-
-def _lock_user(db: Session, user_id: int) -> None:
-    """One retrain or rollback per user at a time (PostgreSQL; SQLite serialises writers)."""
-    query = select(User.id).where(User.id == user_id)
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    if db.scalar(query) is None:
-        raise NotFound(f"User {user_id} not found")
-
-
-def _current_analyzer(db: Session, user_id: int) -> tuple[OfflineAnalyzer, str]:
-    active = active_model(db=db, user_id=user_id)
-    if active is None:
-        return get_offline_analyzer(), "shared"
-    return user_models.analyzer_from_bytes(active.artifact), f"v{active.version}"
-
-
-def _activate(db: Session, user_id: int, target: UserModel | None) -> None:
-    for row in db.scalars(
-        select(UserModel).where(UserModel.user_id == user_id, UserModel.active.is_(True))
-    ):
-        row.active = False
-    if target is not None:
-        db.flush()
-        target.active = True
-        target.activated_at = utcnow()
-    db.flush()
-    cascade.invalidate(user_id)
-
-
-def _prune(db: Session, user_id: int) -> None:
-    """Keep the newest KEEP_VERSIONS versions (and the active one)."""
-    stale = db.scalars(
-        select(UserModel)
-        .where(UserModel.user_id == user_id, UserModel.active.is_(False))
-        .order_by(UserModel.version.desc())
-        .offset(KEEP_VERSIONS)
-    ).all()
-    for row in stale:
-        db.delete(row)
-
-
 def retrain_user_model(
     *,
     db: Session,
@@ -422,7 +364,7 @@ def retrain_user_model(
 
     `base_rows` defaults to the shared training split; `params` to the shared model's
     hyperparameters."""
-    _lock_user(db, user_id)
+    model_versions.lock_user(db, user_id)
     collect_examples(db=db, user_id=user_id, include_llm=include_llm)
     data = training_set(db=db, user_id=user_id, base_rows=base_rows)
     total = data.user_train_rows + len(data.holdout)
@@ -442,7 +384,7 @@ def retrain_user_model(
         name=f"user{user_id}_v{version}",
         data_name=f"shared split + {data.user_train_rows} rows of user {user_id}",
     )
-    current_analyzer, current_label = _current_analyzer(db, user_id)
+    current_analyzer, current_label = model_versions.current_analyzer(db, user_id)
     candidate_metrics = user_models.evaluate(candidate.analyzer, data.holdout)
     current_metrics = user_models.evaluate(current_analyzer, data.holdout)
     candidate_score = candidate_metrics["score"] or 0.0
@@ -480,8 +422,8 @@ def retrain_user_model(
     db.add(row)
     db.flush()
     if promoted:
-        _activate(db, user_id, row)
-    _prune(db, user_id)
+        model_versions.activate(db, user_id, row)
+    model_versions.prune(db, user_id)
     db.flush()
     logger.info("retrained user %s model v%s: %s", user_id, version, reason)
     return RetrainResult(
@@ -491,34 +433,3 @@ def retrain_user_model(
         candidate=candidate_metrics,
         current={"model": current_label, **current_metrics},
     )
-
-
-def rollback(*, db: Session, user_id: int, to_version: int | None = None) -> UserModel | None:
-    """Re-activate `to_version` (0: the shared model), by default the version that was active
-    before the current one (or the shared model when there is none). Returns the active row."""
-    _lock_user(db, user_id)
-    current = active_model(db=db, user_id=user_id)
-    if to_version == 0:
-        _activate(db, user_id, None)
-        return None
-    if to_version is not None:
-        target = db.scalar(
-            select(UserModel).where(UserModel.user_id == user_id, UserModel.version == to_version)
-        )
-        if target is None:
-            raise NotFound(f"User {user_id} has no model version {to_version}")
-    elif current is None:
-        return None  # already on the shared model
-    else:
-        target = db.scalar(
-            select(UserModel)
-            .where(
-                UserModel.user_id == user_id,
-                UserModel.activated_at.is_not(None),
-                UserModel.version < current.version,
-            )
-            .order_by(UserModel.version.desc())
-            .limit(1)
-        )
-    _activate(db, user_id, target)
-    return target

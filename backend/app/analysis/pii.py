@@ -21,7 +21,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+
+from app.analysis.pii_scan import Scan, Span, finditer_in, merge_windows
 
 __all__ = ["PII_KINDS", "Redaction", "redact", "redact_many"]
 
@@ -40,92 +41,7 @@ class Redaction:
         return sum(self.counts.values())
 
 
-@dataclass(frozen=True, slots=True)
-class _Span:
-    start: int
-    end: int
-    kind: str
-    key: str
-
-
-# Runs of digits and separators, at least four characters long, starting and ending in a digit.
-_NUMERIC_CHUNK_RE = re.compile(r"\d[\d .()/+-]{2,}\d", re.ASCII)
-_DROP_SEPARATORS = str.maketrans("", "", " .()/+-")
-
-
-class _Scan:
-    """The text plus lazily computed helpers shared by the detectors."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        lowered = text.lower()
-        # Some characters change length when lower-cased; then indices would not line up.
-        self.lowered: str | None = lowered if len(lowered) == len(text) else None
-        self._number_windows: dict[tuple[int, int], list[range]] = {}
-
-    def has_any(self, words: Iterable[str]) -> bool:
-        haystack = self.lowered if self.lowered is not None else self.text.lower()
-        return any(word in haystack for word in words)
-
-    def keyword_windows(self, words: Iterable[str], before: int, after: int) -> list[range]:
-        """Merged windows around each occurrence of the (lower-case) words."""
-        if self.lowered is None:
-            return [range(0, len(self.text))] if self.has_any(words) else []
-        spans: list[tuple[int, int]] = []
-        for word in words:
-            position = self.lowered.find(word)
-            while position != -1:
-                spans.append((max(0, position - before), position + len(word) + after))
-                position = self.lowered.find(word, position + 1)
-        return _merge(spans, len(self.text))
-
-    @cached_property
-    def numeric_chunks(self) -> list[tuple[int, int, int, int]]:
-        """(start, end, digits, dots) of runs of digits and phone/card separators."""
-        chunks = []
-        for match in _NUMERIC_CHUNK_RE.finditer(self.text):
-            value = match.group()
-            digits = len(value.translate(_DROP_SEPARATORS))
-            if digits >= 4:
-                chunks.append((match.start(), match.end(), digits, value.count(".")))
-        return chunks
-
-    def number_windows(self, min_digits: int, min_dots: int = 0) -> list[range]:
-        """Windows around digit runs: one character of slack before ("(", "+"), three after
-        (for the lookaheads)."""
-        key = (min_digits, min_dots)
-        windows = self._number_windows.get(key)
-        if windows is None:
-            spans = [
-                (max(0, start - 1), end + 3)
-                for start, end, digits, dots in self.numeric_chunks
-                if digits >= min_digits and dots >= min_dots
-            ]
-            windows = self._number_windows[key] = _merge(spans, len(self.text))
-        return windows
-
-
-def _merge(spans: list[tuple[int, int]], limit: int) -> list[range]:
-    """Sorted windows with overlapping neighbours joined, clipped to `limit`."""
-    merged: list[range] = []
-    for start, end in sorted(spans):
-        end = min(end, limit)
-        if merged and start <= merged[-1].stop:
-            if end > merged[-1].stop:
-                merged[-1] = range(merged[-1].start, end)
-        else:
-            merged.append(range(start, end))
-    return merged
-
-
-def _finditer(
-    pattern: re.Pattern[str], text: str, windows: Iterable[range]
-) -> Iterator[re.Match[str]]:
-    for window in windows:
-        yield from pattern.finditer(text, window.start, window.stop)
-
-
-_Finder = Callable[[_Scan], Iterator[_Span]]
+_Finder = Callable[[Scan], Iterator[Span]]
 
 # --- secrets -----------------------------------------------------------------------------------
 
@@ -183,17 +99,19 @@ def _looks_random(value: str) -> bool:
     return (has_digit and has_alpha and entropy >= 3.0) or entropy >= 3.8
 
 
-def _find_secrets(scan: _Scan) -> Iterator[_Span]:
+def _find_secrets(scan: Scan) -> Iterator[Span]:
     text = scan.text
     if any(prefix in text for prefix in _TOKEN_PREFIXES):
         for match in _TOKEN_RE.finditer(text):
-            yield _Span(match.start(), match.end(), "secret", match.group())
-    for match in _finditer(_KEYWORD_SECRET_RE, text, scan.keyword_windows(_SECRET_WORDS, 16, 560)):
+            yield Span(match.start(), match.end(), "secret", match.group())
+    for match in finditer_in(
+        _KEYWORD_SECRET_RE, text, scan.keyword_windows(_SECRET_WORDS, 16, 560)
+    ):
         value = match.group(1).rstrip(".,;")
         if _looks_random(value):
             start = match.start(1)
-            yield _Span(start, start + len(value), "secret", value)
-    for match in _finditer(_PASSWORD_RE, text, scan.keyword_windows(_PASSWORD_WORDS, 2, 130)):
+            yield Span(start, start + len(value), "secret", value)
+    for match in finditer_in(_PASSWORD_RE, text, scan.keyword_windows(_PASSWORD_WORDS, 2, 130)):
         group = next(index for index in (1, 2, 3) if match.group(index) is not None)
         value = match.group(group)
         if group == 3:
@@ -201,7 +119,7 @@ def _find_secrets(scan: _Scan) -> Iterator[_Span]:
         if not value or value.lower() in _PASSWORD_STOPWORDS:
             continue
         start = match.start(group)
-        yield _Span(start, start + len(value), "secret", value)
+        yield Span(start, start + len(value), "secret", value)
 
 
 # --- e-mail ------------------------------------------------------------------------------------
@@ -215,7 +133,7 @@ _EMAIL_DOMAIN_RE = re.compile(
 )
 
 
-def _find_emails(scan: _Scan) -> Iterator[_Span]:
+def _find_emails(scan: Scan) -> Iterator[Span]:
     """Anchor on each "@": walk back over the local part, match the domain forwards."""
     text = scan.text
     at = text.find("@")
@@ -228,7 +146,7 @@ def _find_emails(scan: _Scan) -> Iterator[_Span]:
             start += 1
         domain = _EMAIL_DOMAIN_RE.match(text, at + 1)
         if fits and start < at and domain is not None:
-            yield _Span(start, domain.end(), "email", text[start : domain.end()].lower())
+            yield Span(start, domain.end(), "email", text[start : domain.end()].lower())
         at = text.find("@", at + 1)
 
 
@@ -256,7 +174,7 @@ def _iban_valid(compact: str) -> bool:
     return int(digits) % 97 == 1
 
 
-def _find_ibans(scan: _Scan) -> Iterator[_Span]:
+def _find_ibans(scan: Scan) -> Iterator[Span]:
     for match in _IBAN_RE.finditer(scan.text):
         candidate = match.group()
         # The greedy match may swallow a following word: take the longest valid prefix.
@@ -264,7 +182,7 @@ def _find_ibans(scan: _Scan) -> Iterator[_Span]:
         for end in reversed([*cut_points, len(candidate)]):
             compact = candidate[:end].replace(" ", "")
             if _iban_valid(compact):
-                yield _Span(match.start(), match.start() + end, "iban", compact)
+                yield Span(match.start(), match.start() + end, "iban", compact)
                 break
 
 
@@ -322,11 +240,11 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _find_cards(scan: _Scan) -> Iterator[_Span]:
-    for match in _finditer(_CARD_RE, scan.text, scan.number_windows(13)):
+def _find_cards(scan: Scan) -> Iterator[Span]:
+    for match in finditer_in(_CARD_RE, scan.text, scan.number_windows(13)):
         digits = _digits(match.group())
         if len(set(digits)) > 1 and _luhn_valid(digits):
-            yield _Span(match.start(), match.end(), "card", digits)
+            yield Span(match.start(), match.end(), "card", digits)
 
 
 def _ssn_valid(digits: str) -> bool:
@@ -334,15 +252,15 @@ def _ssn_valid(digits: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _find_ssns(scan: _Scan) -> Iterator[_Span]:
+def _find_ssns(scan: Scan) -> Iterator[Span]:
     text = scan.text
-    for match in _finditer(_SSN_RE, text, scan.number_windows(9)):
+    for match in finditer_in(_SSN_RE, text, scan.number_windows(9)):
         digits = _digits(match.group())
         if _ssn_valid(digits):
-            yield _Span(match.start(), match.end(), "ssn", digits)
-    for match in _finditer(_SSN_KEYWORD_RE, text, scan.keyword_windows(_SSN_WORDS, 2, 40)):
+            yield Span(match.start(), match.end(), "ssn", digits)
+    for match in finditer_in(_SSN_KEYWORD_RE, text, scan.keyword_windows(_SSN_WORDS, 2, 40)):
         if _ssn_valid(match.group(1)):
-            yield _Span(match.start(1), match.end(1), "ssn", match.group(1))
+            yield Span(match.start(1), match.end(1), "ssn", match.group(1))
 
 
 _IPV6_RE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", re.ASCII)
@@ -358,12 +276,12 @@ def _ipv6_windows(text: str) -> list[range]:
         if before in _HEX_OR_COLON and after in _HEX_OR_COLON:
             spans.append((max(0, colon - 40), colon + 42))
         colon = text.find(":", colon + 1)
-    return _merge(spans, len(text))
+    return merge_windows(spans, len(text))
 
 
-def _find_ips(scan: _Scan) -> Iterator[_Span]:
+def _find_ips(scan: Scan) -> Iterator[Span]:
     text = scan.text
-    for match in _finditer(_IPV6_RE, text, _ipv6_windows(text)):
+    for match in finditer_in(_IPV6_RE, text, _ipv6_windows(text)):
         candidate = match.group()
         if sum(char in "0123456789abcdefABCDEF" for char in candidate) < 2:
             continue
@@ -371,19 +289,19 @@ def _find_ips(scan: _Scan) -> Iterator[_Span]:
             address = ipaddress.IPv6Address(candidate)
         except ValueError:
             continue
-        yield _Span(match.start(), match.end(), "ip", address.compressed)
-    for match in _finditer(_IPV4_RE, text, scan.number_windows(4, min_dots=3)):
+        yield Span(match.start(), match.end(), "ip", address.compressed)
+    for match in finditer_in(_IPV4_RE, text, scan.number_windows(4, min_dots=3)):
         octets = match.group().split(".")
         if any(int(octet) > 255 for octet in octets):
             continue
         if _VERSION_CONTEXT_RE.search(text, max(0, match.start() - 12), match.start()):
             continue
-        yield _Span(match.start(), match.end(), "ip", ".".join(str(int(o)) for o in octets))
+        yield Span(match.start(), match.end(), "ip", ".".join(str(int(o)) for o in octets))
 
 
-def _find_phones(scan: _Scan) -> Iterator[_Span]:
+def _find_phones(scan: Scan) -> Iterator[Span]:
     text = scan.text
-    for match in _finditer(_PHONE_RE, text, scan.number_windows(7)):
+    for match in finditer_in(_PHONE_RE, text, scan.number_windows(7)):
         digit_count = len(_digits(match.group()))
         if match.lastgroup == "intl" and not 8 <= digit_count <= 15:
             continue
@@ -392,10 +310,10 @@ def _find_phones(scan: _Scan) -> Iterator[_Span]:
                 continue
             if _NOT_PHONE_CONTEXT_RE.search(text, max(0, match.start() - 20), match.start()):
                 continue
-        yield _Span(match.start(), match.end(), "phone", _phone_key(match.group()))
-    for match in _finditer(_PHONE_KEYWORD_RE, text, scan.keyword_windows(_PHONE_WORDS, 2, 80)):
+        yield Span(match.start(), match.end(), "phone", _phone_key(match.group()))
+    for match in finditer_in(_PHONE_KEYWORD_RE, text, scan.keyword_windows(_PHONE_WORDS, 2, 80)):
         if 7 <= len(_digits(match.group(1))) <= 15:
-            yield _Span(match.start(1), match.end(1), "phone", _phone_key(match.group(1)))
+            yield Span(match.start(1), match.end(1), "phone", _phone_key(match.group(1)))
 
 
 # --- street addresses --------------------------------------------------------------------------
@@ -422,7 +340,7 @@ _ADDRESS_DE_RE = re.compile(
 )
 
 
-def _street_windows(scan: _Scan) -> list[range]:
+def _street_windows(scan: Scan) -> list[range]:
     """Windows ending just after each whole-word street suffix (" St", " Avenue", ...)."""
     if scan.lowered is None:
         return [range(0, len(scan.text))]
@@ -430,18 +348,18 @@ def _street_windows(scan: _Scan) -> list[range]:
         (max(0, match.start() - 80), match.end() + 40)
         for match in _STREET_SUFFIX_LOWER_RE.finditer(scan.lowered)
     ]
-    return _merge(spans, len(scan.text))
+    return merge_windows(spans, len(scan.text))
 
 
-def _find_addresses(scan: _Scan) -> Iterator[_Span]:
+def _find_addresses(scan: Scan) -> Iterator[Span]:
     text = scan.text
-    for match in _finditer(_ADDRESS_RE, text, _street_windows(scan)):
+    for match in finditer_in(_ADDRESS_RE, text, _street_windows(scan)):
         value = match.group().rstrip(".")
         key = " ".join(value.lower().split())
-        yield _Span(match.start(), match.start() + len(value), "address", key)
-    for match in _finditer(_ADDRESS_DE_RE, text, scan.keyword_windows(_ADDRESS_DE_WORDS, 40, 12)):
+        yield Span(match.start(), match.start() + len(value), "address", key)
+    for match in finditer_in(_ADDRESS_DE_RE, text, scan.keyword_windows(_ADDRESS_DE_WORDS, 40, 12)):
         key = " ".join(match.group().lower().split())
-        yield _Span(match.start(), match.end(), "address", key)
+        yield Span(match.start(), match.end(), "address", key)
 
 
 # Priority order: earlier finders win overlapping spans.
@@ -457,11 +375,11 @@ _FINDERS: tuple[_Finder, ...] = (
 )
 
 
-def _spans(text: str) -> list[_Span]:
+def _spans(text: str) -> list[Span]:
     """Accepted spans, left to right; earlier finders win overlaps."""
-    scan = _Scan(text)
+    scan = Scan(text)
     taken = bytearray(len(text))
-    accepted: list[_Span] = []
+    accepted: list[Span] = []
     for finder in _FINDERS:
         for span in finder(scan):
             if span.end <= span.start or any(taken[span.start : span.end]):
@@ -479,7 +397,7 @@ class _Numbering:
         self.placeholders: dict[tuple[str, str], str] = {}
         self.next_number: Counter[str] = Counter()
 
-    def placeholder(self, span: _Span) -> str:
+    def placeholder(self, span: Span) -> str:
         placeholder = self.placeholders.get((span.kind, span.key))
         if placeholder is None:
             self.next_number[span.kind] += 1

@@ -1,6 +1,6 @@
 """Train the offline analyzer and write a portable artifact (numpy arrays + JSON metadata).
 
-    cd backend && python -m app.ml.train --data PATH.csv [--out PATH]
+    cd backend && python -m app.analysis.ml.train --data PATH.csv [--out PATH]
 
 The CSV needs columns subject, body, category, urgency (extra columns are ignored; a row
 with an empty label is skipped for that field). Without --heldout, a fixed 20% of the rows
@@ -12,7 +12,6 @@ only. Run without --data to rebuild the committed artifact from the committed sp
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import math
@@ -23,7 +22,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,164 +29,44 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from app.services.offline_analyzer import (
+from app.analysis.ml.dataset import (
+    DEFAULT_HELDOUT_CSV,
+    DEFAULT_TRAIN_CSV,
+    HELDOUT_FRACTION,
+    Row,
+    TrainingDataError,
+    field_labels,
+    read_rows,
+    split_rows,
+    write_rows,
+)
+from app.analysis.ml.evaluation import evaluate
+from app.analysis.ml.features import RULE_WEIGHT, Featurizer, vocabulary_bytes
+from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
-    CHAR_NGRAM_RANGE,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
-    LABEL_ENUMS,
-    MAX_MODEL_CHARS,
-    URGENCY_RULE_NAMES,
     OfflineAnalyzer,
-    char_ngrams,
-    find_urgency_signals,
+)
+from app.analysis.signals import URGENCY_RULE_NAMES, find_urgency_signals
+from app.analysis.text import (
+    CHAR_NGRAM_RANGE,
+    MAX_MODEL_CHARS,
     model_text,
-    rule_features,
     summarize,
-    word_ngrams,
 )
 
 ARTIFACT_NAME = "offline_v1"
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DEFAULT_TRAIN_CSV = DATA_DIR / "train.csv"
-DEFAULT_HELDOUT_CSV = DATA_DIR / "heldout.csv"
 DEFAULT_ATTRIBUTION = (
     '"Customer Support Tickets" data set by Tobias Bueck, CC BY-NC 4.0 (non-commercial use only)'
 )
-REQUIRED_COLUMNS = ("subject", "body")
-HELDOUT_FRACTION = 0.2
-NEAR_DUPLICATE_COSINE = 0.5
-RULE_WEIGHT = 1.0
 C_GRID = (0.02, 0.05, 0.1, 0.2, 0.5)
 CLASS_WEIGHT_GRID: tuple[str | None, ...] = (None, "balanced")
 MIN_CLASS_ROWS = 3
 MAX_FOLDS = 5
-
-Row = dict[str, str]
-
-
-class TrainingDataError(ValueError):
-    """The CSV cannot be used for training (missing columns, unknown labels, too few rows)."""
-
-
-# --- data -----------------------------------------------------------------------------------
-def read_rows(path: Path, required: Sequence[str] = REQUIRED_COLUMNS) -> list[Row]:
-    """Read a tickets CSV; subject and body are required, empty cells become ""."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [name.strip() for name in reader.fieldnames or []]
-        missing = [name for name in required if name not in columns]
-        if missing:
-            raise TrainingDataError(
-                f"{path}: missing column(s) {', '.join(missing)}; "
-                f"found {', '.join(columns) or 'none'}"
-            )
-        return [
-            {(key or "").strip(): (value or "") for key, value in row.items() if key is not None}
-            for row in reader
-        ]
-
-
-def _row_text(row: Row) -> str:
-    return " ".join(f"{row.get('subject', '')}\n{row.get('body', '')}".lower().split())
-
-
-def split_rows(
-    rows: Sequence[Row], heldout_fraction: float = HELDOUT_FRACTION
-) -> tuple[list[Row], list[Row]]:
-    """Deterministic train/held-out split by a stable hash; near-duplicates share a side."""
-    if not rows or heldout_fraction <= 0:
-        return list(rows), []
-    texts = [_row_text(row) for row in rows]
-    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
-    parent = list(range(len(rows)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
-    for start in range(0, len(rows), 2000):
-        block = (matrix[start : start + 2000] @ matrix.T).tocoo()
-        for i, j, cosine in zip(block.row, block.col, block.data, strict=True):
-            if cosine >= NEAR_DUPLICATE_COSINE and start + i != j:
-                parent[root(start + int(i))] = root(int(j))
-    group_key: dict[int, str] = {}
-    for index, text in enumerate(texts):
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        group = root(index)
-        group_key[group] = min(group_key.get(group, digest), digest)
-    heldout_groups = {
-        group for group, key in group_key.items() if int(key[:8], 16) / 2**32 < heldout_fraction
-    }
-    train = [row for index, row in enumerate(rows) if root(index) not in heldout_groups]
-    heldout = [row for index, row in enumerate(rows) if root(index) in heldout_groups]
-    return train, heldout
-
-
-def write_rows(path: Path, rows: Sequence[Row], columns: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def field_labels(rows: Sequence[Row], field: str) -> list[str | None]:
-    """Normalised labels of one field (None when empty); unknown values are an error."""
-    allowed = {member.value for member in LABEL_ENUMS[field]}
-    labels: list[str | None] = []
-    unknown: Counter[str] = Counter()
-    for row in rows:
-        value = row.get(field, "").strip().lower()
-        if value and value not in allowed:
-            unknown[value] += 1
-        labels.append(value or None)
-    if unknown:
-        raise TrainingDataError(
-            f"unknown {field} label(s) {dict(unknown.most_common(5))}; allowed: {sorted(allowed)}"
-        )
-    return labels
-
-
-# --- features -------------------------------------------------------------------------------
-@dataclass
-class Featurizer:
-    word: TfidfVectorizer
-    char: TfidfVectorizer
-
-    @classmethod
-    def fit(cls, texts: Sequence[str]) -> Featurizer:
-        min_df = 2 if len(texts) >= 50 else 1
-        word = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, min_df=min_df)
-        char = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, min_df=min_df)
-        word.fit(texts)
-        char.fit(texts)
-        return cls(word=word, char=char)
-
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        rules = [rule_features(find_urgency_signals(text)) for text in texts]
-        return sp.hstack(
-            [
-                self.word.transform(texts),
-                self.char.transform(texts),
-                sp.csr_matrix(np.asarray(rules, dtype=np.float64).reshape(len(texts), -1))
-                * RULE_WEIGHT,
-            ],
-            format="csr",
-        )
-
-
-def _vocabulary_bytes(vectorizer: TfidfVectorizer) -> np.ndarray:
-    terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-    if any("\n" in term for term in terms):
-        raise AssertionError("vocabulary terms must not contain newlines")
-    return np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8)
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -312,8 +190,8 @@ def model_arrays(
         }
         column += width
     arrays.update(
-        word_vocab=_vocabulary_bytes(featurizer.word),
-        char_vocab=_vocabulary_bytes(featurizer.char),
+        word_vocab=vocabulary_bytes(featurizer.word),
+        char_vocab=vocabulary_bytes(featurizer.char),
         word_idf=featurizer.word.idf_.astype(np.float32),
         char_idf=featurizer.char.idf_.astype(np.float32),
         coef=np.hstack(coef_blocks).astype(np.float32),
@@ -423,50 +301,6 @@ def _rule_high_rate(texts: Sequence[str], labels: Sequence[str | None]) -> dict[
     return {"rows_fired": len(fired), "rows_high": high, "high_rate": (high + 1) / (len(fired) + 2)}
 
 
-# --- evaluation -----------------------------------------------------------------------------
-def expected_calibration_error(
-    confidences: np.ndarray, correct: np.ndarray, bins: int = 10
-) -> float:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    error = 0.0
-    for low, high in pairwise(edges):
-        in_bin = (confidences > low) & (confidences <= high)
-        if in_bin.any():
-            error += in_bin.mean() * abs(confidences[in_bin].mean() - correct[in_bin].mean())
-    return float(error)
-
-
-def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
-    """Held-out accuracy of analyze() per field, plus model-only urgency and calibration error."""
-    results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
-    proba = analyzer.predict_proba(
-        [row.get("subject", "") for row in rows], [row.get("body", "") for row in rows]
-    )
-    metrics: dict[str, Any] = {"rows": len(rows)}
-    for field in FIELDS:
-        labels = field_labels(rows, field) if any(field in row for row in rows) else []
-        scored = [i for i, label in enumerate(labels) if label is not None]
-        if not scored:
-            continue
-        truth = np.array([labels[i] for i in scored])
-        predicted = np.array([str(getattr(results[i], field)) for i in scored])
-        classes, probabilities = proba[field]
-        model_predicted = np.asarray(classes)[probabilities[scored].argmax(axis=1)]
-        confidence = probabilities[scored].max(axis=1)
-        metrics[field] = {
-            "rows": len(scored),
-            "accuracy": round(float((predicted == truth).mean()), 4),
-            "model_accuracy": round(float((model_predicted == truth).mean()), 4),
-            "expected_calibration_error": round(
-                expected_calibration_error(confidence, model_predicted == truth), 4
-            ),
-            "majority_baseline": round(
-                Counter(truth.tolist()).most_common(1)[0][1] / len(truth), 4
-            ),
-        }
-    return metrics
-
-
 # --- artifact -------------------------------------------------------------------------------
 def _data_digest(rows: Sequence[Row]) -> str:
     digest = hashlib.sha256()
@@ -570,7 +404,7 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.ml.train", description=__doc__.split("\n")[0]
+        prog="python -m app.analysis.ml.train", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--data", type=Path, help="training CSV (default: the committed split)")
     parser.add_argument("--heldout", type=Path, help="held-out CSV (default: carve 20%% of --data)")
@@ -585,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--make-split",
         type=Path,
         metavar="SOURCE_CSV",
-        help="write the fixed train/held-out split of SOURCE_CSV to app/ml/data and exit",
+        help="write the fixed train/held-out split of SOURCE_CSV to app/analysis/ml/data and exit",
     )
     args = parser.parse_args(argv)
 
@@ -603,8 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data is None:
             train_rows = read_rows(DEFAULT_TRAIN_CSV)
             heldout_rows = read_rows(args.heldout or DEFAULT_HELDOUT_CSV)
-            data_name = f"app/ml/data/{DEFAULT_TRAIN_CSV.name}"
-            heldout_name = f"app/ml/data/{(args.heldout or DEFAULT_HELDOUT_CSV).name}"
+            data_name = f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name}"
+            heldout_name = f"app/analysis/ml/data/{(args.heldout or DEFAULT_HELDOUT_CSV).name}"
             attribution = args.attribution or DEFAULT_ATTRIBUTION
         else:
             rows = read_rows(args.data)

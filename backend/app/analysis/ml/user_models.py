@@ -8,7 +8,7 @@ which the served answers reached each target precision: the cascade's thresholds
 stored in the artifact metadata under "cascade".
 
 The committed shared model gets the same table from the same procedure on its own training
-split, written next to it as `offline_v1.cascade.json` (`python -m app.ml.retrain
+split, written next to it as `offline_v1.cascade.json` (`python -m app.analysis.ml.retrain
 --calibrate-shared`); the held-out split is never used for it.
 """
 
@@ -27,19 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.services.offline_analyzer import (
+from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
     OfflineAnalyzer,
-    find_urgency_signals,
-    model_text,
 )
+from app.analysis.signals import find_urgency_signals
+from app.analysis.text import model_text
 
 if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
     import scipy.sparse as sp
 
-    from app.ml.train import FieldFit
+    from app.analysis.ml.train import FieldFit
 
 Row = dict[str, str]
 
@@ -152,7 +152,7 @@ def _fit_temperature(scores: np.ndarray, targets: np.ndarray, weights: np.ndarra
     from scipy.optimize import minimize_scalar
     from scipy.special import log_softmax
 
-    from app.ml.train import _logits
+    from app.analysis.ml.train import _logits
 
     logits = _logits(scores)
     rows = np.arange(len(targets))
@@ -182,7 +182,8 @@ def _fit_field(
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
-    from app.ml.train import FieldFit, TrainingDataError, _logits, field_rows
+    from app.analysis.ml.dataset import TrainingDataError
+    from app.analysis.ml.train import FieldFit, _logits, field_rows
 
     field_data = field_rows(matrix, labels, field, extra_matrix, extra_source)
     kept, y, classes, targets = (
@@ -230,7 +231,7 @@ def _fit_field(
 def shared_params(analyzer: OfflineAnalyzer | None = None) -> dict[str, dict[str, Any]]:
     """The hyperparameters cross-validation chose for the shared model, per field."""
     if analyzer is None:
-        from app.services.offline_analyzer import get_offline_analyzer
+        from app.analysis.offline_analyzer import get_offline_analyzer
 
         analyzer = get_offline_analyzer()
     return {field: dict(analyzer.metadata["fields"][field]["params"]) for field in FIELDS}
@@ -267,16 +268,15 @@ def fit(
     folds: int = OOF_FOLDS,
 ) -> TrainedModel:
     """Train an artifact with per-row weights and out-of-fold cascade thresholds."""
-    from app.ml.train import (
-        Featurizer,
-        TrainingDataError,
+    from app.analysis.ml.dataset import TrainingDataError, field_labels
+    from app.analysis.ml.evaluation import expected_calibration_error
+    from app.analysis.ml.features import Featurizer
+    from app.analysis.ml.train import (
         _check_parity,
         _data_digest,
         _rule_high_rate,
         arrays_digest,
-        expected_calibration_error,
         features_metadata,
-        field_labels,
         model_arrays,
         short_variant,
     )
@@ -373,7 +373,7 @@ def _weight_summary(weights: np.ndarray) -> dict[str, int]:
 
 # --- artifacts as bytes ---------------------------------------------------------------------
 def artifact_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> bytes:
-    """The artifact as an in-memory .npz (no pickles), as `app.ml.train` writes it to disk."""
+    """The artifact as an in-memory .npz (no pickles), as `app.analysis.ml.train` writes it."""
     buffer = io.BytesIO()
     meta_json = json.dumps(metadata, sort_keys=True).encode("utf-8")
     np.savez_compressed(buffer, metadata=np.frombuffer(meta_json, dtype=np.uint8), **arrays)
@@ -390,7 +390,7 @@ def analyzer_from_bytes(blob: bytes) -> OfflineAnalyzer:
 # --- evaluation -----------------------------------------------------------------------------
 def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
     """Accuracy of the served answers per labelled field; `score` is their mean."""
-    from app.ml.train import field_labels
+    from app.analysis.ml.dataset import field_labels
 
     results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
     metrics: dict[str, Any] = {"rows": len(rows)}
@@ -414,7 +414,7 @@ def calibrate_shared(
 ) -> dict[str, Any]:
     """Cascade thresholds of the committed model from out-of-fold predictions on its own
     training split, with its hyperparameters (the held-out split is not touched)."""
-    from app.ml.train import DEFAULT_TRAIN_CSV, read_rows
+    from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 
     analyzer = analyzer or OfflineAnalyzer.load()
     rows = list(rows) if rows is not None else read_rows(DEFAULT_TRAIN_CSV)
@@ -422,7 +422,7 @@ def calibrate_shared(
         rows,
         params=shared_params(analyzer),
         name="shared_out_of_fold",
-        data_name=f"app/ml/data/{DEFAULT_TRAIN_CSV.name}",
+        data_name=f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name}",
     )
     return {
         "model_version": analyzer.version,
