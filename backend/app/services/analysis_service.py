@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.services import cascade, llm_pricing
+from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import pricing as llm_pricing
+from app.services import cascade
 from app.services.cascade import CascadeContext
 from app.services.integrations import LLMTarget, ProcessingOptions
 from app.services.offline_analyzer import OfflineAnalysis
-from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
 from app.services.pii import redact
 
 if TYPE_CHECKING:
