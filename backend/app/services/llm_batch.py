@@ -42,6 +42,7 @@ from app.integrations.llm import (
     LLMMalformedOutputError,
     LLMUpstreamError,
 )
+from app.integrations.llm.clients import sdk_client
 from app.integrations.zendesk import ZendeskError
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, integrations, ticket_store
@@ -87,10 +88,10 @@ class ApplyResult:
 @contextmanager
 def _client(target: LLMTarget) -> Iterator[openai.OpenAI]:
     settings = get_settings()
-    client = openai.OpenAI(
-        api_key=target.api_key,
-        base_url=target.base_url,
-        timeout=settings.llm_timeout_s,
+    client = sdk_client(
+        target.api_key,
+        target.base_url,
+        timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
     )
     try:

@@ -111,6 +111,8 @@ class ZendeskClient:
             ),
             headers={"Accept": "application/json", "User-Agent": "ticket-triage/0.1"},
             transport=transport,
+            # The address guard checked base_url, not where a 3xx would lead.
+            follow_redirects=False,
         )
         self._jitter = random.Random()
         self._stats_lock = threading.Lock()
@@ -412,7 +414,7 @@ class ZendeskClient:
                 )
             else:
                 status = response.status_code
-                if status < 400:
+                if status < 300:  # a 3xx is not followed: an error like a 4xx
                     return json_body(response, method, path)
                 observability.upstream_error("zendesk", observability.http_error_kind(status))
                 if status == 429:
