@@ -26,9 +26,9 @@ from app.analysis.offline_analyzer import OfflineAnalysis
 from app.analysis.pii import redact
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.services import llm_pricing
+from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import pricing as llm_pricing
 from app.services.integrations import LLMTarget, ProcessingOptions
-from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

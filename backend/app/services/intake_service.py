@@ -53,6 +53,7 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
+from app.integrations.zendesk import ZendeskClient
 from app.models import (
     BatchJob,
     BatchJobItem,
@@ -65,7 +66,6 @@ from app.models import (
 from app.schemas import MAX_TICKET_ID
 from app.services import batch_service, integrations, ticket_store
 from app.services.ticket_processor import zendesk_client
-from app.services.zendesk_service import ZendeskClient
 
 logger = logging.getLogger(__name__)
 

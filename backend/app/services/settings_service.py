@@ -19,6 +19,17 @@ from sqlalchemy.orm import Session
 from app.analysis import cascade, learning
 from app.config import get_settings
 from app.errors import NotConfigured
+from app.integrations import upstream_guard
+from app.integrations.llm import LLMAnalyzer, LLMError
+from app.integrations.llm import pricing as llm_pricing
+from app.integrations.zendesk import (
+    ZendeskAuthError,
+    ZendeskClient,
+    ZendeskError,
+    ZendeskInvalid,
+    ZendeskNotFound,
+    ZendeskRateLimited,
+)
 from app.models import IntegrationSettings, User
 from app.schemas.settings import (
     CASCADE_FIELDS,
@@ -38,16 +49,7 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
-from app.services import crypto, integrations, llm_pricing, upstream_guard
-from app.services.openai_service import LLMAnalyzer, LLMError
-from app.services.zendesk_service import (
-    ZendeskAuthError,
-    ZendeskClient,
-    ZendeskError,
-    ZendeskInvalid,
-    ZendeskNotFound,
-    ZendeskRateLimited,
-)
+from app.services import crypto, integrations
 
 logger = logging.getLogger(__name__)
 

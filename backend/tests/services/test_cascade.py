@@ -14,10 +14,10 @@ from app.analysis.ml import user_models
 from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, read_rows
 from app.analysis.ml.evaluation import expected_calibration_error
 from app.analysis.offline_analyzer import get_offline_analyzer
+from app.integrations.llm import LLMAnalyzer
 from app.models import TicketAnalysis
 from app.services import analysis_service
 from app.services.integrations import ProcessingOptions
-from app.services.openai_service import LLMAnalyzer
 from sandbox.openai_sim import OpenAISimulator
 from tests.factories import UserFactory, configure_zendesk
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
+from app.analytics import reports
 from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User
-from app.services import analytics_service
 from tests.factories import UserFactory, create_analysed_ticket
 
 THRESHOLD = learning.RETRAIN_AFTER_NEW_LABELS
@@ -65,7 +65,7 @@ def give_feedback(
     db: Session, user: User, zendesk_ticket_id: int, queue: Any, **labels: Any
 ) -> dict[str, Any]:
     labels = labels or {"category": "other", "urgency": "low"}
-    return analytics_service.record_feedback(
+    return reports.record_feedback(
         db=db,
         user_id=user.id,
         zendesk_ticket_id=zendesk_ticket_id,
