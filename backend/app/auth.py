@@ -8,12 +8,12 @@ import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
+from app.accounts import users
 from app.config import get_settings
 from app.database import SessionDep
 from app.errors import Unauthorized
 from app.models import User
 from app.security import decode_access_token, user_id_of
-from app.services import users
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 

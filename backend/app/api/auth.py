@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.accounts import users
 from app.api.deps import UNAUTHORIZED
 from app.auth import CurrentUser
 from app.config import get_settings
@@ -16,7 +17,6 @@ from app.errors import Unauthorized
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse, Token, UserCreate, UserOut
 from app.security import create_access_token
-from app.services import users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

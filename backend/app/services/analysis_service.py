@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.services import cascade, llm_pricing
 from app.services.cascade import CascadeContext
-from app.services.integrations import LLMTarget, ProcessingOptions
 from app.services.offline_analyzer import OfflineAnalysis
 from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
 from app.services.pii import redact

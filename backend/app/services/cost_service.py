@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.enums import AnalysisSource
 from app.models import Ticket, TicketAnalysis
-from app.services import integrations, llm_pricing
+from app.services import llm_pricing
 from app.services.analytics_service import Window
 from app.services.cascade import BATCH_PENDING
 from app.services.openai_service import (

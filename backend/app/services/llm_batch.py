@@ -33,14 +33,15 @@ import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
+from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.config import get_settings
 from app.enums import AnalysisSource
 from app.errors import AppError
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store
+from app.services import analysis_service, ticket_store
 from app.services.analysis_service import AnalysisOutcome, from_llm
 from app.services.cascade import BATCH_PENDING, clip
-from app.services.integrations import LLMTarget, ProcessingOptions
 from app.services.openai_service import (
     PROMPT_CACHE_KEY,
     LLMAnalyzer,

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.accounts.integrations import ProcessingOptions
 from app.ml import user_models
 from app.ml.train import DEFAULT_HELDOUT_CSV, expected_calibration_error, read_rows
 from app.models import TicketAnalysis
 from app.services import analysis_service, cascade, learning
-from app.services.integrations import ProcessingOptions
 from app.services.offline_analyzer import get_offline_analyzer
 from app.services.openai_service import LLMAnalyzer
 from sandbox.openai_sim import OpenAISimulator

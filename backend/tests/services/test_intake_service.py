@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.errors import ServiceUnavailable, Unauthorized, Unprocessable
 from app.models import (
     BatchJob,
@@ -22,7 +23,7 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
-from app.services import intake_service, integrations, ticket_store
+from app.services import intake_service, ticket_store
 from app.services.intake_service import WebhookHeaders
 from app.services.zendesk_service import ZendeskClient, ZendeskCredentials
 from sandbox.serve import serve_in_thread

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.integrations import ProcessingOptions
 from app.ml.train import DEFAULT_TRAIN_CSV, read_rows
 from app.ml.user_models import Row
 from app.models import Ticket, TicketAnalysis, TrainingExample, User, UserModel
 from app.services import analysis_service, learning
-from app.services.integrations import ProcessingOptions
 from app.services.offline_analyzer import get_offline_analyzer
 from tests.factories import UserFactory
 

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.config import get_settings
 from app.database import session_scope
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
-from app.services import analysis_service, integrations, learning, llm_batch, ticket_store
+from app.services import analysis_service, learning, llm_batch, ticket_store
 from app.services.cascade import BATCH_PENDING
 from app.services.llm_pricing import cost_usd
 from app.services.openai_service import response_format_schema

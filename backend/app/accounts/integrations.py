@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto
 from app.config import get_settings
 from app.errors import NotConfigured
 from app.models import IntegrationSettings
-from app.services import crypto, upstream_guard
+from app.services import upstream_guard
 from app.services.zendesk_service import ZendeskCredentials
 
 SANDBOX_EMAIL = "agent@example.com"

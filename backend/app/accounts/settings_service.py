@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto, integrations
 from app.config import get_settings
 from app.errors import NotConfigured
 from app.models import IntegrationSettings, User
@@ -37,7 +38,7 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
-from app.services import cascade, crypto, integrations, learning, llm_pricing, upstream_guard
+from app.services import cascade, learning, llm_pricing, upstream_guard
 from app.services.openai_service import LLMAnalyzer, LLMError
 from app.services.zendesk_service import (
     ZendeskAuthError,
