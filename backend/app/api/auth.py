@@ -3,11 +3,13 @@ account deletion."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts import users
 from app.api.deps import UNAUTHORIZED
@@ -16,7 +18,7 @@ from app.config import get_settings
 from app.database import SessionDep
 from app.errors import Forbidden, Unauthorized, Unprocessable
 from app.models import User
-from app.rate_limit import LoginRateLimiter
+from app.rate_limit import LoginAttempt, LoginRateLimiter
 from app.schemas import AccountDeletion, ErrorResponse, PasswordChange, Token, UserCreate, UserOut
 from app.security import create_access_token, verify_password
 
@@ -36,7 +38,24 @@ LoginLimiterDep = Annotated[LoginRateLimiter, Depends(login_limiter)]
 
 
 def client_address(request: Request) -> str | None:
+    """The peer, or the client a trusted proxy names (app.middleware.ProxyHeadersMiddleware)."""
     return request.client.host if request.client else None
+
+
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+async def login_attempt(
+    form: LoginForm, limiter: LoginLimiterDep, request: Request
+) -> LoginAttempt:
+    """Count the try (429 over a limit), then wait as long as the email's recent failures
+    ask: on the event loop, so a flood of slowed tries holds no thread."""
+    attempt = await run_in_threadpool(
+        limiter.check, email=form.username, client_address=client_address(request)
+    )
+    if attempt.delay_s > 0:
+        await asyncio.sleep(attempt.delay_s)
+    return attempt
 
 
 def issue_token(user: User) -> Token:
@@ -74,15 +93,16 @@ def register(body: UserCreate, db: SessionDep) -> UserOut:
 
 @router.post("/login", response_model=Token, responses={**UNAUTHORIZED, **TOO_MANY_TRIES})
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: LoginForm,
+    attempt: Annotated[LoginAttempt, Depends(login_attempt)],
     db: SessionDep,
     limiter: LoginLimiterDep,
-    request: Request,
 ) -> Token:
     """Exchange email (as `username`) and password for a bearer token.
 
-    Failed tries are limited per email and per client address (a minute's window)."""
-    attempt = limiter.check(email=form.username, client_address=client_address(request))
+    Failed tries are limited per (email, client address) pair and per client address, a
+    minute's window each (429 with Retry-After); many failures on one email from anywhere
+    make its logins slower, never refused."""
     user = users.authenticate(db=db, email=form.username, password=form.password)
     if user is None:
         raise Unauthorized("Incorrect email or password")
