@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.analysis.cascade import BATCH_PENDING
 from app.analytics.reports import Window
 from app.enums import AnalysisSource
@@ -21,7 +22,6 @@ from app.integrations.llm import (
 )
 from app.integrations.llm import pricing as llm_pricing
 from app.models import Ticket, TicketAnalysis
-from app.services import integrations
 
 MONEY_QUANTUM = Decimal("0.000001")
 PATHS = (AnalysisSource.local, AnalysisSource.llm, AnalysisSource.fallback, AnalysisSource.batch)

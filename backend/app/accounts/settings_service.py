@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto, integrations
 from app.analysis import cascade, learning
 from app.config import get_settings
 from app.errors import NotConfigured
@@ -49,7 +50,6 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
-from app.services import crypto, integrations
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto
 from app.config import get_settings
 from app.errors import NotConfigured
 from app.integrations import upstream_guard
 from app.integrations.zendesk import ZendeskCredentials
 from app.models import IntegrationSettings
-from app.services import crypto
 
 SANDBOX_EMAIL = "agent@example.com"
 SANDBOX_API_TOKEN = "sim-api-token"  # the built-in sandbox's own demo credentials
