@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from zenpy import Zenpy
 
-from app.services.zendesk_service import ZendeskClient, ZendeskCredentials
+from app.integrations.zendesk import ZendeskClient, ZendeskCredentials
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app
 
