@@ -6,7 +6,6 @@ import json
 import logging
 from typing import Any
 
-import jwt
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,8 +15,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
+from app.auth import get_current_user
 from app.config import Settings, get_settings
-from app.errors import AppError
+from app.database import get_db
+from app.errors import AppError, Unauthorized
 from app.middleware import (
     BodySizeLimitMiddleware,
     ProxyHeadersMiddleware,
@@ -28,7 +29,6 @@ from app.middleware import (
 from app.observability import configure_logging
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse
-from app.security import decode_access_token, user_id_of
 
 logger = logging.getLogger("app")
 
@@ -219,11 +219,14 @@ def create_app(config: Settings | None = None) -> FastAPI:
         from sandbox.zendesk.builtin import create_builtin_sandbox
 
         def sandbox_tenant(token: str) -> str | None:
-            """People reach their own sandbox account with their login token."""
+            """People reach their own sandbox account with a valid login token."""
+            sessions = app.dependency_overrides.get(get_db, get_db)()
             try:
-                return str(user_id_of(decode_access_token(token, secret_key=config.secret_key)))
-            except jwt.InvalidTokenError:
+                return str(get_current_user(next(sessions), token).id)
+            except Unauthorized:
                 return None
+            finally:
+                sessions.close()
 
         # The built-in Zendesk sandbox: users without a Zendesk account process its tickets,
         # each in an account of their own; it sends webhooks only to this service.

@@ -125,6 +125,10 @@ class BuiltinSandbox:
             return tenant
         return None
 
+    def _resolve(self, authorization: str) -> tuple[ZendeskSimulator, Any] | None:
+        tenant = self.tenant_of(authorization)
+        return None if tenant is None else self._tenant(tenant)
+
     def simulator(self, tenant: str) -> ZendeskSimulator:
         """The tenant's simulator (created, or refreshed in the LRU)."""
         return self._tenant(tenant)[0]
@@ -157,12 +161,14 @@ class BuiltinSandbox:
             return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        tenant = self.tenant_of(authorization)
-        if tenant is None:
+        # In a thread: a login token may be checked against the service's database, and a
+        # new account copies the seed.
+        found = await anyio.to_thread.run_sync(self._resolve, authorization)
+        if found is None:
             response = JSONResponse(NOT_AUTHENTICATED, status_code=401)
             await response(scope, receive, send)
             return
-        sim, app = await anyio.to_thread.run_sync(self._tenant, tenant)
+        sim, app = found
         # The tenant's simulator checks its own credentials: present them.
         basic = base64.b64encode(f"{sim.email}/token:{sim.api_token}".encode())
         rewritten = [(k, v) for k, v in scope["headers"] if k != b"authorization"]

@@ -10,14 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.config import get_settings
 from app.database import get_db
 from app.main import create_app
-from app.services import integrations
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from sandbox.zendesk.builtin import create_builtin_sandbox, tenant_api_token
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 Z = "/sandbox/zendesk/api/v2"
 DEMO = (f"{DEFAULT_EMAIL}/token", DEFAULT_API_TOKEN)
@@ -164,3 +164,19 @@ def test_the_least_recently_used_account_is_dropped_beyond_the_bound() -> None:
         http.get("/api/v2/users/me.json", auth=auth("3"))  # evicts account 2, the oldest
         http.get("/api/v2/users/me.json", auth=auth("4"))  # evicts account 1
         assert http.get(f"/api/v2/tickets/{ticket_id}.json", auth=auth("1")).status_code == 404
+
+
+def test_a_login_token_revoked_by_a_password_change_no_longer_reaches_the_sandbox(
+    sandbox_client: TestClient, people: UserFactory
+) -> None:
+    _, headers = people.authed()
+    assert sandbox_client.get(f"{Z}/users/me.json", headers=headers).status_code == 200
+    changed = sandbox_client.post(
+        "/auth/password",
+        headers=headers,
+        json={"current_password": DEFAULT_PASSWORD, "new_password": "another-long-passphrase-9"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert sandbox_client.get(f"{Z}/users/me.json", headers=headers).status_code == 401
+    fresh = {"Authorization": f"Bearer {changed.json()['access_token']}"}
+    assert sandbox_client.get(f"{Z}/users/me.json", headers=fresh).status_code == 200
