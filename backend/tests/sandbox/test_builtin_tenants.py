@@ -9,6 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from app.accounts import integrations
 from app.config import get_settings
@@ -180,3 +182,28 @@ def test_a_login_token_revoked_by_a_password_change_no_longer_reaches_the_sandbo
     assert sandbox_client.get(f"{Z}/users/me.json", headers=headers).status_code == 401
     fresh = {"Authorization": f"Bearer {changed.json()['access_token']}"}
     assert sandbox_client.get(f"{Z}/users/me.json", headers=fresh).status_code == 200
+
+
+def test_the_service_processes_sandbox_tickets_in_the_users_own_account(
+    sandbox_client: TestClient, people: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's Zendesk client reaches the sandbox over HTTP with the credentials it
+    derives per user; the tags and note land in that user's account only."""
+    settings = get_settings()
+    sandbox = create_builtin_sandbox(secret=settings.secret_key, service_urls=["http://x.test"])
+    with serve_in_thread(Starlette(routes=[Mount("/sandbox/zendesk", sandbox)])) as url:
+        monkeypatch.setattr(settings, "public_base_url", url)
+        alice, alice_headers = people.authed()
+        bob, _ = people.authed()
+        alices = sandbox.simulator(str(alice.id))
+        ticket_id = min(i for i, t in alices.tickets.items() if t["status"] in {"new", "open"})
+        seeded_comments = len(alices.ticket_comments(ticket_id))
+        answer = sandbox_client.post(
+            "/tickets/process", json={"ticket_id": ticket_id}, headers=alice_headers
+        )
+        assert answer.status_code == 200, answer.text
+        assert any(tag.startswith("ai_") for tag in alices.ticket(ticket_id)["tags"])
+        assert len(alices.ticket_comments(ticket_id)) == seeded_comments + 1  # the note
+        bobs = sandbox.simulator(str(bob.id))
+        assert not any(tag.startswith("ai_") for tag in bobs.ticket(ticket_id)["tags"])
+        assert len(bobs.ticket_comments(ticket_id)) == seeded_comments
