@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.openai_sim.common import FAULT_KINDS, SIM_API_KEY, RecordedCall, SimResponse, _error
-from sandbox.openai_sim.limits import rate_limited
+from sandbox.openai_sim.limits import rate_limited, rate_limited_tokens
 from sandbox.openai_sim.simulator import DEFAULT_RPM, DEFAULT_TPM, OpenAISimulator
 from sandbox.openai_sim.streaming import sse_events
 from sandbox.serve import env_int
@@ -70,8 +70,7 @@ def create_openai_app(sim: OpenAISimulator | None = None) -> FastAPI:
         result = sim.complete(body, fault)
         limit_headers = sim.limit_headers(key)
         if result.status == 200:
-            tokens = int(result.body.get("usage", {}).get("total_tokens", 0))
-            admission = sim.count_request(tokens, key)
+            admission = sim.count_request(rate_limited_tokens(body, result.body), key)
             limit_headers = admission.headers
             if admission.wait_s is not None:
                 result = rate_limited(

@@ -5,6 +5,10 @@ window holds fewer requests than the RPM limit and its tokens fit under the TPM 
 otherwise it is answered 429 and not counted, as OpenAI does. Every answer carries
 `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; "reset" is the time until the
 oldest counted request leaves the window (OpenAI's format: "20ms", "1s", "6m0s").
+
+What a request costs against TPM follows OpenAI: its prompt tokens plus its output cap
+(`max_completion_tokens` or `max_tokens`, times `n`) when it sets one, else the output it
+got: a client that sets a generous cap is charged the cap, as upstream.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.openai_sim.common import SimResponse, _duration, _error
 
@@ -94,6 +100,16 @@ class KeyLimits:
             "x-ratelimit-remaining-tokens": str(max(0, tpm - used_tokens)),
             "x-ratelimit-reset-tokens": _duration(reset_s if used_tokens else 0),
         }
+
+
+def rate_limited_tokens(request: Mapping[str, Any], completion: Mapping[str, Any]) -> int:
+    """The tokens a served request counts against TPM."""
+    usage = completion.get("usage") or {}
+    cap = request.get("max_completion_tokens") or request.get("max_tokens")
+    n = request.get("n") if isinstance(request.get("n"), int) else 1
+    if isinstance(cap, int) and cap > 0:
+        return int(usage.get("prompt_tokens", 0)) + cap * max(1, n)
+    return int(usage.get("total_tokens", 0))
 
 
 def rate_limited(model_id: str, admission: Admission, *, rpm: int, tpm: int) -> SimResponse:

@@ -178,3 +178,15 @@ def test_standalone_simulators_take_their_limits_from_the_environment() -> None:
         )
     assert raw.headers["x-ratelimit-limit-requests"] == "5"
     assert raw.headers["x-ratelimit-limit-tokens"] == "123456"
+
+
+def test_openai_charges_the_output_cap_against_tpm_as_upstream_does(
+    openai_client: openai.OpenAI,
+) -> None:
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES, max_completion_tokens=500
+    )
+    answer = raw.parse()
+    charged = 10_000_000 - int(raw.headers["x-ratelimit-remaining-tokens"])
+    assert answer.usage.completion_tokens < 500
+    assert charged == answer.usage.prompt_tokens + 500
