@@ -207,3 +207,12 @@ def test_the_service_processes_sandbox_tickets_in_the_users_own_account(
         bobs = sandbox.simulator(str(bob.id))
         assert not any(tag.startswith("ai_") for tag in bobs.ticket(ticket_id)["tags"])
         assert len(bobs.ticket_comments(ticket_id)) == seeded_comments
+
+
+def test_the_service_derives_the_tokens_the_sandbox_verifies() -> None:
+    """The worker computes sandbox tokens without importing the sandbox: same format."""
+    secret = get_settings().secret_key
+    for user_id in (1, 42, 9_000_000_000):
+        token = integrations.sandbox_api_token(user_id)
+        assert token == tenant_api_token(secret, str(user_id))
+    assert integrations.sandbox_api_token(None) == DEFAULT_API_TOKEN
