@@ -26,6 +26,7 @@ from app.middleware import (
 from app.observability import configure_logging
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -214,4 +215,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
         # The built-in Zendesk sandbox: users without a Zendesk account process its tickets.
         app.mount("/sandbox/zendesk", create_zendesk_app())
+    install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app
