@@ -74,6 +74,7 @@ describe("the app", () => {
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("heading", { name: "No processed tickets yet" })).toBeVisible();
     const login = calls.find((call) => call.path === "/auth/login");
+    expect(login?.contentType).toBe("application/x-www-form-urlencoded");
     expect(new URLSearchParams(login?.body ?? "").get("username")).toBe("ops@example.com");
     expect(calls.find((call) => call.path.startsWith("/analytics/dashboard"))?.auth).toBe(
       "Bearer tok-1",

@@ -128,7 +128,8 @@ export function CostTimeChart({ points, title }: { points: TrendPoint[]; title: 
               dataKey="cost"
               name="Cost (USD)"
               stroke="#c98a00"
-              dot={false}
+              dot={{ r: 2 }}
+              connectNulls
               isAnimationActive={false}
             />
             <Line
@@ -136,7 +137,8 @@ export function CostTimeChart({ points, title }: { points: TrendPoint[]; title: 
               dataKey="ms"
               name="Avg time (ms)"
               stroke="#2f5bd3"
-              dot={false}
+              dot={{ r: 2 }}
+              connectNulls
               isAnimationActive={false}
             />
           </LineChart>
@@ -165,6 +167,7 @@ export function SentimentTrendChart({
     buckets.length === 0
       ? "No tickets in this period."
       : buckets
+          .filter((b) => b.positive + b.neutral + b.negative > 0)
           .map(
             (b) =>
               `${b.label}: ${b.positive} positive, ${b.neutral} neutral, ${b.negative} negative`,

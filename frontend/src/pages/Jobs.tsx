@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
 import { JobProgressBar } from "../components/JobProgress";
@@ -161,7 +161,13 @@ function RecentJobs({ selected }: { selected?: string }) {
 }
 
 function JobDetail({ id }: { id: string }) {
+  const queryClient = useQueryClient();
   const query = useQuery(jobQuery(id));
+  const finished = query.data !== undefined && !isActive(query.data.state);
+  useEffect(() => {
+    // A finished job changes the job list, the tickets and every chart.
+    if (finished) void queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] !== "job" });
+  }, [finished, queryClient]);
   return (
     <section className="card" aria-labelledby="job-title">
       <h2 id="job-title">Job {id.slice(0, 8)}</h2>

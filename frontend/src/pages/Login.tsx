@@ -10,6 +10,7 @@ export async function login(email: string, password: string) {
     api.POST("/auth/login", {
       body: { username: email, password, grant_type: "password", scope: "" },
       bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
     }),
   );
   saveSession(token.access_token, token.expires_in);

@@ -4,7 +4,13 @@ import { vi } from "vitest";
 export type Handler = (request: Request) => unknown;
 
 export function fakeApi(routes: Record<string, Handler>) {
-  const calls: { method: string; path: string; body: string | null; auth: string | null }[] = [];
+  const calls: {
+    method: string;
+    path: string;
+    body: string | null;
+    auth: string | null;
+    contentType: string | null;
+  }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(input, init);
     const url = new URL(request.url);
@@ -15,6 +21,7 @@ export function fakeApi(routes: Record<string, Handler>) {
       path: url.pathname + url.search,
       body,
       auth: request.headers.get("Authorization"),
+      contentType: request.headers.get("Content-Type"),
     });
     const handler = routes[key];
     if (!handler) {
