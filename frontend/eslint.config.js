@@ -19,6 +19,7 @@ export default tseslint.config(
   {
     extends: [js.configs.recommended],
     files: ["**/*.{js,mjs}"],
-    languageOptions: { ecmaVersion: 2022, globals: globals.node },
+    // Node scripts; their page.evaluate callbacks run in the browser.
+    languageOptions: { ecmaVersion: 2022, globals: { ...globals.node, ...globals.browser } },
   },
 );

@@ -1,9 +1,9 @@
 import { QueryClientProvider } from "@tanstack/react-query";
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { createMemoryRouter, RouterProvider } from "react-router";
+import { MemoryRouter, useLocation, type Location } from "react-router";
 import { saveSession } from "./api/auth";
-import { makeQueryClient, routes } from "./App";
+import { AppRoutes, makeQueryClient } from "./App";
 import { fakeApi } from "./test/api";
 
 const EMPTY_DASHBOARD = {
@@ -36,22 +36,29 @@ const ME = {
 };
 
 function renderAt(path: string) {
-  const router = createMemoryRouter(routes, { initialEntries: [`/app${path}`], basename: "/app" });
+  const seen: { location: Location | null } = { location: null };
+  function Spy() {
+    seen.location = useLocation();
+    return null;
+  }
   render(
     <QueryClientProvider client={makeQueryClient()}>
-      <RouterProvider router={router} />
+      <MemoryRouter initialEntries={[`/app${path}`]} basename="/app">
+        <AppRoutes />
+        <Spy />
+      </MemoryRouter>
     </QueryClientProvider>,
   );
-  return router;
+  return seen;
 }
 
 describe("the app", () => {
   it("sends a visitor without a token to the login page, remembering where they were going", async () => {
     fakeApi({});
-    const router = renderAt("/tickets?category=bug");
+    const seen = renderAt("/tickets?category=bug");
     expect(await screen.findByRole("heading", { name: "Sign in to Ticket Triage" })).toBeVisible();
-    expect(router.state.location.pathname).toBe("/app/login");
-    expect(router.state.location.state).toEqual({ from: "/tickets?category=bug" });
+    expect(seen.location?.pathname).toBe("/login");
+    expect(seen.location?.state).toEqual({ from: "/tickets?category=bug" });
   });
 
   it("returns to login with a message when the token has expired", async () => {

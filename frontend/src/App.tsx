@@ -1,12 +1,13 @@
 import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useSyncExternalStore, type ReactNode } from "react";
 import {
-  createBrowserRouter,
+  BrowserRouter,
   Link,
   Navigate,
-  RouterProvider,
   useLocation,
   useNavigate,
+  useRoutes,
+  type RouteObject,
 } from "react-router";
 import { hasSession, onSessionChange } from "./api/auth";
 import { ApiError } from "./api/client";
@@ -74,7 +75,7 @@ function NotFound() {
   );
 }
 
-export const routes = [
+export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
   { path: "/register", element: <RegisterPage /> },
   {
@@ -140,13 +141,19 @@ export const routes = [
   { path: "*", element: <Navigate to="/" replace /> },
 ];
 
-const router = createBrowserRouter(routes, { basename: "/app" });
+/** The routes; declarative routing keeps the first load small (no data-router runtime). */
+export function AppRoutes() {
+  return useRoutes(routes);
+}
+
 const queryClient = makeQueryClient();
 
 export function App() {
   return (
     <QueryClientProvider client={queryClient}>
-      <RouterProvider router={router} />
+      <BrowserRouter basename="/app">
+        <AppRoutes />
+      </BrowserRouter>
     </QueryClientProvider>
   );
 }

@@ -2,6 +2,8 @@ import { lazy, Suspense, type ComponentProps } from "react";
 import { Loading } from "./Status";
 
 const charts = () => import("./charts");
+/** Start loading the chart library while the data is still on its way. */
+export const preloadCharts = () => void charts();
 const Pie = lazy(() => charts().then((m) => ({ default: m.DistributionPie })));
 const Bars = lazy(() => charts().then((m) => ({ default: m.DistributionBars })));
 const Volume = lazy(() => charts().then((m) => ({ default: m.VolumeChart })));

@@ -20,14 +20,20 @@ export function buckets(range: Required<Range>): { label: string; start: string;
   return result;
 }
 
-/** Sentiment over time: one /analytics/sentiments call per bucket of the range. */
-export function SentimentTrend({ range }: { range: Required<Range> }) {
+/** One /analytics/sentiments call per bucket; call it early to fetch in parallel. */
+export function useSentimentTrend(range: Required<Range>) {
   const parts = buckets(range);
   const results = useQueries({
     queries: parts.map((part) =>
       sentimentsQuery({ start: part.start, end: part.end, tz: range.tz }),
     ),
   });
+  return { parts, results };
+}
+
+/** Sentiment over time, bucket by bucket. */
+export function SentimentTrend({ range }: { range: Required<Range> }) {
+  const { parts, results } = useSentimentTrend(range);
   const failed = results.find((result) => result.isError);
   if (failed)
     return <ErrorMessage error={failed.error} title="Could not load the sentiment trend" />;

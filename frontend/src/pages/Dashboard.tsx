@@ -2,10 +2,15 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, unwrap } from "../api/client";
-import { DistributionBars, DistributionPie, VolumeChart } from "../components/LazyCharts";
+import {
+  DistributionBars,
+  DistributionPie,
+  preloadCharts,
+  VolumeChart,
+} from "../components/LazyCharts";
 import { JobProgressBar } from "../components/JobProgress";
 import { RangePicker, useRange } from "../components/RangePicker";
-import { SentimentTrend } from "../components/SentimentTrend";
+import { SentimentTrend, useSentimentTrend } from "../components/SentimentTrend";
 import { ShareBar } from "../components/ShareBar";
 import { Badge, Empty, ErrorMessage, QueryState } from "../components/Status";
 import { formatDateTime, formatMs, formatNumber, formatPercent, formatUsd } from "../format";
@@ -86,6 +91,9 @@ function FirstTickets() {
 export function DashboardPage() {
   const range = useRange();
   const query = useQuery(dashboardQuery(range.range));
+  // Charts code and the sentiment buckets load in parallel with the dashboard's figures.
+  useSentimentTrend(range.range);
+  useEffect(preloadCharts, []);
   return (
     <>
       <div className="page-header">

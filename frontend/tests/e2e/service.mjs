@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
   "--headless",
@@ -48,9 +48,11 @@ async function waitFor(url, child, timeoutMs) {
 }
 
 /** ./start.sh on its own port, data directory and SQLite file; `stop()` ends it all. */
-export async function startService({ env = {} } = {}) {
+export async function startService({
+  env = {},
+  dataDir = mkdtempSync(join(tmpdir(), "triage-e2e-")),
+} = {}) {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "triage-e2e-"));
   const log = [];
   const child = spawn(join(repo, "start.sh"), [], {
     cwd: repo,
