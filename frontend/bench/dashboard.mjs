@@ -16,6 +16,7 @@ const { values } = parseArgs({
   options: {
     tickets: { type: "string", default: "10000" },
     runs: { type: "string", default: "5" },
+    screenshot: { type: "string" }, // save the first load's dashboard here (PNG)
   },
 });
 const tickets = Number(values.tickets);
@@ -101,6 +102,7 @@ try {
       );
       console.error(`run ${run}: ready ${Math.round(readyMs)} ms\n  ${entries.join("\n  ")}`);
     }
+    if (run === 0 && values.screenshot) await page.screenshot({ path: values.screenshot });
     if (run === 0) {
       for (const response of scripts)
         jsGzipBytes += gzipSync(await response.body(), { level: 9 }).length;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,14 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
-
-from app.database import get_engine
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.migrations import upgrade_head
-from app.models import Ticket, TicketAnalysis, User
-from app.security import hash_password
-from app.services import metrics_rollup
+BACKEND = Path(__file__).resolve().parents[2] / "backend"
+sys.path.insert(0, str(BACKEND))
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-123"
@@ -38,7 +33,14 @@ SUBJECTS = (
 
 
 def seed(tickets: int, days: int, rng: random.Random) -> None:
-    upgrade_head()
+    from app.database import get_engine
+    from app.enums import AnalysisSource, Category, Sentiment, Urgency
+    from app.models import Ticket, TicketAnalysis, User
+    from app.security import hash_password
+    from app.services import metrics_rollup
+
+    # The schema the way start.sh builds it.
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=BACKEND, check=True)
     now = datetime.now(UTC)
     with Session(get_engine()) as db:
         user = User(email=EMAIL, hashed_password=hash_password(PASSWORD), timezone="UTC")
