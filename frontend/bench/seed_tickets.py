@@ -78,7 +78,9 @@ def seed(tickets: int, days: int, rng: random.Random) -> None:
                 if source == AnalysisSource.llm
                 else Decimal("0"),
                 processing_time_ms=rng.randrange(5, 2500),
-                feedback_category=category if rated and rng.random() < 0.85 else None,
+                feedback_category=(category if rng.random() < 0.85 else Category.other)
+                if rated
+                else None,
                 feedback_at=at if rated else None,
                 created_at=at,
                 updated_at=at,

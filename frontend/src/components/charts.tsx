@@ -55,7 +55,7 @@ export function DistributionBars({ items, title }: { items: LabelCount[]; title:
     <figure className="chart" aria-label={title}>
       <div aria-hidden="true" className="chart-canvas">
         <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={items} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
+          <BarChart data={items} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
             <XAxis dataKey="label" />
             <YAxis allowDecimals={false} />
@@ -86,7 +86,7 @@ export function VolumeChart({ points, title }: { points: TrendPoint[]; title: st
     <figure className="chart" aria-label={title}>
       <div aria-hidden="true" className="chart-canvas">
         <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
+          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
             <XAxis dataKey="day" minTickGap={16} />
             <YAxis allowDecimals={false} />
@@ -177,7 +177,7 @@ export function SentimentTrendChart({
     <figure className="chart" aria-label={title}>
       <div aria-hidden="true" className="chart-canvas">
         <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={buckets} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
+          <BarChart data={buckets} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
             <XAxis dataKey="label" minTickGap={8} />
             <YAxis allowDecimals={false} />
