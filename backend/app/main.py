@@ -29,6 +29,7 @@ from app.middleware import (
 from app.observability import configure_logging
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -236,4 +237,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
             bearer_tenant=sandbox_tenant,
         )
         app.mount("/sandbox/zendesk", sandbox)
+    install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app
