@@ -27,6 +27,7 @@ from app.middleware import (
 from app.observability import configure_logging
 from app.rate_limit import LoginRateLimiter
 from app.schemas import ErrorResponse
+from app.text_guard import UnstorableTextMiddleware
 
 logger = logging.getLogger("app")
 
@@ -190,7 +191,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
-    # Outermost last: security headers, request id + access log, CORS, body limit.
+    # Outermost last: security headers, proxy headers, request id + access log, CORS, body
+    # limit, unstorable text.
+    app.add_middleware(UnstorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
