@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
 from app.auth import CurrentUser
@@ -17,6 +16,7 @@ from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
     ErrorResponse,
+    IsoDateTime,
     JobList,
     JobOut,
     ProcessRequest,
@@ -122,6 +122,13 @@ def process_batch(
     return job_out(job)
 
 
+@router.get("/process", include_in_schema=False)
+@router.get("/process-batch", include_in_schema=False)
+def post_only() -> None:
+    """These paths take POST only; without this, GET would be read as /tickets/{ticket_id}."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
+
+
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
     user: CurrentUser, db: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
@@ -151,10 +158,11 @@ def list_tickets(
     source: AnalysisSource | None = None,
     status: ZendeskStatus | None = None,
     start: Annotated[
-        datetime | None, Query(description="updated at or after; without an offset: local time")
+        IsoDateTime | None,
+        Query(description="updated at or after; without an offset: local time"),
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="updated before; without an offset: local time")
+        IsoDateTime | None, Query(description="updated before; without an offset: local time")
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the subject")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
