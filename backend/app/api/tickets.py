@@ -46,12 +46,23 @@ UPSTREAM_ERRORS = {
     400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
     404: {"model": ErrorResponse, "description": "Ticket not found in Zendesk"},
     502: {"model": ErrorResponse, "description": "Zendesk unreachable or failing"},
+    503: {
+        "model": ErrorResponse,
+        "description": (
+            "Zendesk rate limited this account (429 after retries; code zendesk_rate_limited),"
+            " or the database is unavailable: wait for Retry-After"
+        ),
+    },
 }
 
 
 @router.post("/process", response_model=ProcessResponse, responses=UPSTREAM_ERRORS)
 def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> ProcessResponse:
-    """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back."""
+    """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back.
+
+    An LLM that fails or rate limits (429 after retries) does not fail the call: the offline
+    model answers (`source` = `fallback`, the reason in the processing log). A write-back
+    that fails is reported in `write_back_status`; the analysis is kept."""
     result = ticket_processor.process_ticket(
         db=db, user_id=user.id, zendesk_ticket_id=body.ticket_id
     )

@@ -17,7 +17,7 @@ from app import observability
 from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
-from app.errors import AppError, NotFound, UpstreamError
+from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, ticket_store, writeback
 from app.services.openai_service import LLMAnalyzer
@@ -26,6 +26,7 @@ from app.services.zendesk_service import (
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
+    ZendeskRateLimited,
     get_client,
 )
 
@@ -127,6 +128,10 @@ def zendesk_failure(exc: ZendeskError, zendesk_ticket_id: int) -> AppError:
         return NotFound(
             f"Ticket {zendesk_ticket_id} was not found in Zendesk: {exc.message}",
             code="zendesk_not_found",
+        )
+    if isinstance(exc, ZendeskRateLimited):
+        return upstream_rate_limited(
+            "Zendesk", exc.message, exc.retry_after_s, code="zendesk_rate_limited"
         )
     if isinstance(exc, ZendeskAuthError):
         return UpstreamError(
