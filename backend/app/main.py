@@ -25,7 +25,7 @@ from app.middleware import (
     request_id_var,
 )
 from app.observability import configure_logging
-from app.rate_limit import LoginRateLimiter
+from app.rate_limit import LoginRateLimiter, ProcessingLimiter
 from app.schemas import ErrorResponse
 from app.text_guard import UnstorableTextMiddleware
 
@@ -190,6 +190,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
         config.login_attempts_per_minute,
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
+    )
+    app.state.processing_limiter = ProcessingLimiter(
+        config.processing_concurrency_per_user, config.processing_concurrency_total
     )
     # Outermost last: security headers, proxy headers, request id + access log, CORS, body
     # limit, unstorable text.

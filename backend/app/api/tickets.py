@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
+from app.api.limits import BUSY, PROCESSING_SLOT
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
@@ -50,13 +51,19 @@ UPSTREAM_ERRORS = {
         "model": ErrorResponse,
         "description": (
             "Zendesk rate limited this account (429 after retries; code zendesk_rate_limited),"
-            " or the database is unavailable: wait for Retry-After"
+            " too many calls of this kind in progress on this server, or the database is"
+            " unavailable: wait for Retry-After"
         ),
     },
 }
 
 
-@router.post("/process", response_model=ProcessResponse, responses=UPSTREAM_ERRORS)
+@router.post(
+    "/process",
+    response_model=ProcessResponse,
+    responses={**UPSTREAM_ERRORS, 429: BUSY[429]},
+    dependencies=[PROCESSING_SLOT],
+)
 def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> ProcessResponse:
     """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back.
 
