@@ -10,8 +10,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app import local_keys
+
 BACKEND_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEFAULT_SECRET_KEY = local_keys.LEGACY_SECRET_KEY
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -24,13 +26,16 @@ class Settings(BaseSettings):
     data_dir: Path = BACKEND_DIR / "data"
     database_url: str = ""
     redis_url: str | None = None
-    secret_key: str = DEFAULT_SECRET_KEY
+    # Unset outside production: generated once into the data directory (app/local_keys.py).
+    secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",
     ]
     public_base_url: str = "http://127.0.0.1:8000"
+    # The address the API listens on (start.sh passes it to uvicorn).
+    host: str = "127.0.0.1"
     sandbox_enabled: bool | None = None
     # Users' Zendesk and LLM URLs may point at private addresses (default: not in production).
     allow_private_upstreams: bool | None = None
@@ -94,6 +99,8 @@ class Settings(BaseSettings):
             self.sandbox_enabled = self.env != "production"
         if self.allow_private_upstreams is None:
             self.allow_private_upstreams = self.env != "production"
+        if self.env != "production" and not (self.secret_key and self.encryption_keys):
+            self._use_local_keys()
         if self.env == "production":
             if (
                 self.secret_key == DEFAULT_SECRET_KEY
@@ -111,6 +118,17 @@ class Settings(BaseSettings):
                     'print(Fernet.generate_key().decode())"`)'
                 )
         return self
+
+    def _use_local_keys(self) -> None:
+        if not local_keys.is_loopback(self.host):
+            raise ValueError(
+                f"HOST={self.host} is reachable from other machines: set SECRET_KEY and "
+                "ENCRYPTION_KEYS explicitly (the generated keys are for loopback only)"
+            )
+        if not self.secret_key:
+            self.secret_key = local_keys.signing_key(self.data_dir)
+        if not self.encryption_keys:
+            self.encryption_keys = local_keys.encryption_keys(self.data_dir)
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from app.analytics import reports
+from app.analytics.reports import Window
 from app.auth import CurrentUser
 from app.schemas import ErrorResponse, IsoDateTime
-from app.services import analytics_service
-from app.services.analytics_service import Window
 from app.time_zones import user_time_zones
 
 BAD_PERIOD: dict[int | str, dict[str, Any]] = {
@@ -39,7 +39,7 @@ def period(
         ),
     ] = None,
 ) -> Window:
-    return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
+    return reports.resolve_window(user=user, start=start, end=end, tz=tz)
 
 
 PeriodDep = Annotated[Window, Depends(period)]

@@ -23,11 +23,20 @@ from sqlalchemy.orm import Session
 from app import observability
 from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration
+from app.analysis import cascade
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
+from app.integrations.zendesk import (
+    ZendeskAuthError,
+    ZendeskClient,
+    ZendeskError,
+    ZendeskJobFailed,
+    ZendeskJobTimeout,
+    ZendeskNotFound,
+)
 from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, cascade, ticket_store, writeback
+from app.services import analysis_service, ticket_store, writeback
 from app.services.analysis_service import AnalysisOutcome
 from app.services.ticket_processor import (
     StepLog,
@@ -35,14 +44,6 @@ from app.services.ticket_processor import (
     log_analysis,
     save_step_logs,
     zendesk_client,
-)
-from app.services.zendesk_service import (
-    ZendeskAuthError,
-    ZendeskClient,
-    ZendeskError,
-    ZendeskJobFailed,
-    ZendeskJobTimeout,
-    ZendeskNotFound,
 )
 
 logger = logging.getLogger(__name__)

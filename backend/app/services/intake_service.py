@@ -54,6 +54,7 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
+from app.integrations.zendesk import ZendeskClient
 from app.models import (
     BatchJob,
     BatchJobItem,
@@ -66,7 +67,6 @@ from app.models import (
 from app.schemas import MAX_TICKET_ID
 from app.services import batch_service, ticket_store
 from app.services.ticket_processor import zendesk_client
-from app.services.zendesk_service import ZendeskClient
 
 logger = logging.getLogger(__name__)
 

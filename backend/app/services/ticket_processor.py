@@ -18,10 +18,8 @@ from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
-from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, ticket_store, writeback
-from app.services.openai_service import LLMAnalyzer
-from app.services.zendesk_service import (
+from app.integrations.llm import LLMAnalyzer
+from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
@@ -29,6 +27,8 @@ from app.services.zendesk_service import (
     ZendeskRateLimited,
     get_client,
 )
+from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
+from app.services import analysis_service, ticket_store, writeback
 
 logger = logging.getLogger(__name__)
 
