@@ -134,11 +134,12 @@ def started(command: list[str], url: str, log: Path, env: dict[str, str]) -> Ite
 
 
 def start_sh(
-    port: int, data_dir: Path, log: Path, **overrides: str
+    port: int, data_dir: Path | None, log: Path, **overrides: str
 ) -> AbstractContextManager[Copy]:
-    env = clean_environment(
-        PORT=str(port), DATA_DIR=str(data_dir), WORKER_LOG_LEVEL="info", **overrides
-    )
+    """`start.sh` on `port`; `data_dir` None: the default it derives from the port."""
+    env = clean_environment(PORT=str(port), WORKER_LOG_LEVEL="info", **overrides)
+    if data_dir is not None:
+        env["DATA_DIR"] = str(data_dir)
     return started([str(REPO_ROOT / "start.sh")], f"http://127.0.0.1:{port}", log, env)
 
 
