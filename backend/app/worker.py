@@ -15,8 +15,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging, worker_init
 
-from app import observability
-from app.broker import transport_for
+from app import broker, observability
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
@@ -42,9 +41,8 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
 def create_celery() -> Celery:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery(
-        "ticket_triage", broker=settings.celery_broker_url, backend=settings.celery_result_backend
-    )
+    broker_url, transport = broker.celery_broker(settings.celery_broker_url)
+    app = Celery("ticket_triage", broker=broker_url, backend=settings.celery_result_backend)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -55,7 +53,7 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport=transport_for(settings.celery_broker_url),
+        broker_transport=transport,
         broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
@@ -69,6 +67,18 @@ celery_app = create_celery()
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
 celery_app.conf.include = [*celery_app.conf.include, "app.tasks_intake", "app.tasks_learning"]
+
+
+@worker_init.connect
+def _requeue_orphaned_messages(**_signal_kwargs: object) -> None:
+    """SQLite broker: messages a killed worker took and never acknowledged go back to the
+    queue when a worker starts alone on it (Redis redelivers them after its visibility
+    timeout instead)."""
+    settings = get_settings()
+    if celery_app.conf.broker_transport == broker.SQLITE_TRANSPORT:
+        requeued = broker.requeue_orphaned(settings.celery_broker_url, settings.data_dir)
+        if requeued:
+            logger.warning("requeued %d tasks a stopped worker had not finished", requeued)
 
 
 @worker_init.connect
