@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -55,7 +56,12 @@ class Settings(BaseSettings):
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
     webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Failed logins a minute per (email, client address) pair, and per address across emails.
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_per_address_per_minute: int = Field(default=30, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks, "*" for any; empty (default): none, loopback included.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
     log_level: str = "INFO"
 
     @field_validator("cors_origins", mode="before")
@@ -63,6 +69,22 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                if entry != "*":
+                    try:
+                        ipaddress.ip_network(entry, strict=False)
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or network"
+                        ) from exc
         return value
 
     @model_validator(mode="after")

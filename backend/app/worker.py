@@ -66,7 +66,12 @@ setup_logging.connect(observability.configure_worker_logging)
 celery_app = create_celery()
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
-celery_app.conf.include = [*celery_app.conf.include, "app.tasks_intake", "app.tasks_learning"]
+celery_app.conf.include = [
+    *celery_app.conf.include,
+    "app.tasks_intake",
+    "app.tasks_llm_batch",
+    "app.analysis.tasks",
+]
 
 
 @worker_init.connect
@@ -85,7 +90,7 @@ def _requeue_orphaned_messages(**_signal_kwargs: object) -> None:
 def _preload_models(**_signal_kwargs: object) -> None:
     """Load the offline model in the parent, before the pool forks: every child shares it
     instead of each paying for the load on its first task."""
-    from app.services import cascade
+    from app.analysis import cascade
 
     cascade.shared_context()
     # The model's vocabularies are ~200k long-lived objects: moved out of the collector's
