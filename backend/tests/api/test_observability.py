@@ -243,3 +243,18 @@ def test_log_lines_are_json_with_request_id_and_no_secrets_or_ticket_text(
         ticket["description"][:40],
     ):
         assert secret not in text, secret
+
+
+def test_metrics_on_the_api_port_need_the_token_when_one_is_set_or_in_production(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.get("/metrics").status_code == 200  # outside production: open
+    monkeypatch.setattr(get_settings(), "env", "production")
+    assert client.get("/metrics").status_code == 404  # production without a token: off
+    monkeypatch.setattr(get_settings(), "metrics_token", "scrape-token-0123456789")
+    assert client.get("/metrics").status_code == 404
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    right = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert right.status_code == 200
+    assert "http_requests_total" in right.text
