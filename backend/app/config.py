@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     data_dir: Path = BACKEND_DIR / "data"
     database_url: str = ""
     redis_url: str | None = None
+    # Celery's broker when it is not REDIS_URL, e.g. RabbitMQ: amqp://user:pass@host:5672/vhost.
+    broker_url: str | None = None
     # Unset outside production: generated once into the data directory (app/local_keys.py).
     secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
@@ -143,7 +145,11 @@ class Settings(BaseSettings):
 
     @property
     def celery_broker_url(self) -> str:
-        return self.redis_url or f"sqla+sqlite:///{self.data_dir / 'celery-broker.db'}"
+        return (
+            self.broker_url
+            or self.redis_url
+            or f"sqla+sqlite:///{self.data_dir / 'celery-broker.db'}"
+        )
 
     @property
     def celery_result_backend(self) -> str:

@@ -28,7 +28,7 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
     """Redis: acks_late + a visibility timeout redeliver the task of a worker that died
     (SIGKILL, lost machine) to another worker; sweep for such tasks often enough that the
     timeout, not the sweep period, decides. (The SQLite broker keeps its own defaults.)"""
-    if not settings.redis_url:
+    if not settings.celery_broker_url.startswith(("redis://", "rediss://")):
         return {}
     timeout = settings.celery_visibility_timeout_s
     return {
@@ -41,8 +41,9 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
 def create_celery() -> Celery:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    broker_url, transport = broker.celery_broker(settings.celery_broker_url)
-    app = Celery("ticket_triage", broker=broker_url, backend=settings.celery_result_backend)
+    app = Celery(
+        "ticket_triage", broker=settings.celery_broker_url, backend=settings.celery_result_backend
+    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -53,7 +54,6 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport=transport,
         broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
@@ -75,13 +75,19 @@ celery_app.conf.include = [
 
 
 @worker_init.connect
-def _requeue_orphaned_messages(**_signal_kwargs: object) -> None:
-    """SQLite broker: messages a killed worker took and never acknowledged go back to the
+def _consume_through_our_transports(**_signal_kwargs: object) -> None:
+    """Workers consume through app.broker's transports (kombu defects worked around, see
+    there); publishers (the API, tests) keep kombu's own, which write the same messages.
+    SQLite broker: messages a killed worker took and never acknowledged go back to the
     queue when a worker starts alone on it (Redis redelivers them after its visibility
     timeout instead)."""
     settings = get_settings()
-    if celery_app.conf.broker_transport == broker.SQLITE_TRANSPORT:
-        requeued = broker.requeue_orphaned(settings.celery_broker_url, settings.data_dir)
+    broker_url, transport = broker.celery_broker(celery_app.conf.broker_url)
+    if transport is None:
+        return
+    celery_app.conf.update(broker_url=broker_url, broker_transport=transport)
+    if transport == broker.SQLITE_TRANSPORT:
+        requeued = broker.requeue_orphaned(broker_url, settings.data_dir)
         if requeued:
             logger.warning("requeued %d tasks a stopped worker had not finished", requeued)
 
