@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.config import get_settings
+from app.api.deps import SettingsDep
 from app.observability import METRICS_CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["ops"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["ops"])
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-def metrics() -> Response:
+def metrics(settings: SettingsDep) -> Response:
     """Request counts and latencies per route, tickets processed, LLM tokens and cost,
     upstream errors, batch job durations and the queue depth."""
-    return Response(render_metrics(get_settings().redis_url), media_type=METRICS_CONTENT_TYPE)
+    return Response(render_metrics(settings.redis_url), media_type=METRICS_CONTENT_TYPE)
