@@ -26,6 +26,7 @@ from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
 from app.middleware import (
     BodySizeLimitMiddleware,
+    ProxyHeadersMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     request_id_var,
@@ -205,7 +206,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     configure_logging(config.log_level)
     install_error_handlers(app)
     app.state.login_limiter = LoginRateLimiter(
-        config.login_attempts_per_minute, redis_url=config.redis_url
+        config.login_attempts_per_minute,
+        address_limit=config.login_attempts_per_address_per_minute,
+        redis_url=config.redis_url,
     )
     # Outermost last: security headers, request id + access log, CORS, body limit.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
@@ -218,6 +221,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Location", "Retry-After"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, trusted=config.forwarded_allow_ips)
     app.add_middleware(SecurityHeadersMiddleware, hsts=config.env == "production")
     document_error_responses(app)
     app.include_router(health.router)

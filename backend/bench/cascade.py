@@ -33,12 +33,13 @@ if str(BACKEND_DIR) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from app.analysis import cascade  # noqa: E402
+from app.analysis.ml import user_models  # noqa: E402
+from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, read_rows  # noqa: E402
+from app.analysis.ml.evaluation import expected_calibration_error  # noqa: E402
+from app.analysis.offline_analyzer import OfflineAnalyzer  # noqa: E402
 from app.integrations.llm import LLMAnalyzer  # noqa: E402
 from app.integrations.llm import pricing as llm_pricing  # noqa: E402
-from app.ml import user_models  # noqa: E402
-from app.ml.train import DEFAULT_HELDOUT_CSV, expected_calibration_error, read_rows  # noqa: E402
-from app.services import cascade  # noqa: E402
-from app.services.offline_analyzer import OfflineAnalyzer  # noqa: E402
 from sandbox.openai_sim import OpenAISimulator  # noqa: E402
 
 PER = 1000

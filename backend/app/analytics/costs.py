@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
+from app.analysis.cascade import BATCH_PENDING
 from app.analytics.reports import Window
 from app.enums import AnalysisSource
 from app.integrations.llm import (
@@ -20,8 +22,6 @@ from app.integrations.llm import (
 )
 from app.integrations.llm import pricing as llm_pricing
 from app.models import Ticket, TicketAnalysis
-from app.services import integrations
-from app.services.cascade import BATCH_PENDING
 
 MONEY_QUANTUM = Decimal("0.000001")
 PATHS = (AnalysisSource.local, AnalysisSource.llm, AnalysisSource.fallback, AnalysisSource.batch)

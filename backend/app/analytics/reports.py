@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.analysis import learning
 from app.enums import Category, Sentiment, Urgency
 from app.errors import NotFound, Unprocessable
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.services import learning, metrics_rollup, ticket_store
+from app.services import metrics_rollup, ticket_store
 from app.services.metrics_rollup import (
     MONEY_QUANTUM,
     Interval,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.analysis import learning
 from app.analytics import reports
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
 from app.api.tickets import TicketId
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas.analytics import FeedbackIn, FeedbackOut
-from app.services import learning
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 def give_feedback(
     ticket_id: TicketId, body: FeedbackIn, user: CurrentUser, db: SessionDep
 ) -> FeedbackOut:
-    from app.tasks_learning import dispatch_retrain
+    from app.analysis.tasks import dispatch_retrain
 
     result = reports.record_feedback(
         db=db,

@@ -44,6 +44,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.config import get_settings
 from app.errors import (
     AppError,
@@ -64,7 +65,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas import MAX_TICKET_ID
-from app.services import batch_service, integrations, ticket_store
+from app.services import batch_service, ticket_store
 from app.services.ticket_processor import zendesk_client
 
 logger = logging.getLogger(__name__)

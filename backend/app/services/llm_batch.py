@@ -33,6 +33,9 @@ import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
+from app.accounts.integrations import LLMTarget, ProcessingOptions
+from app.analysis.cascade import BATCH_PENDING, clip
 from app.config import get_settings
 from app.enums import AnalysisSource
 from app.errors import AppError
@@ -45,10 +48,8 @@ from app.integrations.llm import (
 from app.integrations.llm.clients import sdk_client
 from app.integrations.zendesk import ZendeskError
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store
+from app.services import analysis_service, ticket_store
 from app.services.analysis_service import AnalysisOutcome, from_llm
-from app.services.cascade import BATCH_PENDING, clip
-from app.services.integrations import LLMTarget, ProcessingOptions
 from app.services.ticket_processor import (
     StepLog,
     apply_write_back,

@@ -14,6 +14,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app import observability
+from app.accounts import integrations
+from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError
 from app.integrations import factory
@@ -25,8 +27,7 @@ from app.integrations.zendesk import (
     ZendeskNotFound,
 )
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store, writeback
-from app.services.integrations import ResolvedIntegration, ZendeskTarget
+from app.services import analysis_service, ticket_store, writeback
 
 logger = logging.getLogger(__name__)
 

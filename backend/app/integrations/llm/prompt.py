@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from openai.types.chat import ChatCompletionMessageParam
 
-from app.services import pii
+from app.analysis import pii
 
 CHARS_PER_TOKEN = 4
 
