@@ -84,7 +84,7 @@ if [ "${START_WORKER:-1}" = "1" ]; then
 fi
 
 echo "Ticket Triage: open $PUBLIC_BASE_URL/docs (register, then Authorize)"
-uvicorn app.main:create_app --factory --host "$HOST" --port "$PORT" \
+uvicorn app.embedded:create_embedded_app --factory --host "$HOST" --port "$PORT" \
   --log-level "${UVICORN_LOG_LEVEL:-info}" &
 api=$!
 pids+=("$api")

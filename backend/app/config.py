@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_prices_json: str | None = None
+    # Pooled clients kept per upstream (Zendesk, LLM): one per account, least recently used out.
+    upstream_client_cache_size: int = Field(default=64, ge=1, le=10_000)
     batch_concurrency: int = Field(default=50, ge=1, le=500)
     # A job's lease: a worker that stops renewing it (killed) loses the job after this long.
     batch_lease_s: int = Field(default=60, ge=2)

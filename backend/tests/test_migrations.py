@@ -45,7 +45,7 @@ def fresh_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 
 def test_upgrade_builds_every_table_and_matches_models(fresh_engine: Engine) -> None:
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     tables = set(inspect(fresh_engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -55,12 +55,12 @@ def test_upgrade_builds_every_table_and_matches_models(fresh_engine: Engine) -> 
 
 
 def test_downgrade_then_upgrade_round_trips(fresh_engine: Engine) -> None:
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         downgrade_base(connection)
     assert set(inspect(fresh_engine).get_table_names()) <= {"alembic_version"}
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     assert "tickets" in inspect(fresh_engine).get_table_names()
 
@@ -69,7 +69,7 @@ def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
     fresh_engine: Engine,
 ) -> None:
     """0025 rebuilds `users` on SQLite (for AUTOINCREMENT): rows that reference users stay."""
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         command.upgrade(alembic_config(connection), "0010")
     with fresh_engine.begin() as connection:
         for n in (1, 2, 3):
@@ -92,7 +92,7 @@ def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
                 ),
                 {"id": user_id},
             )
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     with fresh_engine.begin() as connection:
         assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 3

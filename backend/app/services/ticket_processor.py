@@ -18,6 +18,7 @@ from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
+from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer
 from app.integrations.zendesk import (
     ZendeskAuthError,
@@ -25,7 +26,6 @@ from app.integrations.zendesk import (
     ZendeskError,
     ZendeskNotFound,
     ZendeskRateLimited,
-    get_client,
 )
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, ticket_store, writeback
@@ -105,15 +105,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def zendesk_client(target: ZendeskTarget) -> ZendeskClient:
-    settings = get_settings()
-    return get_client(
-        target.base_url,
-        target.credentials,
-        requests_per_minute=settings.zendesk_requests_per_minute,
-        timeout_s=settings.zendesk_timeout_s,
-        max_retries=settings.zendesk_max_retries,
-        backoff_base_s=settings.zendesk_backoff_base_s,
-    )
+    return factory.zendesk_client(get_settings(), target.base_url, target.credentials)
 
 
 def llm_analyzer(integration: ResolvedIntegration) -> LLMAnalyzer | None:
