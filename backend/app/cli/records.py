@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.accounts import crypto
 from app.analysis import learning
 from app.analytics import reports
+from app.analytics.export import export_csv
 from app.cli.common import CommandError, parse_moment, user_by_email
 from app.database import session_scope
 from app.errors import AppError
@@ -38,7 +39,7 @@ def export(args: argparse.Namespace) -> int:
             else nullcontext(sys.stdout)
         )
         with output as stream:
-            for chunk in reports.export_csv(db, window):
+            for chunk in export_csv(db, window):
                 stream.write(chunk)
     if args.output != "-":
         print(f"exported the analyses to {args.output}", file=sys.stderr)
