@@ -30,3 +30,62 @@ class AnalysisSource(StrEnum):
     local = "local"
     fallback = "fallback"
     batch = "batch"
+
+
+class JobState(StrEnum):
+    """A batch job: queued → running → one of the final states."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    partially_failed = "partially_failed"
+    failed = "failed"
+
+
+class ItemStatus(StrEnum):
+    """A ticket in a batch job: pending → analyzed → writing → done, or failed."""
+
+    pending = "pending"
+    analyzed = "analyzed"
+    writing = "writing"
+    done = "done"
+    failed = "failed"
+
+
+class WriteBack(StrEnum):
+    """What writing tags and the note back to Zendesk did for one ticket."""
+
+    written = "written"
+    unchanged = "unchanged"  # everything was already there
+    skipped = "skipped"  # a closed ticket cannot be updated
+    disabled = "disabled"  # tags and note are both off in the settings
+    failed = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery's outcome."""
+
+    queued = "queued"
+    duplicate = "duplicate"
+    ignored = "ignored"
+
+
+class JobOrigin(StrEnum):
+    api = "api"
+    webhook = "webhook"
+    poll = "poll"
+
+
+class LLMBatchState(StrEnum):
+    """Ours, not OpenAI's status: submitted → applied, or failed."""
+
+    submitted = "submitted"
+    applied = "applied"
+    failed = "failed"
+
+
+class LLMRequestState(StrEnum):
+    submitted = "submitted"
+    applied = "applied"
+    failed = "failed"
+    superseded = "superseded"

@@ -8,7 +8,6 @@ nothing to learn by probing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
@@ -32,14 +31,7 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def job_dispatcher() -> Callable[[str], None]:
-    from app.worker import dispatch_batch
-
-    return dispatch_batch
-
-
 RawBody = Annotated[bytes, Depends(_raw_body)]
-Dispatch = Annotated[Callable[[str], None], Depends(job_dispatcher)]
 OptionalHeader = Annotated[str | None, Header()]
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -68,7 +60,6 @@ def zendesk_webhook(
     integration_id: Annotated[str, Path(max_length=64)],
     body: RawBody,
     db: SessionDep,
-    dispatch: Dispatch,
     response: Response,
     x_zendesk_webhook_signature: OptionalHeader = None,
     x_zendesk_webhook_signature_timestamp: OptionalHeader = None,
@@ -88,7 +79,6 @@ def zendesk_webhook(
             webhook_id=x_zendesk_webhook_id,
             invocation_id=x_zendesk_webhook_invocation_id,
         ),
-        dispatch=dispatch,
     )
     if result.status != "queued":
         response.status_code = status.HTTP_200_OK

@@ -154,11 +154,13 @@ def analyze(
     llm: LLMAnalyzer | None,
     user_id: int | None = None,
     db: Session | None = None,
+    context: CascadeContext | None = None,
 ) -> AnalysisOutcome:
-    """Analyse one ticket. `user_id` selects the user's model and cascade settings (read
-    through `db` when given, else from a short-lived per-process cache)."""
+    """Analyse one ticket. `context` (else `user_id`) selects the user's model and cascade
+    settings (read through `db` when given, else from a short-lived per-process cache).
+    Pass a context read beforehand to call the LLM with no transaction open."""
     started = time.perf_counter()
-    context = cascade.context_for(user_id, db=db)
+    context = context or cascade.context_for(user_id, db=db)
     outcome = _analyze(subject, body, options=options, llm=llm, context=context)
     duration_ms = int((time.perf_counter() - started) * 1000)
     return replace(outcome, duration_ms=duration_ms)

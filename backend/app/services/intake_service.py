@@ -33,7 +33,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,12 +44,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
+from app.batch import jobs as batch_jobs
 from app.config import get_settings
 from app.errors import (
     AppError,
     NotConfigured,
     NotFound,
-    ServiceUnavailable,
     Unauthorized,
     Unprocessable,
 )
@@ -62,14 +63,13 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
+from app.pipeline.steps import zendesk_client
 from app.schemas import MAX_TICKET_ID
-from app.services import batch_service, integrations, ticket_store
-from app.services.ticket_processor import zendesk_client
+from app.services import integrations, ticket_store
 from app.services.zendesk_service import ZendeskClient
+from app.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
-
-Dispatch = Callable[[str], None]
 
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 OWN_CHANGE_SLACK = timedelta(seconds=2)
@@ -295,10 +295,9 @@ def receive_webhook(
     public_id: str,
     raw_body: bytes,
     headers: WebhookHeaders,
-    dispatch: Dispatch,
     now: datetime | None = None,
 ) -> DeliveryResult:
-    """Authenticate, record and queue one delivery; commits, then dispatches a new job."""
+    """Authenticate, record and queue one delivery; a new job is sent after the commit."""
     now = now or utcnow()
     if len(raw_body) > MAX_WEBHOOK_BODY_BYTES:
         raise PayloadTooLarge(f"A webhook body holds at most {MAX_WEBHOOK_BODY_BYTES} bytes")
@@ -358,18 +357,8 @@ def receive_webhook(
     result = DeliveryResult(
         status=status, zendesk_ticket_id=zendesk_ticket_id, job_id=job_id, reason=reason
     )
-    db.commit()
     if created and job_id is not None:
-        try:
-            dispatch(job_id)
-        except Exception as exc:
-            logger.exception("could not queue webhook job %s", job_id)
-            db.rollback()
-            # Forget the delivery and its job so Zendesk's retry of it is accepted.
-            db.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
-            db.execute(delete(BatchJob).where(BatchJob.id == job_id))
-            db.commit()
-            raise ServiceUnavailable("The job queue is unavailable; try again shortly") from exc
+        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id)
     logger.info(
         "zendesk webhook: user_id=%s ticket=%s status=%s job=%s",
         user_id,
@@ -494,7 +483,7 @@ def _queue_ticket(
     joined = _join_open_job(db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id, now=now)
     if joined is not None:
         return joined, False
-    job = batch_service.create_job(
+    job = batch_jobs.create_job(
         db=db, user_id=user_id, zendesk_ticket_ids=[zendesk_ticket_id], origin=WEBHOOK_ORIGIN
     )
     return job.id, True
@@ -516,7 +505,7 @@ def _join_open_job(
             BatchJob.origin == WEBHOOK_ORIGIN,
             BatchJob.state == "queued",
             BatchJob.created_at >= now - COALESCE_WINDOW,
-            BatchJob.total < batch_service.MAX_BATCH_SIZE,
+            BatchJob.total < batch_jobs.MAX_BATCH_SIZE,
         )
         .order_by(BatchJob.created_at.desc())
         .limit(1)
@@ -527,7 +516,7 @@ def _join_open_job(
         .where(
             BatchJob.id == newest_open,
             BatchJob.state == "queued",
-            BatchJob.total < batch_service.MAX_BATCH_SIZE,
+            BatchJob.total < batch_jobs.MAX_BATCH_SIZE,
         )
         .values(total=BatchJob.total + 1)
         .returning(BatchJob.id, BatchJob.total)
@@ -557,33 +546,30 @@ class PollResult:
 
 
 def prune_deliveries(*, db: Session, now: datetime | None = None, chunk_size: int = 5000) -> int:
-    """Delete webhook deliveries older than the retention period, a chunk per transaction
-    (short locks on a busy table); returns how many. Zendesk repeats a delivery within hours,
-    so older rows no longer serve deduplication."""
+    """Delete one chunk of webhook deliveries older than the retention period; returns how
+    many (the caller commits each chunk: short locks on a busy table). Zendesk repeats a
+    delivery within hours, so older rows no longer serve deduplication."""
     days = get_settings().webhook_delivery_retention_days
     cutoff = (now or utcnow()) - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = db.scalars(
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.received_at < cutoff)
-            .order_by(WebhookDelivery.received_at)
-            .limit(chunk_size)
-        ).all()
-        if not ids:
-            return deleted
+    ids = db.scalars(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.received_at < cutoff)
+        .order_by(WebhookDelivery.received_at)
+        .limit(chunk_size)
+    ).all()
+    if ids:
         db.execute(
             delete(WebhookDelivery)
             .where(WebhookDelivery.id.in_(ids))
             .execution_options(synchronize_session=False)
         )
-        db.commit()
-        deleted += len(ids)
+    return len(ids)
 
 
 def claim_due_integrations(*, db: Session, now: datetime | None = None) -> list[int]:
     """Integrations with polling on whose interval has passed, each claimed by moving its
-    `polling_last_run_at` to now (a conditional update: two dispatchers never both win)."""
+    `polling_last_run_at` to now (a conditional update: two dispatchers never both win); a
+    poll of each is sent after the caller's commit."""
     now = now or utcnow()
     rows = db.execute(
         select(
@@ -612,7 +598,7 @@ def claim_due_integrations(*, db: Session, now: datetime | None = None) -> list[
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(integration_id)
-    db.commit()
+            unit_of_work.enqueue(db, unit_of_work.POLL_ZENDESK, integration_id)
     return claimed
 
 
@@ -667,13 +653,12 @@ def tickets_to_queue(*, db: Session, user_id: int, tickets: Iterable[dict[str, A
 
 
 def submit_jobs(
-    *, db: Session, user_id: int, zendesk_ticket_ids: list[int], dispatch: Dispatch, origin: str
+    *, db: Session, user_id: int, zendesk_ticket_ids: list[int], origin: str
 ) -> list[str]:
-    """Jobs of at most 100 tickets: committed first, then dispatched. If the queue fails,
-    the jobs not dispatched are deleted and ServiceUnavailable is raised."""
-    size = batch_service.MAX_BATCH_SIZE
+    """Jobs of at most 100 tickets, sent to the workers after the caller's commit."""
+    size = batch_jobs.MAX_BATCH_SIZE
     job_ids = [
-        batch_service.create_job(
+        batch_jobs.create_job(
             db=db,
             user_id=user_id,
             zendesk_ticket_ids=zendesk_ticket_ids[i : i + size],
@@ -681,16 +666,8 @@ def submit_jobs(
         ).id
         for i in range(0, len(zendesk_ticket_ids), size)
     ]
-    db.commit()
-    for position, job_id in enumerate(job_ids):
-        try:
-            dispatch(job_id)
-        except Exception as exc:
-            logger.exception("could not queue batch job %s", job_id)
-            db.rollback()
-            db.execute(delete(BatchJob).where(BatchJob.id.in_(job_ids[position:])))
-            db.commit()
-            raise ServiceUnavailable("The job queue is unavailable; try again shortly") from exc
+    for job_id in job_ids:
+        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id)
     return job_ids
 
 
@@ -709,34 +686,36 @@ def _save_cursor(
         .values(polling_cursor=cursor, polling_last_run_at=now)
         .execution_options(synchronize_session=False)
     )
-    db.commit()
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def poll_integration(
     *,
-    db: Session,
+    uow: UnitOfWork,
     integration_id: int,
-    dispatch: Dispatch,
     client: ZendeskClient | None = None,
     now: datetime | None = None,
     max_pages: int = MAX_EXPORT_PAGES_PER_RUN,
 ) -> PollResult:
     """One polling run: export pages from the stored cursor, queue, store the cursor.
 
-    Commits after each page (jobs first, then the cursor), so a crash repeats at most one
-    page, whose tickets are then found already queued. Zendesk errors propagate; the next
-    run starts again from the last stored cursor.
+    Each page is read from Zendesk with no transaction open, then its jobs and the new
+    cursor are committed together, so a crash repeats at most one page, whose tickets are
+    then found already queued. Zendesk errors propagate; the next run starts again from the
+    last stored cursor.
     """
     now = now or utcnow()
     result = PollResult(integration_id=integration_id)
-    row = db.get(IntegrationSettings, integration_id)
-    if row is None or not row.polling_enabled:
-        result.stopped = "polling is off"
-        return result
-    user_id, cursor = row.user_id, row.polling_cursor
+    with uow.transaction() as db:
+        row = db.get(IntegrationSettings, integration_id)
+        if row is None or not row.polling_enabled:
+            result.stopped = "polling is off"
+            return result
+        user_id, cursor = row.user_id, row.polling_cursor
+        target = None if client is not None else integrations.zendesk_target(row)
     if client is None:
-        client = zendesk_client(integrations.zendesk_target(row))
+        assert target is not None
+        client = zendesk_client(target)
     start_time = now - FIRST_POLL_LOOKBACK
     result.cursor = cursor
     while result.pages < max_pages:
@@ -746,23 +725,23 @@ def poll_integration(
             tickets, after_cursor, end_of_stream = client.incremental_export(cursor=cursor)
         result.pages += 1
         result.tickets_seen += len(tickets)
-        wanted = tickets_to_queue(db=db, user_id=user_id, tickets=tickets)
+        new_cursor = after_cursor or cursor
+        with uow.transaction() as db:
+            wanted = tickets_to_queue(db=db, user_id=user_id, tickets=tickets)
+            if wanted:
+                job_ids = submit_jobs(
+                    db=db, user_id=user_id, zendesk_ticket_ids=wanted, origin=POLL_ORIGIN
+                )
+            if not _save_cursor(
+                db, integration_id=integration_id, expected=cursor, cursor=new_cursor, now=now
+            ):
+                db.rollback()  # another run moved the cursor: its jobs cover this page
+                unit_of_work.discard(db)
+                result.stopped = "the cursor changed during the run"
+                return result
         if wanted:
-            job_ids = submit_jobs(
-                db=db,
-                user_id=user_id,
-                zendesk_ticket_ids=wanted,
-                dispatch=dispatch,
-                origin=POLL_ORIGIN,
-            )
             result.job_ids.extend(job_ids)
             result.queued += len(wanted)
-        new_cursor = after_cursor or cursor
-        if not _save_cursor(
-            db, integration_id=integration_id, expected=cursor, cursor=new_cursor, now=now
-        ):
-            result.stopped = "the cursor changed during the run"
-            return result
         cursor = result.cursor = new_cursor
         if end_of_stream or not tickets:
             result.end_of_stream = end_of_stream

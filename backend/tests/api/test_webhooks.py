@@ -15,10 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.api.webhooks import job_dispatcher
+from app import unit_of_work
+from app.batch import jobs as batch_jobs
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
 from app.schemas import MAX_TICKET_ID
 from app.services import integrations
+from app.unit_of_work import PROCESS_BATCH, QueuedJob, job_sender
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket
 
@@ -27,21 +29,22 @@ SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 
 @dataclass
 class Queue:
-    """Stands in for the Celery queue: records the job ids handed to it."""
+    """Stands in for the Celery queue: records the batch job ids sent after the commit."""
 
     job_ids: list[str] = field(default_factory=list)
     down: bool = False
 
-    def __call__(self, job_id: str) -> None:
+    def __call__(self, job: QueuedJob) -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
-        self.job_ids.append(job_id)
+        assert job.task == PROCESS_BATCH
+        self.job_ids.append(job.args[0])
 
 
 @pytest.fixture
 def queue(app: FastAPI) -> Queue:
     recorder = Queue()
-    app.dependency_overrides[job_dispatcher] = lambda: recorder
+    app.dependency_overrides[job_sender] = lambda: recorder
     return recorder
 
 
@@ -465,17 +468,23 @@ def test_delivery_during_our_write_back_is_ignored(
     assert len(queue.job_ids) == 1
 
 
-def test_queue_down_is_503_and_the_retry_is_accepted(
+def test_queue_down_at_commit_keeps_the_job_for_the_stalled_job_sweep(
     client: TestClient, hook: Hook, queue: Queue, db: Session
 ) -> None:
     queue.down = True
-    failed = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
-    assert failed.status_code == 503
-    assert jobs_of(db, hook.user) == [] and deliveries_of(db, hook.user) == []
-    queue.down = False
+    accepted = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
+    assert accepted.status_code == 202, accepted.text
+    (job,) = jobs_of(db, hook.user)
+    assert (job.id, job.state) == (accepted.json()["job_id"], "queued") and queue.job_ids == []
     retried = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
-    assert retried.status_code == 202, retried.text
-    assert len(queue.job_ids) == 1
+    assert retried.json()["status"] == "duplicate"  # Zendesk's retry starts nothing new
+
+    queue.down = False
+    job.dispatched_at = job.dispatched_at - batch_jobs.STALL_AFTER * 2
+    db.flush()
+    assert job.id in batch_jobs.stalled_jobs(db=db)
+    unit_of_work.send_after_commit(db, queue)  # what the beat task does after its commit
+    assert queue.job_ids == [job.id]
 
 
 def test_secret_never_appears_in_logs(

@@ -18,10 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.batch import jobs as batch_jobs
+from app.batch import runner as batch_runner
 from app.database import get_engine, session_scope
 from app.enums import AnalysisSource
 from app.models import BatchJob, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
-from app.services import batch_service, integrations, metrics_rollup
+from app.services import integrations, metrics_rollup
 from app.services.metrics_rollup import MONEY_QUANTUM
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
@@ -191,7 +193,7 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
 def leased_job(user: User, holder: str) -> str:
     """A queued job whose lease another pool process took a moment ago."""
     with session_scope() as db:
-        job = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1])
+        job = batch_jobs.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1])
         job.lease_owner = holder
         job.lease_expires_at = utcnow() + timedelta(minutes=5)
         return job.id
@@ -218,14 +220,14 @@ def test_a_lease_is_taken_over_only_from_a_dead_process_of_our_own_node(
     job_id = leased_job(committed_user, holder())
     me = f"node@a/{os.getpid()}"
     if taken_over:
-        context = batch_service._claim(job_id, me)
+        context = batch_runner.claim(job_id, me)
         assert context is not None and context.worker_id == me
         with session_scope() as db:
             job = db.get(BatchJob, job_id)
             assert job is not None and job.lease_owner == me and job.state == "running"
     else:
-        with pytest.raises(batch_service.LeaseHeld):
-            batch_service._claim(job_id, me)
+        with pytest.raises(batch_jobs.LeaseHeld):
+            batch_runner.claim(job_id, me)
 
 
 # --- overlapping jobs --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from app.services.cascade import BATCH_PENDING
 from app.services.llm_pricing import cost_usd
 from app.services.openai_service import response_format_schema
 from app.services.zendesk_service import ZendeskClient
+from app.unit_of_work import UnitOfWork
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import UserFactory, configure_zendesk
@@ -176,7 +177,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
     # Nothing pending is submitted twice.
     assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0
 
-    assert llm_batch.poll_batch(db=db, batch_id=batch.id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch.id) == "applied"
     requests = db.scalars(select(LLMBatchRequest).where(LLMBatchRequest.batch_id == batch.id))
     for request in requests:
         assert request.state == "applied"
@@ -206,9 +207,9 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
             select(TicketAnalysis).where(TicketAnalysis.user_id == account.id)
         )
     }
-    again = llm_batch.apply_batch(db=db, batch_id=batch.id)
+    again = llm_batch.apply_batch(uow=UnitOfWork(db), batch_id=batch.id)
     assert again.already_applied and again.applied == 0
-    assert llm_batch.poll_batch(db=db, batch_id=batch.id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch.id) == "applied"
     db.expire_all()
     assert snapshot == {
         analysis.id: (analysis.cost_usd, analysis.updated_at)
@@ -245,13 +246,13 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
     openai_sim.batch_delay_s = 3600
     submitted = llm_batch.submit_pending(db=db, user_id=account.id)
     assert submitted.batch_id is not None
-    assert llm_batch.poll_batch(db=db, batch_id=submitted.batch_id) == "submitted"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=submitted.batch_id) == "submitted"
     batch = db.get(LLMBatch, submitted.batch_id)
     assert batch is not None and batch.status == "in_progress"
 
     openai_sim.batch_delay_s = 0
     openai_sim.fail_next(1, "500")
-    assert llm_batch.poll_batch(db=db, batch_id=submitted.batch_id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=submitted.batch_id) == "applied"
     states = sorted(
         request.state
         for request in db.scalars(
