@@ -340,11 +340,13 @@ class BatchJobItem(Base):
 
 
 class WebhookDelivery(Base):
-    """One signed Zendesk webhook delivery. Unique per invocation (Zendesk's retries) and per
+    """One signed Zendesk webhook delivery. Unique per signed content (timestamp + body: a
+    replay under a new, unsigned invocation id), per invocation (Zendesk's retries) and per
     ticket event (the same change sent twice), so a repeated delivery is never queued twice."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        UniqueConstraint("integration_id", "signed_digest"),
         UniqueConstraint("integration_id", "invocation_id"),
         UniqueConstraint("user_id", "zendesk_ticket_id", "event_key"),
         Index("ix_webhook_deliveries_user_id_received_at", "user_id", "received_at"),
@@ -358,6 +360,8 @@ class WebhookDelivery(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     webhook_id: Mapped[str | None] = mapped_column(String(64))
     invocation_id: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of what the signature covers (timestamp + raw body)
+    signed_digest: Mapped[str | None] = mapped_column(String(64))
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     event_type: Mapped[str | None] = mapped_column(String(80))
     # "event:<Zendesk event id>" or "updated:<ticket updated_at>"; null when the body has neither

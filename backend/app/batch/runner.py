@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from app import observability
 from app.batch.jobs import (
@@ -37,6 +39,7 @@ from app.models import BatchJob, BatchJobItem, Ticket, utcnow
 from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
 from app.services import analysis_service, cascade, integrations, ticket_store
 from app.services.analysis_service import AnalysisOutcome
+from app.services.ticket_store import UnstorableTicket
 from app.services.zendesk_service import (
     ZendeskAuthError,
     ZendeskClient,
@@ -111,17 +114,21 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
     with session_scope() as db:
         items = open_items(db, ctx.job_id)
         store_started = time.perf_counter()
-        tickets = ticket_store.upsert_tickets(
-            db=db,
-            user_id=ctx.user_id,
-            raws=[raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
+        tickets, unstorable = _store_tickets(
+            db,
+            ctx.user_id,
+            [raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
         )
         store_ms = int((time.perf_counter() - store_started) * 1000)
         logs: list[tuple[StepLog, int | None]] = []
         for item in items:
             ticket = tickets.get(item.zendesk_ticket_id)
             steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
-            if ticket is None:
+            if item.zendesk_ticket_id in unstorable:
+                steps.add("fetch", "ok", fetch_ms, "show_many")
+                steps.add("store", "error", store_ms, unstorable[item.zendesk_ticket_id])
+                fail_item(item, unstorable[item.zendesk_ticket_id])
+            elif ticket is None:
                 steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
                 fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
             else:
@@ -132,6 +139,40 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         save_step_logs(db, logs)
         renew(db, ctx)
     return raws
+
+
+def _store_tickets(
+    db: Session, user_id: int, raws: list[dict[str, Any]]
+) -> tuple[dict[int, Ticket], dict[int, str]]:
+    """Store what can be stored; for each ticket that cannot, why (it fails alone)."""
+    unstorable: dict[int, str] = {}
+    storable: list[dict[str, Any]] = []
+    for raw in raws:
+        try:
+            ticket_store.ticket_fields(raw)
+        except UnstorableTicket as exc:
+            unstorable[int(raw["id"])] = exc.message
+            continue
+        storable.append(raw)
+    try:
+        with db.begin_nested():
+            tickets = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
+        return tickets, unstorable
+    except DBAPIError:
+        logger.warning("a ticket of the batch was refused by the database: storing one by one")
+    tickets = {}
+    for raw in storable:
+        zendesk_ticket_id = int(raw["id"])
+        try:
+            with db.begin_nested():
+                tickets[zendesk_ticket_id] = ticket_store.upsert_ticket(
+                    db=db, user_id=user_id, raw=raw
+                )
+        except DBAPIError as exc:
+            unstorable[zendesk_ticket_id] = (
+                f"Ticket {zendesk_ticket_id} cannot be stored: {type(exc.orig).__name__}"
+            )
+    return tickets, unstorable
 
 
 def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:

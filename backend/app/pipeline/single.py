@@ -138,8 +138,9 @@ def write_back_each(
                     status=WriteBack.failed, error=raw.message, message=f"fetch: {raw.message}"
                 )
                 continue
-            fields = ticket_store.ticket_fields(raw)
-            ticket.tags, ticket.status = fields["tags"], fields["status"] or ticket.status
+            tags = [ticket_store.clean_text(tag, 80) for tag in raw.get("tags") or []]
+            status = ticket_store.clean_text(raw.get("status"), 16)
+            ticket.tags, ticket.status = tags, status or ticket.status
             writes[ticket.id] = writeback.plan_ticket(ticket, analysis, options)
     results |= {
         ticket_id: writeback.apply_one(client, write) for ticket_id, write in writes.items()

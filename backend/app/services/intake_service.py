@@ -3,7 +3,9 @@
 Webhooks (`receive_webhook`): the signature is base64(HMAC-SHA256(secret, timestamp + raw
 body)), compared in constant time; a timestamp that is not ISO-8601 is refused, and one
 more than 5 minutes away from our clock is refused as stale. A delivery is stored once:
-unique per (integration, invocation id), so Zendesk's retries are recognised, and per
+unique per (integration, signed content: timestamp + body), so a captured delivery replayed
+under a new invocation id (which is not signed) is recognised; per (integration, invocation
+id), so Zendesk's retries are; and per
 (user, ticket, event key), the event key being the Zendesk event id or the ticket's
 `updated_at` when the body carries one. Processing starts only for tickets that were
 created (a `ticket.created` event) or named by a trigger (`{"ticket_id": …}`); other ticket
@@ -99,6 +101,12 @@ class PayloadTooLarge(AppError):
 def sign(*, secret: str, timestamp: str, raw_body: bytes) -> str:
     digest = hmac.new(secret.encode(), timestamp.encode() + raw_body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def signed_digest(*, timestamp: str, raw_body: bytes) -> str:
+    """Identifies what a signature covers: the same delivery replayed under any invocation
+    id has the same digest (and a new timestamp would need the secret to sign)."""
+    return hashlib.sha256(timestamp.encode() + raw_body).hexdigest()
 
 
 def signature_matches(*, secret: str, timestamp: str, raw_body: bytes, signature: str) -> bool:
@@ -320,6 +328,7 @@ def receive_webhook(
         "user_id": user_id,
         "webhook_id": _header_value(headers.webhook_id),
         "invocation_id": _header_value(headers.invocation_id),
+        "signed_digest": signed_digest(timestamp=headers.timestamp or "", raw_body=raw_body),
         "zendesk_ticket_id": zendesk_ticket_id,
         "event_type": ticket.event_type,
         "event_key": ticket.event_key,
@@ -400,7 +409,10 @@ def _already_received(
     db: Session, row: IntegrationSettings, delivery: dict[str, Any]
 ) -> DeliveryResult:
     """The invocation or the ticket event was stored before: report the first delivery."""
-    conditions = []
+    conditions = [
+        (WebhookDelivery.integration_id == row.id)
+        & (WebhookDelivery.signed_digest == delivery["signed_digest"])
+    ]
     if delivery["event_key"] is not None:
         conditions.append(
             (WebhookDelivery.user_id == row.user_id)
@@ -412,11 +424,7 @@ def _already_received(
             (WebhookDelivery.integration_id == row.id)
             & (WebhookDelivery.invocation_id == delivery["invocation_id"])
         )
-    first_job_id = (
-        db.scalar(select(WebhookDelivery.job_id).where(or_(*conditions)).limit(1))
-        if conditions
-        else None
-    )
+    first_job_id = db.scalar(select(WebhookDelivery.job_id).where(or_(*conditions)).limit(1))
     return DeliveryResult(
         status="duplicate",
         zendesk_ticket_id=delivery["zendesk_ticket_id"],
@@ -645,8 +653,11 @@ def tickets_to_queue(*, db: Session, user_id: int, tickets: Iterable[dict[str, A
             continue
         known = stored.get(zendesk_ticket_id)
         if known is not None and known[2] is not None:
-            fields = ticket_store.ticket_fields(raw)
-            if (fields["subject"], fields["description"]) == (known[0], known[1]):
+            try:
+                fields = ticket_store.ticket_fields(raw)
+            except ticket_store.UnstorableTicket:
+                fields = {}  # queued: its job reports why it cannot be stored
+            if (fields.get("subject"), fields.get("description")) == (known[0], known[1]):
                 continue
         wanted.append(zendesk_ticket_id)
     return wanted

@@ -257,11 +257,38 @@ def test_same_event_under_a_new_invocation_is_processed_once(
     assert len(jobs_of(db, hook.user)) == 1 and len(queue.job_ids) == 1
 
 
+def test_replay_under_a_new_invocation_id_is_not_processed_again(
+    client: TestClient, hook: Hook, queue: Queue, db: Session
+) -> None:
+    raw = json.dumps({"ticket_id": "78"}).encode()
+    timestamp = iso_utc(datetime.now(UTC))
+    signed = {
+        "Content-Type": "application/json",
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "X-Zendesk-Webhook-Signature": sign_webhook(SECRET, timestamp, raw),
+    }
+    first = client.post(
+        hook.url, content=raw, headers=signed | {"X-Zendesk-Webhook-Invocation-Id": "1"}
+    )
+    assert first.status_code == 202, first.text
+    job = db.get(BatchJob, first.json()["job_id"])
+    assert job is not None
+    job.state = "succeeded"  # processed: the ticket is no longer waiting in a queued job
+    db.flush()
+    replay = client.post(
+        hook.url, content=raw, headers=signed | {"X-Zendesk-Webhook-Invocation-Id": "2"}
+    )
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["status"] == "duplicate" and replay.json()["job_id"] == job.id
+    assert len(jobs_of(db, hook.user)) == 1 and queue.job_ids == [job.id]
+
+
 def test_ticket_waiting_in_a_queued_job_is_not_queued_again(
     client: TestClient, hook: Hook, queue: Queue, db: Session
 ) -> None:
     assert deliver(client, hook.url, {"ticket_id": "91"}).status_code == 202
-    again = deliver(client, hook.url, {"ticket_id": "91"})  # a second trigger run
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    again = deliver(client, hook.url, {"ticket_id": "91"}, signed_at=later)  # a 2nd trigger run
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     assert [d.status for d in deliveries_of(db, hook.user)] == ["queued", "duplicate"]
@@ -462,7 +489,8 @@ def test_delivery_during_our_write_back_is_ignored(
         BatchJobItem.__table__.update().where(BatchJobItem.job_id == first).values(status="writing")
     )
     db.flush()
-    response = deliver(client, hook.url, {"ticket_id": "31"})
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    response = deliver(client, hook.url, {"ticket_id": "31"}, signed_at=later)
     assert response.status_code == 200
     assert response.json()["detail"] == "our own write-back to this ticket is in progress"
     assert len(queue.job_ids) == 1

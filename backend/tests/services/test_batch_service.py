@@ -22,7 +22,7 @@ from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
 from app.database import get_engine, session_scope
 from app.enums import AnalysisSource
-from app.models import BatchJob, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
+from app.models import BatchJob, BatchJobItem, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
 from app.services import integrations, metrics_rollup
 from app.services.metrics_rollup import MONEY_QUANTUM
 from sandbox.openai_sim import OpenAISimulator
@@ -255,3 +255,23 @@ def test_overlapping_jobs_on_the_same_tickets_post_each_note_once(
     assert second.state == "succeeded"
     for ticket_id in ids:
         assert len(our_notes(zendesk_sim, ticket_id)) == 1, ticket_id
+
+
+def test_a_ticket_that_cannot_be_stored_fails_alone_and_the_others_succeed(
+    committed_user: User, zendesk_sim: ZendeskSimulator
+) -> None:
+    good = open_ticket_ids(zendesk_sim, 3)
+    beyond = zendesk_sim.create_ticket("Huge requester", "text", requester_id=2**63)["id"]
+    odd = zendesk_sim.create_ticket("Odd \ud800 text\x00", "body \udc00")["id"]
+    job = run_batch_in_process(committed_user, [good[0], beyond, good[1], odd, good[2]])
+    assert (job.state, job.done, job.failed) == ("partially_failed", 4, 1)
+    with session_scope() as db:
+        items = {
+            item.zendesk_ticket_id: item
+            for item in db.scalars(select(BatchJobItem).where(BatchJobItem.job_id == job.id))
+        }
+    assert items[beyond].status == "failed"
+    assert "requester_id" in (items[beyond].error or "") and "64 bits" in items[beyond].error
+    assert all(items[zid].status == "done" for zid in [*good, odd])
+    assert our_notes(zendesk_sim, beyond) == []
+    assert all(len(our_notes(zendesk_sim, zid)) == 1 for zid in [*good, odd])
