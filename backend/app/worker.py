@@ -18,6 +18,7 @@ from celery.signals import setup_logging, worker_init
 from app import observability
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
+from app.broker import transport_for
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
@@ -55,6 +56,7 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
+        broker_transport=transport_for(settings.celery_broker_url),
         broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
@@ -67,14 +69,19 @@ setup_logging.connect(observability.configure_worker_logging)
 celery_app = create_celery()
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
-celery_app.conf.include = [*celery_app.conf.include, "app.tasks_intake", "app.tasks_learning"]
+celery_app.conf.include = [
+    *celery_app.conf.include,
+    "app.tasks_intake",
+    "app.tasks_llm_batch",
+    "app.analysis.tasks",
+]
 
 
 @worker_init.connect
 def _preload_models(**_signal_kwargs: object) -> None:
     """Load the offline model in the parent, before the pool forks: every child shares it
     instead of each paying for the load on its first task."""
-    from app.services import cascade
+    from app.analysis import cascade
 
     cascade.shared_context()
     # The model's vocabularies are ~200k long-lived objects: moved out of the collector's

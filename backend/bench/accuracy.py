@@ -21,11 +21,11 @@ BACKEND_DIR = Path(__file__).resolve().parents[1]
 if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
 
+from app.analysis.offline_analyzer import OfflineAnalysis, OfflineAnalyzer  # noqa: E402
 from app.enums import Category, Sentiment, Urgency  # noqa: E402
-from app.services.offline_analyzer import OfflineAnalysis, OfflineAnalyzer  # noqa: E402
 from bench.machine import pin_to_one_core, reference_loop_cpu_ms  # noqa: E402
 
-DEFAULT_DATA = BACKEND_DIR / "app" / "ml" / "data" / "heldout.csv"
+DEFAULT_DATA = BACKEND_DIR / "app" / "analysis" / "ml" / "data" / "heldout.csv"
 SCORED_FIELDS: dict[str, tuple[str, ...]] = {
     "category": tuple(Category),
     "urgency": tuple(Urgency),

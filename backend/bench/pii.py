@@ -19,7 +19,7 @@ BACKEND_DIR = Path(__file__).resolve().parents[1]
 if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
 
-from app.services.pii import redact  # noqa: E402
+from app.analysis.pii import redact  # noqa: E402
 from bench.machine import pin_to_one_core, reference_loop_cpu_ms  # noqa: E402
 from sandbox.samples import PII_TICKET_5KB  # noqa: E402
 

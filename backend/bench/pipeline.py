@@ -104,13 +104,13 @@ def main() -> None:
     import redis
     from sqlalchemy import select
 
+    from app.accounts import integrations
+    from app.accounts.users import create_user
     from app.batch import jobs as batch_jobs
     from app.database import get_engine, session_scope
     from app.migrations import upgrade_head
     from app.models import BatchJob, BatchJobItem
     from app.pipeline.single import process_ticket
-    from app.services import integrations
-    from app.services.users import create_user
     from app.unit_of_work import UnitOfWork
     from bench.machine import reference_loop_cpu_ms
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app

@@ -2,7 +2,7 @@
 unsigned invocation id, so a captured delivery replayed under a new id is recognised
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0025
 Create Date: 2026-12-05 15:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0010"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

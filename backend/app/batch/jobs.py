@@ -16,12 +16,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
+from app.accounts import integrations
+from app.accounts.integrations import ResolvedIntegration
 from app.config import get_settings
 from app.enums import ItemStatus, JobOrigin, JobState
 from app.errors import NotFound
 from app.models import BatchJob, BatchJobItem, TicketAnalysis, utcnow
-from app.services import integrations
-from app.services.integrations import ResolvedIntegration
 
 MAX_BATCH_SIZE = 100
 STALL_AFTER = timedelta(minutes=30)

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import observability
+from app.accounts import integrations
+from app.analysis import cascade
 from app.batch.jobs import (
     FINAL_JOB_STATES,
     JobContext,
@@ -35,17 +37,17 @@ from app.batch.writing import write_back
 from app.config import get_settings
 from app.database import session_scope
 from app.enums import ItemStatus, JobState
-from app.models import BatchJob, BatchJobItem, Ticket, utcnow
-from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
-from app.services import analysis_service, cascade, integrations, ticket_store
-from app.services.analysis_service import AnalysisOutcome
-from app.services.ticket_store import UnstorableTicket
-from app.services.zendesk_service import (
+from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
 )
+from app.models import BatchJob, BatchJobItem, Ticket, utcnow
+from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
+from app.services import analysis_service, ticket_store
+from app.services.analysis_service import AnalysisOutcome
+from app.services.ticket_store import UnstorableTicket
 
 logger = logging.getLogger(__name__)
 

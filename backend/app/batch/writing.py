@@ -22,17 +22,17 @@ from sqlalchemy.orm import Session
 from app.batch.jobs import JobContext, TransientUpstreamError, fail_item, renew, rows_by_id
 from app.database import session_scope
 from app.enums import ItemStatus, WriteBack
-from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
-from app.pipeline import writeback
-from app.pipeline.steps import StepLog, save_step_logs
-from app.pipeline.writeback import Applied, TicketWrite
-from app.services.zendesk_service import (
+from app.integrations.zendesk import (
     ZendeskClient,
     ZendeskError,
     ZendeskJobFailed,
     ZendeskJobTimeout,
     ZendeskNotFound,
 )
+from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
+from app.pipeline import writeback
+from app.pipeline.steps import StepLog, save_step_logs
+from app.pipeline.writeback import Applied, TicketWrite
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
+from app.accounts.integrations import ProcessingOptions
+from app.analysis import cascade
 from app.enums import WriteBack
 from app.errors import NotFound
+from app.integrations.zendesk import ZendeskClient, ZendeskError
 from app.models import Ticket, TicketAnalysis
 from app.pipeline import writeback
 from app.pipeline.steps import (
@@ -26,9 +30,7 @@ from app.pipeline.steps import (
     zendesk_failure,
 )
 from app.pipeline.writeback import Applied
-from app.services import analysis_service, cascade, integrations, ticket_store
-from app.services.integrations import ProcessingOptions
-from app.services.zendesk_service import ZendeskClient, ZendeskError
+from app.services import analysis_service, ticket_store
 from app.unit_of_work import UnitOfWork
 
 

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.accounts.integrations import ProcessingOptions
 from app.enums import WriteBack
+from app.integrations.zendesk import ZendeskClient, ZendeskError
 from app.models import Ticket, TicketAnalysis, utcnow
-from app.services.integrations import ProcessingOptions
-from app.services.zendesk_service import ZendeskClient, ZendeskError
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.services.cascade import (
+from app.analysis.cascade import (
     DEFAULT_TARGET_PRECISION,
     MAX_TARGET_PRECISION,
     MIN_TARGET_PRECISION,
 )
-from app.services.zendesk_service import zendesk_base_url
+from app.integrations.zendesk import zendesk_base_url
 from app.time_zones import time_zone_error
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]

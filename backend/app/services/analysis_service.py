@@ -1,7 +1,7 @@
 """Choose the analyzer for a ticket and return one outcome shape, whichever path answered.
 
 Modes (per integration, `analysis_mode`): `cascade` — the offline model answers alone when it
-is confident for every gated field, otherwise the LLM (see `app.services.cascade`); `llm` —
+is confident for every gated field, otherwise the LLM (see `app.analysis.cascade`); `llm` —
 every ticket goes to the LLM; `local` — the LLM is never asked. `auto` (the default) means
 `cascade` when an LLM key is configured and `local` otherwise. Any LLM failure falls back to
 the offline model with the cause recorded (source=fallback). `decision_reason` always says
@@ -20,14 +20,15 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from app.accounts.integrations import LLMTarget, ProcessingOptions
+from app.analysis import cascade
+from app.analysis.cascade import CascadeContext
+from app.analysis.offline_analyzer import OfflineAnalysis
+from app.analysis.pii import redact
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.services import cascade, llm_pricing
-from app.services.cascade import CascadeContext
-from app.services.integrations import LLMTarget, ProcessingOptions
-from app.services.offline_analyzer import OfflineAnalysis
-from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
-from app.services.pii import redact
+from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import pricing as llm_pricing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

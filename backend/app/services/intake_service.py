@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
+from app.accounts import integrations
 from app.batch import jobs as batch_jobs
 from app.config import get_settings
 from app.errors import (
@@ -56,6 +57,7 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
+from app.integrations.zendesk import ZendeskClient
 from app.models import (
     BatchJob,
     BatchJobItem,
@@ -67,8 +69,7 @@ from app.models import (
 )
 from app.pipeline.steps import zendesk_client
 from app.schemas import MAX_TICKET_ID
-from app.services import integrations, ticket_store
-from app.services.zendesk_service import ZendeskClient
+from app.services import ticket_store
 from app.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
+from app.accounts import integrations
 from app.batch import jobs as batch_jobs
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
 from app.schemas import MAX_TICKET_ID
-from app.services import integrations
 from app.unit_of_work import PROCESS_BATCH, QueuedJob, job_sender
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, DEFAULT_TRAIN_CSV, read_rows, split_rows
+from app.analysis.ml.train import main
+from app.analysis.offline_analyzer import OfflineAnalyzer
 from app.enums import Category, Urgency
-from app.ml.train import DEFAULT_HELDOUT_CSV, DEFAULT_TRAIN_CSV, main, read_rows, split_rows
-from app.services.offline_analyzer import OfflineAnalyzer
 
 PHRASES = {
     "bug": ["the app crashes when I open {x}", "error 500 on {x} after the update"],

@@ -9,13 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.ml import user_models
-from app.ml.train import DEFAULT_HELDOUT_CSV, expected_calibration_error, read_rows
+from app.accounts.integrations import ProcessingOptions
+from app.analysis import cascade, learning
+from app.analysis.ml import user_models
+from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, read_rows
+from app.analysis.ml.evaluation import expected_calibration_error
+from app.analysis.offline_analyzer import get_offline_analyzer
+from app.integrations.llm import LLMAnalyzer
 from app.models import TicketAnalysis
-from app.services import analysis_service, cascade, learning
-from app.services.integrations import ProcessingOptions
-from app.services.offline_analyzer import get_offline_analyzer
-from app.services.openai_service import LLMAnalyzer
+from app.services import analysis_service
 from sandbox.openai_sim import OpenAISimulator
 from tests.factories import UserFactory, configure_zendesk
 
@@ -88,7 +90,7 @@ def test_thresholds_are_the_lowest_confidence_reaching_the_target_precision() ->
 def test_stored_thresholds_belong_to_the_shared_model_and_its_training_split() -> None:
     analyzer = get_offline_analyzer()
     table = user_models.load_shared_calibration(analyzer)
-    assert table is not None, "run python -m app.ml.retrain --calibrate-shared"
+    assert table is not None, "run python -m app.analysis.ml.retrain --calibrate-shared"
     assert table["data_sha256"] == analyzer.metadata["training"]["data_sha256"]
     for field in cascade.GATED_FIELDS:
         values = [table["thresholds"][field][key] for key in sorted(table["thresholds"][field])]

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.analysis import learning
+from app.analytics import reports
 from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User
-from app.services import analytics_service, learning
 from tests.factories import UserFactory, create_analysed_ticket
 
 THRESHOLD = learning.RETRAIN_AFTER_NEW_LABELS
@@ -64,7 +65,7 @@ def give_feedback(
     db: Session, user: User, zendesk_ticket_id: int, queue: Any, **labels: Any
 ) -> dict[str, Any]:
     labels = labels or {"category": "other", "urgency": "low"}
-    return analytics_service.record_feedback(
+    return reports.record_feedback(
         db=db,
         user_id=user.id,
         zendesk_ticket_id=zendesk_ticket_id,
@@ -186,7 +187,7 @@ def test_unreachable_queue_is_logged_and_the_next_feedback_tries_again(
     def send_to_unreachable_broker(user_id: int) -> None:
         unreachable_queue.send_task("triage.retrain_user_model", args=[user_id], retry=False)
 
-    with caplog.at_level(logging.ERROR, logger="app.services.learning"):
+    with caplog.at_level(logging.ERROR, logger="app.analysis.learning"):
         result = give_feedback(db, user, tickets[THRESHOLD - 1], send_to_unreachable_broker)
     assert result["feedback_category"] == "other"
     assert f"could not queue the retrain of user {user.id}" in caplog.text

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.ml.train import DEFAULT_TRAIN_CSV, read_rows
-from app.ml.user_models import Row
+from app.accounts.integrations import ProcessingOptions
+from app.analysis import learning, model_versions
+from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
+from app.analysis.ml.user_models import Row
+from app.analysis.offline_analyzer import get_offline_analyzer
 from app.models import Ticket, TicketAnalysis, TrainingExample, User, UserModel
-from app.services import analysis_service, learning
-from app.services.integrations import ProcessingOptions
-from app.services.offline_analyzer import get_offline_analyzer
+from app.services import analysis_service
 from tests.factories import UserFactory
 
 _ticket_ids = itertools.count(500_000)
@@ -110,7 +111,7 @@ def test_better_model_is_promoted_and_then_used_for_that_user_only(
     result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
     assert result.promoted, result.reason
     assert result.version == 1 and result.candidate["score"] > result.current["score"]
-    row = learning.active_model(db=db, user_id=user.id)
+    row = model_versions.active_model(db=db, user_id=user.id)
     assert row is not None and row.version == 1
     assert row.metrics["compared_with"]["model"] == "shared"
 
@@ -138,7 +139,7 @@ def test_worse_model_is_kept_but_not_promoted(
     assert not result.promoted, result.reason
     assert result.candidate["score"] < result.current["score"]
     assert result.current["model"] == "v1"
-    versions = {row.version: row for row in learning.list_models(db=db, user_id=user.id)}
+    versions = {row.version: row for row in model_versions.list_models(db=db, user_id=user.id)}
     assert versions[1].active and not versions[2].active
     assert versions[2].metrics["promoted"] is False
 
@@ -153,10 +154,10 @@ def test_rollback_restores_the_previous_version_then_the_shared_model(
     second = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
     assert second.promoted and second.version == 2  # as good as v1: at least as good wins
 
-    restored = learning.rollback(db=db, user_id=user.id)
+    restored = model_versions.rollback(db=db, user_id=user.id)
     assert restored is not None and restored.version == 1
-    assert learning.rollback(db=db, user_id=user.id) is None  # back to the shared model
-    assert learning.active_model(db=db, user_id=user.id) is None
+    assert model_versions.rollback(db=db, user_id=user.id) is None  # back to the shared model
+    assert model_versions.active_model(db=db, user_id=user.id) is None
     outcome = analysis_service.analyze(
         *kiosk_ticket(7),
         options=ProcessingOptions(analysis_mode="local"),
@@ -165,7 +166,7 @@ def test_rollback_restores_the_previous_version_then_the_shared_model(
         db=db,
     )
     assert outcome.model == f"offline-{get_offline_analyzer().version}"
-    assert learning.rollback(db=db, user_id=user.id, to_version=2).version == 2
+    assert model_versions.rollback(db=db, user_id=user.id, to_version=2).version == 2
 
 
 def test_no_training_row_crosses_users(
@@ -237,4 +238,4 @@ def test_too_few_rows_is_no_retrain(db: Session, users: UserFactory, base_rows: 
     result = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
     assert not result.promoted and result.version is None
     assert "need 20 labelled tickets, have 5" in result.reason
-    assert learning.list_models(db=db, user_id=user.id) == []
+    assert model_versions.list_models(db=db, user_id=user.id) == []

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from app.accounts import integrations
 from app.database import session_scope
 from app.models import User
-from app.services import integrations
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process

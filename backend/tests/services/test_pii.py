@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.pii import PII_KINDS, Redaction, redact, redact_many
+from app.analysis.pii import PII_KINDS, Redaction, redact, redact_many
 from sandbox.samples import PII_TICKET_5KB
 
 POSITIVE_CASES: list[tuple[str, str, str]] = [

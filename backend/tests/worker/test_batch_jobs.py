@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.accounts import integrations
 from app.batch import jobs as batch_jobs
 from app.database import session_scope
 from app.models import BatchJob, User, utcnow
-from app.services import integrations
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from app.accounts import integrations
 from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
-from app.services import integrations
 from app.unit_of_work import job_sender
 from app.worker import celery_app
 from sandbox.serve import serve_in_thread

@@ -1,0 +1,435 @@
+"""Learning loop: a user's corrections become their own offline model, promoted only if better.
+
+Training rows (table `training_examples`, one per ticket, per user):
+- `feedback`: the labels an agent gave (feedback_category / feedback_urgency); a field the
+  agent did not rate is left empty and not trained on;
+- `llm` (only with `cascade_settings.learn_from_llm`): LLM or Batch API answers whose
+  confidence is at least LLM_MIN_CONFIDENCE; feedback always wins over them.
+
+A retrain fits a candidate on the shared training split plus the user's rows (weighted up),
+with the shared model's hyperparameters, and scores it and the model in use (the user's active
+one, else the shared one) on the user's held-out rows: a fixed, hash-chosen quarter of them
+that is never trained on. The candidate becomes active only if its score (mean accuracy over
+category and urgency) is at least the current one. Every version is kept (artifact bytes in
+the database, so every worker can load it) with its metrics; `rollback` re-activates the
+previously active version, or the shared model.
+
+Feedback feeds the loop: each feedback that writes or changes a training row counts one new
+label (`cascade_settings.labels_since_retrain`); at RETRAIN_AFTER_NEW_LABELS the count
+restarts and the retrain task is queued after the commit.
+
+Nothing crosses users: every query is filtered by user_id, and the rows of a ticket are only
+taken when the ticket belongs to that user too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.analysis import cascade, model_versions
+from app.analysis.ml import user_models
+from app.analysis.ml.user_models import Row
+from app.analysis.text import MAX_MODEL_CHARS
+from app.enums import AnalysisSource
+from app.errors import Unprocessable
+from app.models import (
+    CascadeSettings,
+    Ticket,
+    TicketAnalysis,
+    TrainingExample,
+    UserModel,
+)
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_WEIGHT = 5.0
+LLM_WEIGHT = 2.0
+SHARED_WEIGHT = 1.0
+WEIGHTS = {"shared": SHARED_WEIGHT, "feedback": FEEDBACK_WEIGHT, "llm": LLM_WEIGHT}
+LLM_MIN_CONFIDENCE = 0.9
+MIN_USER_ROWS = 20
+MIN_HOLDOUT_ROWS = 5
+HOLDOUT_FRACTION = 0.25
+RETRAIN_AFTER_NEW_LABELS = 50
+
+
+# --- settings -------------------------------------------------------------------------------
+def get_settings(*, db: Session, user_id: int) -> CascadeSettings | None:
+    return db.scalar(select(CascadeSettings).where(CascadeSettings.user_id == user_id))
+
+
+def update_settings(
+    *,
+    db: Session,
+    user_id: int,
+    target_precision: float | None = None,
+    learn_from_llm: bool | None = None,
+    use_llm_batch_api: bool | None = None,
+) -> CascadeSettings:
+    """Change the given options (the others keep their value)."""
+    if target_precision is not None and not (
+        cascade.MIN_TARGET_PRECISION <= target_precision <= cascade.MAX_TARGET_PRECISION
+    ):
+        raise Unprocessable(
+            f"target_precision must be between {cascade.MIN_TARGET_PRECISION} "
+            f"and {cascade.MAX_TARGET_PRECISION}"
+        )
+    row = _ensure_settings(db=db, user_id=user_id)
+    if target_precision is not None:
+        row.target_precision = target_precision
+    if learn_from_llm is not None:
+        row.learn_from_llm = learn_from_llm
+    if use_llm_batch_api is not None:
+        row.use_llm_batch_api = use_llm_batch_api
+    db.flush()
+    cascade.invalidate(user_id)
+    return row
+
+
+def _ensure_settings(*, db: Session, user_id: int) -> CascadeSettings:
+    """The user's settings row, created with the defaults on first use (safe under a race)."""
+    row = get_settings(db=db, user_id=user_id)
+    if row is not None:
+        return row
+    try:
+        with db.begin_nested():
+            row = CascadeSettings(
+                user_id=user_id,
+                target_precision=cascade.DEFAULT_TARGET_PRECISION,
+                learn_from_llm=False,
+                use_llm_batch_api=False,
+                labels_since_retrain=0,
+            )
+            db.add(row)
+    except IntegrityError:
+        row = get_settings(db=db, user_id=user_id)
+        if row is None:
+            raise
+    return row
+
+
+# --- training rows --------------------------------------------------------------------------
+def _example_values(ticket: Ticket, analysis: TicketAnalysis) -> dict[str, Any]:
+    """The training row of a labelled ticket: the agent's labels if any, else the LLM's."""
+    if analysis.feedback_category is not None or analysis.feedback_urgency is not None:
+        origin, category, urgency = (
+            "feedback",
+            analysis.feedback_category,
+            analysis.feedback_urgency,
+        )
+    else:
+        origin, category, urgency = "llm", analysis.category, analysis.urgency
+    return {
+        "subject": ticket.subject[:500],
+        "body": ticket.description[:MAX_MODEL_CHARS],
+        "category": category,
+        "urgency": urgency,
+        "origin": origin,
+    }
+
+
+def _changed(example: TrainingExample, values: dict[str, Any]) -> bool:
+    return any(getattr(example, name) != value for name, value in values.items())
+
+
+def collect_examples(*, db: Session, user_id: int, include_llm: bool | None = None) -> int:
+    """Store the user's labelled tickets as training rows; returns how many were written."""
+    if include_llm is None:
+        settings = get_settings(db=db, user_id=user_id)
+        include_llm = bool(settings and settings.learn_from_llm)
+    query = (
+        select(TicketAnalysis, Ticket)
+        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+        .where(TicketAnalysis.user_id == user_id, Ticket.user_id == user_id)
+    )
+    labelled = TicketAnalysis.feedback_category.is_not(None) | (
+        TicketAnalysis.feedback_urgency.is_not(None)
+    )
+    if include_llm:
+        labelled |= TicketAnalysis.source.in_((AnalysisSource.llm, AnalysisSource.batch)) & (
+            TicketAnalysis.confidence >= LLM_MIN_CONFIDENCE
+        )
+    existing = {
+        example.ticket_id: example
+        for example in db.scalars(select(TrainingExample).where(TrainingExample.user_id == user_id))
+    }
+    written = 0
+    for analysis, ticket in db.execute(query.where(labelled)).all():
+        values = _example_values(ticket, analysis)
+        example = existing.get(ticket.id)
+        if example is not None and example.origin == "feedback" and values["origin"] == "llm":
+            continue
+        if example is None:
+            db.add(TrainingExample(user_id=user_id, ticket_id=ticket.id, **values))
+            written += 1
+        elif _changed(example, values):
+            for name, value in values.items():
+                setattr(example, name, value)
+            written += 1
+    db.flush()
+    return written
+
+
+def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> bool:
+    """Write or refresh the training row of one ticket from its agent feedback.
+
+    A row written or changed counts as one new label; returns True when that brings the user
+    to RETRAIN_AFTER_NEW_LABELS since the last queued retrain (the count restarts): commit,
+    then call `queue_retrain`. Feedback on sentiment alone is not trained on."""
+    pair = db.execute(
+        select(TicketAnalysis, Ticket)
+        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.user_id == user_id,
+            TicketAnalysis.user_id == user_id,
+        )
+    ).first()
+    if pair is None:
+        return False
+    analysis, ticket = pair
+    if analysis.feedback_category is None and analysis.feedback_urgency is None:
+        return False
+    values = _example_values(ticket, analysis)
+    existing = select(TrainingExample).where(
+        TrainingExample.user_id == user_id, TrainingExample.ticket_id == ticket.id
+    )
+    example = db.scalar(existing)
+    if example is None:
+        try:
+            with db.begin_nested():
+                db.add(TrainingExample(user_id=user_id, ticket_id=ticket.id, **values))
+        except IntegrityError:  # a concurrent retrain collected it first: refresh that row
+            example = db.scalar(existing)
+            if example is None:
+                raise
+    if example is not None:
+        if not _changed(example, values):
+            return False
+        for name, value in values.items():
+            setattr(example, name, value)
+    db.flush()
+    return _count_new_label(db, user_id)
+
+
+def _count_new_label(db: Session, user_id: int) -> bool:
+    """Add one to the user's new labels (the row lock serialises concurrent feedback); at
+    the threshold, restart the count and report that a retrain is due."""
+    _ensure_settings(db=db, user_id=user_id)
+    # Counting is not a settings change: updated_at keeps its value.
+    count = db.execute(
+        update(CascadeSettings)
+        .where(CascadeSettings.user_id == user_id)
+        .values(
+            labels_since_retrain=CascadeSettings.labels_since_retrain + 1,
+            updated_at=CascadeSettings.updated_at,
+        )
+        .returning(CascadeSettings.labels_since_retrain)
+    ).scalar_one()
+    if count < RETRAIN_AFTER_NEW_LABELS:
+        return False
+    db.execute(
+        update(CascadeSettings)
+        .where(CascadeSettings.user_id == user_id)
+        .values(labels_since_retrain=0, updated_at=CascadeSettings.updated_at)
+    )
+    return True
+
+
+def queue_retrain(*, db: Session, user_id: int, dispatch: Callable[[int], None]) -> bool:
+    """Hand the user's retrain to the queue, after the commit that restarted the count.
+
+    An unreachable queue is logged, not raised: the count is given back so that the user's
+    next feedback tries again. Returns whether the retrain was queued."""
+    try:
+        dispatch(user_id)
+    except Exception:
+        logger.exception("could not queue the retrain of user %s", user_id)
+    else:
+        logger.info("retrain of user %s queued", user_id)
+        return True
+    try:
+        db.execute(
+            update(CascadeSettings)
+            .where(CascadeSettings.user_id == user_id)
+            .values(
+                labels_since_retrain=CascadeSettings.labels_since_retrain
+                + RETRAIN_AFTER_NEW_LABELS,
+                updated_at=CascadeSettings.updated_at,
+            )
+        )
+        db.commit()
+    except Exception:
+        logger.exception("could not give back the new-label count of user %s", user_id)
+        db.rollback()
+    return False
+
+
+@dataclass(frozen=True)
+class UserRow:
+    ticket_id: int
+    origin: str
+    row: Row
+
+
+def user_rows(*, db: Session, user_id: int) -> list[UserRow]:
+    """The user's training rows, oldest first; only rows whose ticket is the user's own."""
+    examples = db.scalars(
+        select(TrainingExample)
+        .join(Ticket, Ticket.id == TrainingExample.ticket_id)
+        .where(TrainingExample.user_id == user_id, Ticket.user_id == user_id)
+        .order_by(TrainingExample.id)
+    )
+    return [
+        UserRow(
+            ticket_id=example.ticket_id,
+            origin=example.origin,
+            row={
+                "subject": example.subject,
+                "body": example.body,
+                "category": example.category.value if example.category else "",
+                "urgency": example.urgency.value if example.urgency else "",
+            },
+        )
+        for example in examples
+    ]
+
+
+def is_holdout(user_id: int, ticket_id: int) -> bool:
+    """A fixed quarter of each user's tickets is only ever used to score models."""
+    digest = hashlib.sha256(f"{user_id}:{ticket_id}".encode()).hexdigest()
+    return int(digest[:8], 16) / 2**32 < HOLDOUT_FRACTION
+
+
+def _weight(origin: str) -> float:
+    return FEEDBACK_WEIGHT if origin == "feedback" else LLM_WEIGHT
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    rows: list[Row]
+    weights: list[float]
+    holdout: list[Row]
+    user_train_rows: int
+    user_ticket_ids: list[int]
+
+
+def training_set(
+    *, db: Session, user_id: int, base_rows: Sequence[Row] | None = None
+) -> TrainingSet:
+    """Shared rows (weight 1) + the user's non-held-out rows (weighted up); the held-out rest."""
+    if base_rows is None:
+        from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
+
+        base_rows = read_rows(DEFAULT_TRAIN_CSV)
+    own = user_rows(db=db, user_id=user_id)
+    train = [item for item in own if not is_holdout(user_id, item.ticket_id)]
+    holdout = [item.row for item in own if is_holdout(user_id, item.ticket_id)]
+    return TrainingSet(
+        rows=[*base_rows, *(item.row for item in train)],
+        weights=[SHARED_WEIGHT] * len(base_rows) + [_weight(item.origin) for item in train],
+        holdout=holdout,
+        user_train_rows=len(train),
+        user_ticket_ids=[item.ticket_id for item in own],
+    )
+
+
+# --- models ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetrainResult:
+    promoted: bool
+    reason: str
+    version: int | None = None
+    candidate: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, Any] = field(default_factory=dict)
+
+
+def retrain_user_model(
+    *,
+    db: Session,
+    user_id: int,
+    base_rows: Sequence[Row] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    include_llm: bool | None = None,
+) -> RetrainResult:
+    """Collect rows, train a candidate, keep it as a new version, activate it if not worse.
+
+    `base_rows` defaults to the shared training split; `params` to the shared model's
+    hyperparameters."""
+    model_versions.lock_user(db, user_id)
+    collect_examples(db=db, user_id=user_id, include_llm=include_llm)
+    data = training_set(db=db, user_id=user_id, base_rows=base_rows)
+    total = data.user_train_rows + len(data.holdout)
+    if total < MIN_USER_ROWS:
+        return RetrainResult(False, f"need {MIN_USER_ROWS} labelled tickets, have {total}")
+    if len(data.holdout) < MIN_HOLDOUT_ROWS:
+        return RetrainResult(
+            False, f"need {MIN_HOLDOUT_ROWS} held-out tickets, have {len(data.holdout)}"
+        )
+    version = (
+        db.scalar(select(func.max(UserModel.version)).where(UserModel.user_id == user_id)) or 0
+    ) + 1
+    candidate = user_models.fit(
+        data.rows,
+        weights=data.weights,
+        params=params,
+        name=f"user{user_id}_v{version}",
+        data_name=f"shared split + {data.user_train_rows} rows of user {user_id}",
+    )
+    current_analyzer, current_label = model_versions.current_analyzer(db, user_id)
+    candidate_metrics = user_models.evaluate(candidate.analyzer, data.holdout)
+    current_metrics = user_models.evaluate(current_analyzer, data.holdout)
+    candidate_score = candidate_metrics["score"] or 0.0
+    current_score = current_metrics["score"] or 0.0
+    promoted = candidate_score >= current_score
+    verdict = "≥" if promoted else "<"
+    reason = (
+        f"held-out score {candidate_score:.3f} {verdict} {current_score:.3f} "
+        f"({current_label}) on {len(data.holdout)} tickets"
+    )
+    row = UserModel(
+        user_id=user_id,
+        version=version,
+        model_version=candidate.version[:100],
+        artifact=candidate.to_bytes(),
+        metrics={
+            "promoted": promoted,
+            "reason": reason,
+            "holdout": candidate_metrics,
+            "compared_with": {"model": current_label, **current_metrics},
+            "training": {
+                "rows": len(data.rows),
+                "user_rows": data.user_train_rows,
+                "holdout_rows": len(data.holdout),
+                "weights": {
+                    "shared": SHARED_WEIGHT,
+                    "feedback": FEEDBACK_WEIGHT,
+                    "llm": LLM_WEIGHT,
+                },
+            },
+            "cascade": candidate.cascade,
+        },
+        active=False,
+    )
+    db.add(row)
+    db.flush()
+    if promoted:
+        model_versions.activate(db, user_id, row)
+    model_versions.prune(db, user_id)
+    db.flush()
+    logger.info("retrained user %s model v%s: %s", user_id, version, reason)
+    return RetrainResult(
+        promoted,
+        reason,
+        version=version,
+        candidate=candidate_metrics,
+        current={"model": current_label, **current_metrics},
+    )

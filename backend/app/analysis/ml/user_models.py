@@ -1,0 +1,452 @@
+"""Offline models with cascade thresholds: weighted training, out-of-fold calibration, bytes.
+
+`fit()` trains an artifact in the format `OfflineAnalyzer` loads (same features, same linear
+SVMs, temperature scaling) with per-row weights and fixed hyperparameters (the shared model's,
+so a retrain takes seconds instead of a grid search). Out-of-fold predictions (each row scored
+by a model that never saw it) give the temperature and, per field, the lowest confidence at
+which the served answers reached each target precision: the cascade's thresholds. They are
+stored in the artifact metadata under "cascade".
+
+The committed shared model gets the same table from the same procedure on its own training
+split, written next to it as `offline_v1.cascade.json` (`python -m app.analysis.ml.retrain
+--calibrate-shared`); the held-out split is never used for it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.analysis.offline_analyzer import (
+    ARTIFACT_FORMAT,
+    DEFAULT_ARTIFACT_PATH,
+    FIELDS,
+    OfflineAnalyzer,
+)
+from app.analysis.signals import find_urgency_signals
+from app.analysis.text import model_text
+
+if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
+    import scipy.sparse as sp
+
+    from app.analysis.ml.train import FieldFit
+
+Row = dict[str, str]
+
+__all__ = [
+    "MIN_THRESHOLD_SUPPORT",
+    "SHARED_CASCADE_PATH",
+    "TARGET_PRECISIONS",
+    "TrainedModel",
+    "analyzer_from_bytes",
+    "artifact_bytes",
+    "calibrate_shared",
+    "evaluate",
+    "fit",
+    "load_shared_calibration",
+    "precision_thresholds",
+    "shared_params",
+    "threshold_for",
+    "write_shared_calibration",
+]
+
+OOF_FOLDS = 5
+MIN_THRESHOLD_SUPPORT = 30
+"""A threshold must keep at least this many (weighted) out-of-fold rows above it."""
+TARGET_PRECISIONS: tuple[float, ...] = tuple(round(0.5 + step / 100, 2) for step in range(50))
+"""Targets with a stored threshold: 0.50 to 0.99 in steps of 0.01."""
+SHARED_CASCADE_PATH = DEFAULT_ARTIFACT_PATH.with_suffix(".cascade.json")
+THRESHOLD_METHOD = (
+    f"lowest confidence whose out-of-fold precision (rows at or above it, weighted) reaches "
+    f"the target, with at least {MIN_THRESHOLD_SUPPORT} rows above it; {OOF_FOLDS}-fold, "
+    "urgency rules applied as in analyze()"
+)
+
+
+def target_key(target: float) -> str:
+    return f"{target:.2f}"
+
+
+# --- thresholds -----------------------------------------------------------------------------
+def precision_thresholds(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    targets: Sequence[float] = TARGET_PRECISIONS,
+    min_support: float = MIN_THRESHOLD_SUPPORT,
+) -> dict[str, float | None]:
+    """Per target precision, the lowest confidence t such that the (weighted) share of correct
+    answers among rows with confidence >= t reaches the target; None when no t does."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    weights = np.ones_like(confidence) if weights is None else np.asarray(weights, np.float64)
+    order = np.argsort(-confidence, kind="stable")
+    ranked = confidence[order]
+    mass = np.cumsum(weights[order])
+    hits = np.cumsum(weights[order] * correct[order])
+    # Only the last row of a run of equal confidences is a possible cut.
+    cut = np.ones(len(ranked), dtype=bool)
+    cut[:-1] = ranked[1:] != ranked[:-1]
+    rows = np.arange(1, len(ranked) + 1)
+    valid = cut & (rows >= min_support) & (mass > 0)
+    precision = np.divide(hits, mass, out=np.zeros_like(hits), where=mass > 0)
+    thresholds: dict[str, float | None] = {}
+    for target in targets:
+        reached = np.flatnonzero(valid & (precision >= target - 1e-12))
+        # The deepest cut that still reaches the target: the lowest qualifying threshold.
+        thresholds[target_key(target)] = (
+            round(float(ranked[reached[-1]]), 4) if len(reached) else None
+        )
+    return thresholds
+
+
+def threshold_for(table: Mapping[str, float | None], target: float) -> float | None:
+    """A field's threshold for any target: the stored grid rounded up (never less strict)."""
+    if target > TARGET_PRECISIONS[-1] + 1e-9:
+        return None
+    step = max(TARGET_PRECISIONS[0], math.ceil(round(target * 100, 6)) / 100)
+    value = table.get(target_key(step))
+    return None if value is None else float(value)
+
+
+def _served(
+    field: str,
+    classes: Sequence[str],
+    proba: np.ndarray,
+    fired: np.ndarray,
+    rule_high_rate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and confidences as analyze() serves them (urgency rules raise to high)."""
+    labels = np.asarray(classes)[proba.argmax(axis=1)]
+    confidence = proba.max(axis=1)
+    if field == "urgency":
+        high = list(classes).index("high") if "high" in classes else None
+        high_proba = proba[:, high] if high is not None else np.zeros(len(proba))
+        labels = np.where(fired, "high", labels)
+        confidence = np.where(fired, np.maximum(high_proba, rule_high_rate), confidence)
+    return labels, np.clip(confidence, 0.0, 1.0)
+
+
+# --- training -------------------------------------------------------------------------------
+@dataclass
+class _FieldResult:
+    fit: FieldFit
+    rows: np.ndarray
+    targets: np.ndarray
+    oof_proba: np.ndarray
+
+
+def _fit_temperature(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> float:
+    """Scale a for softmax(a * logits) minimising the weighted log loss."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    from app.analysis.ml.train import _logits
+
+    logits = _logits(scores)
+    rows = np.arange(len(targets))
+    share = weights / weights.sum()
+
+    def log_loss(log_scale: float) -> float:
+        scaled = log_softmax(logits * math.exp(log_scale), axis=1)[rows, targets]
+        return float(-(scaled * share).sum())
+
+    result = minimize_scalar(log_loss, bounds=(-6.0, 6.0), method="bounded")
+    return float(math.exp(result.x))
+
+
+def _fit_field(
+    matrix: sp.csr_matrix,
+    labels: Sequence[str | None],
+    weights: np.ndarray,
+    extra_matrix: sp.csr_matrix | None,
+    extra_source: Sequence[int],
+    params: Mapping[str, Any],
+    field: str,
+    folds: int,
+) -> _FieldResult:
+    """Out-of-fold scores with fixed hyperparameters, temperature, then the final fit."""
+    import scipy.sparse as sp
+    from scipy.special import log_softmax, softmax
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import LinearSVC
+
+    from app.analysis.ml.dataset import TrainingDataError
+    from app.analysis.ml.train import FieldFit, _logits, field_rows
+
+    field_data = field_rows(matrix, labels, field, extra_matrix, extra_source)
+    kept, y, classes, targets = (
+        field_data.kept,
+        field_data.y,
+        field_data.classes,
+        field_data.targets,
+    )
+    features, extra_pos = field_data.features, field_data.extra_pos
+    extra_features = field_data.extra_features
+    row_weights = weights[kept]
+
+    def fit_on(fit_index: np.ndarray) -> LinearSVC:
+        with_extra = np.flatnonzero(np.isin(extra_pos, fit_index))
+        design = sp.vstack([features[fit_index], extra_features[with_extra]], format="csr")
+        target = np.concatenate([y[fit_index], y[extra_pos[with_extra]]])
+        sample_weight = np.concatenate([row_weights[fit_index], row_weights[extra_pos[with_extra]]])
+        return LinearSVC(random_state=0, **params).fit(design, target, sample_weight=sample_weight)
+
+    n_splits = min(folds, min(Counter(y.tolist()).values()))
+    if n_splits < 2:
+        raise TrainingDataError(f"{field}: every label needs at least 2 rows")
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
+    oof = np.zeros((len(y), 1 if len(classes) == 2 else len(classes)))
+    for fit_index, score_index in splitter.split(features, y):
+        scores = fit_on(fit_index).decision_function(features[score_index])
+        oof[score_index] = scores.reshape(len(score_index), -1)
+    scale = _fit_temperature(oof, targets, row_weights)
+    oof_proba = softmax(_logits(oof) * scale, axis=1)
+    rows = np.arange(len(y))
+    oof_log_loss = -log_softmax(_logits(oof) * scale, axis=1)[rows, targets].mean()
+    field_fit = FieldFit(
+        classes=classes,
+        classifier=fit_on(rows),
+        temperature_scale=scale,
+        params=dict(params),
+        cv_accuracy=float((oof_proba.argmax(axis=1) == targets).mean()),
+        cv_log_loss=float(oof_log_loss),
+        class_counts={label: int(field_data.counts[label]) for label in classes},
+        dropped_classes=field_data.dropped,
+    )
+    return _FieldResult(fit=field_fit, rows=kept, targets=targets, oof_proba=oof_proba)
+
+
+def shared_params(analyzer: OfflineAnalyzer | None = None) -> dict[str, dict[str, Any]]:
+    """The hyperparameters cross-validation chose for the shared model, per field."""
+    if analyzer is None:
+        from app.analysis.offline_analyzer import get_offline_analyzer
+
+        analyzer = get_offline_analyzer()
+    return {field: dict(analyzer.metadata["fields"][field]["params"]) for field in FIELDS}
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    arrays: dict[str, np.ndarray]
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def cascade(self) -> dict[str, Any]:
+        return dict(self.metadata["cascade"])
+
+    @cached_property
+    def analyzer(self) -> OfflineAnalyzer:
+        return OfflineAnalyzer(self.arrays, self.metadata)
+
+    def to_bytes(self) -> bytes:
+        return artifact_bytes(self.arrays, self.metadata)
+
+
+def fit(
+    rows: Sequence[Row],
+    *,
+    weights: Sequence[float] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    name: str = "offline_user",
+    data_name: str = "",
+    folds: int = OOF_FOLDS,
+) -> TrainedModel:
+    """Train an artifact with per-row weights and out-of-fold cascade thresholds."""
+    from app.analysis.ml.dataset import TrainingDataError, field_labels
+    from app.analysis.ml.evaluation import expected_calibration_error
+    from app.analysis.ml.features import Featurizer
+    from app.analysis.ml.train import (
+        _check_parity,
+        _data_digest,
+        _rule_high_rate,
+        arrays_digest,
+        features_metadata,
+        model_arrays,
+        short_variant,
+    )
+
+    if len(rows) < 10:
+        raise TrainingDataError(f"need at least 10 training rows, got {len(rows)}")
+    row_weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if row_weights.shape != (len(rows),) or (row_weights <= 0).any():
+        raise ValueError("weights must be one positive number per row")
+    params = params or shared_params()
+    texts = [model_text(row.get("subject", ""), row.get("body", "")) for row in rows]
+    extra_source: list[int] = []
+    extra_texts: list[str] = []
+    for index, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        short = short_variant(row)
+        if short.strip() and short != text:
+            extra_source.append(index)
+            extra_texts.append(short)
+    featurizer = Featurizer.fit(texts + extra_texts)
+    matrix = featurizer.transform(texts)
+    extra_matrix = featurizer.transform(extra_texts) if extra_texts else None
+    labels = {field: field_labels(rows, field) for field in FIELDS}
+    results = {
+        field: _fit_field(
+            matrix,
+            labels[field],
+            row_weights,
+            extra_matrix,
+            extra_source,
+            params[field],
+            field,
+            folds,
+        )
+        for field in FIELDS
+    }
+    rule_info = _rule_high_rate(texts, labels["urgency"])
+    fired = np.array([bool(find_urgency_signals(text)) for text in texts])
+
+    arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
+    thresholds: dict[str, dict[str, float | None]] = {}
+    oof_metrics: dict[str, dict[str, Any]] = {}
+    for field, result in results.items():
+        served_labels, confidence = _served(
+            field,
+            result.fit.classes,
+            result.oof_proba,
+            fired[result.rows],
+            float(rule_info["high_rate"]),
+        )
+        truth = np.asarray(result.fit.classes)[result.targets]
+        correct = served_labels == truth
+        thresholds[field] = precision_thresholds(confidence, correct, row_weights[result.rows])
+        oof_metrics[field] = {
+            "rows": len(result.rows),
+            "accuracy": round(float(correct.mean()), 4),
+            "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
+        }
+    digest = arrays_digest(arrays)
+    metadata: dict[str, Any] = {
+        "format": ARTIFACT_FORMAT,
+        "name": name,
+        "version": f"{name}+{digest[:10]}",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training": {
+            "data": data_name,
+            "rows": len(rows),
+            "weights": _weight_summary(row_weights),
+            "data_sha256": _data_digest(rows),
+            "cv": f"stratified {folds}-fold, fixed hyperparameters",
+            "augmentation": "each row also trained as subject + first sentence of body",
+            "calibration": "temperature scaling fitted on weighted out-of-fold decision scores",
+            "library": "scikit-learn",
+        },
+        "features": features_metadata(featurizer),
+        "fields": fields_meta,
+        "urgency_rules": rule_info,
+        "heldout": None,
+        "cascade": {
+            "method": THRESHOLD_METHOD,
+            "thresholds": thresholds,
+            "out_of_fold": oof_metrics,
+        },
+    }
+    _check_parity(
+        arrays, metadata, featurizer, {field: r.fit for field, r in results.items()}, texts[:200]
+    )
+    return TrainedModel(arrays=arrays, metadata=metadata)
+
+
+def _weight_summary(weights: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(weights, return_counts=True)
+    return {f"{value:g}": int(count) for value, count in zip(values, counts, strict=True)}
+
+
+# --- artifacts as bytes ---------------------------------------------------------------------
+def artifact_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> bytes:
+    """The artifact as an in-memory .npz (no pickles), as `app.analysis.ml.train` writes it."""
+    buffer = io.BytesIO()
+    meta_json = json.dumps(metadata, sort_keys=True).encode("utf-8")
+    np.savez_compressed(buffer, metadata=np.frombuffer(meta_json, dtype=np.uint8), **arrays)
+    return buffer.getvalue()
+
+
+def analyzer_from_bytes(blob: bytes) -> OfflineAnalyzer:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    metadata = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
+    return OfflineAnalyzer(arrays, metadata)
+
+
+# --- evaluation -----------------------------------------------------------------------------
+def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
+    """Accuracy of the served answers per labelled field; `score` is their mean."""
+    from app.analysis.ml.dataset import field_labels
+
+    results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
+    metrics: dict[str, Any] = {"rows": len(rows)}
+    accuracies = []
+    for field in FIELDS:
+        labels = field_labels(rows, field)
+        scored = [i for i, label in enumerate(labels) if label is not None]
+        if not scored:
+            continue
+        correct = sum(str(getattr(results[i], field)) == labels[i] for i in scored)
+        accuracy = correct / len(scored)
+        metrics[field] = {"rows": len(scored), "accuracy": round(accuracy, 4)}
+        accuracies.append(accuracy)
+    metrics["score"] = round(sum(accuracies) / len(accuracies), 4) if accuracies else None
+    return metrics
+
+
+# --- the shared model's thresholds ----------------------------------------------------------
+def calibrate_shared(
+    rows: Sequence[Row] | None = None, analyzer: OfflineAnalyzer | None = None
+) -> dict[str, Any]:
+    """Cascade thresholds of the committed model from out-of-fold predictions on its own
+    training split, with its hyperparameters (the held-out split is not touched)."""
+    from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
+
+    analyzer = analyzer or OfflineAnalyzer.load()
+    rows = list(rows) if rows is not None else read_rows(DEFAULT_TRAIN_CSV)
+    model = fit(
+        rows,
+        params=shared_params(analyzer),
+        name="shared_out_of_fold",
+        data_name=f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name}",
+    )
+    return {
+        "model_version": analyzer.version,
+        "data": model.metadata["training"]["data"],
+        "data_sha256": model.metadata["training"]["data_sha256"],
+        "created_at": model.metadata["created_at"],
+        **model.cascade,
+    }
+
+
+def write_shared_calibration(path: Path = SHARED_CASCADE_PATH) -> dict[str, Any]:
+    table = calibrate_shared()
+    path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return table
+
+
+def load_shared_calibration(
+    analyzer: OfflineAnalyzer, path: Path = SHARED_CASCADE_PATH
+) -> dict[str, Any] | None:
+    """The stored table if it belongs to this very artifact, else None."""
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(table, dict) or table.get("model_version") != analyzer.version:
+        return None
+    return table

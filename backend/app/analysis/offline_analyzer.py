@@ -1,0 +1,281 @@
+"""Offline ticket analyzer: no network, no key; used without an OpenAI key and as LLM fallback.
+
+Category and urgency come from linear models over TF-IDF word and character n-grams whose
+weights live in a portable ``.npz`` artifact (numpy-only inference, no pickle), with
+probabilities calibrated at training time. Explicit urgency signals (outage, breach, data loss,
+login failure, deadline, legal threat) raise urgency to high. Sentiment is VADER on the text
+with courtesy formulas removed. Training lives in ``app.analysis.ml.train``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from app.analysis.sentiment import (
+    COURTESY_RE,
+    SUPPORT_NEUTRAL_WORDS,
+    sentiment_from_compound,
+    unit,
+)
+from app.analysis.signals import URGENCY_RULE_NAMES, find_urgency_signals, suggest_tags
+from app.analysis.text import (
+    MAX_MODEL_CHARS,
+    clean_text,
+    detect_language,
+    model_text,
+    model_text_of_clean,
+    summary_of_clean,
+    word_char_ngrams,
+    word_ngrams,
+)
+from app.enums import Category, Sentiment, Urgency
+
+DEFAULT_ARTIFACT_PATH = Path(__file__).resolve().parent / "ml" / "artifacts" / "offline_v1.npz"
+ARTIFACT_FORMAT = 1
+FIELDS = ("category", "urgency")
+LABEL_ENUMS: dict[str, type[Category] | type[Urgency]] = {
+    "category": Category,
+    "urgency": Urgency,
+}
+
+_CHAR_CACHE_SIZE = 200_000
+
+
+@dataclass(frozen=True)
+class OfflineAnalysis:
+    """One ticket's offline classification; confidences are probabilities in [0, 1]."""
+
+    category: Category
+    category_confidence: float
+    urgency: Urgency
+    urgency_confidence: float
+    sentiment: Sentiment
+    sentiment_confidence: float
+    summary: str
+    suggested_tags: list[str]
+    language: str
+    urgency_signals: list[str]
+
+
+# --- the model ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _FieldModel:
+    classes: tuple[str, ...]
+    column_start: int
+    column_stop: int
+    calibration_coef: np.ndarray
+    calibration_intercept: np.ndarray
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        logits = scores[:, self.column_start : self.column_stop] @ self.calibration_coef.T
+        logits += self.calibration_intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _decode_vocabulary(raw: np.ndarray) -> dict[str, int]:
+    text = raw.tobytes().decode("utf-8")
+    return {term: index for index, term in enumerate(text.split("\n"))} if text else {}
+
+
+class OfflineAnalyzer:
+    """Loads a trained artifact once; analyze() is pure CPU, about a millisecond per ticket."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
+        if metadata.get("format") != ARTIFACT_FORMAT:
+            raise ValueError(f"unsupported offline model format: {metadata.get('format')!r}")
+        self.metadata = metadata
+        self.version: str = metadata["version"]
+        self._word_vocab = _decode_vocabulary(arrays["word_vocab"])
+        self._char_vocab = _decode_vocabulary(arrays["char_vocab"])
+        self._word_idf = arrays["word_idf"].astype(np.float64)
+        self._char_idf = arrays["char_idf"].astype(np.float64)
+        self._rule_weight = float(metadata["features"]["rule_weight"])
+        self._char_offset = len(self._word_vocab)
+        self._rule_offset = self._char_offset + len(self._char_vocab)
+        self._weights = arrays["coef"].astype(np.float64)
+        self._intercept = arrays["intercept"].astype(np.float64)
+        self._fields: dict[str, _FieldModel] = {}
+        for field in FIELDS:
+            info = metadata["fields"][field]
+            self._fields[field] = _FieldModel(
+                classes=tuple(info["classes"]),
+                column_start=info["columns"][0],
+                column_stop=info["columns"][1],
+                calibration_coef=arrays[f"{field}_calibration_coef"].astype(np.float64),
+                calibration_intercept=arrays[f"{field}_calibration_intercept"].astype(np.float64),
+            )
+        self._rule_high_rate = float(metadata["urgency_rules"]["high_rate"])
+        self._sentiment = SentimentIntensityAnalyzer()
+        for word in SUPPORT_NEUTRAL_WORDS:
+            self._sentiment.lexicon.pop(word, None)
+        self._char_cache: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> OfflineAnalyzer:
+        """Read an artifact written by app.analysis.ml.train (default: the committed one)."""
+        with np.load(path or DEFAULT_ARTIFACT_PATH, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        metadata = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
+        return cls(arrays, metadata)
+
+    @property
+    def classes(self) -> dict[str, tuple[str, ...]]:
+        return {field: model.classes for field, model in self._fields.items()}
+
+    # -- features and scores --
+    @staticmethod
+    def _weigh(known: list[int], idf: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear tf-idf, l2-normalised, as in training."""
+        counts = Counter(known)
+        if not counts:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        values = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0
+        values *= idf[indices]
+        values /= math.sqrt(float(values @ values))
+        return indices + offset, values
+
+    def _char_indices(self, text: str) -> list[int]:
+        """Known character n-gram ids of a text, memoised per word (words repeat a lot)."""
+        indices: list[int] = []
+        cache, vocab = self._char_cache, self._char_vocab
+        for word in text.split():
+            known = cache.get(word)
+            if known is None:
+                known = tuple(
+                    index
+                    for gram in word_char_ngrams(word)
+                    if (index := vocab.get(gram)) is not None
+                )
+                if len(cache) < _CHAR_CACHE_SIZE:
+                    cache[word] = known
+            indices.extend(known)
+        return indices
+
+    def _features(self, text: str, signals: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        word_idx, word_val = self._weigh(
+            [i for gram in word_ngrams(text) if (i := self._word_vocab.get(gram)) is not None],
+            self._word_idf,
+            0,
+        )
+        char_idx, char_val = self._weigh(
+            self._char_indices(text), self._char_idf, self._char_offset
+        )
+        rule_idx = np.array(
+            [self._rule_offset + i for i, name in enumerate(URGENCY_RULE_NAMES) if name in signals],
+            dtype=np.intp,
+        )
+        rule_val = np.full(len(rule_idx), self._rule_weight)
+        return np.concatenate([word_idx, char_idx, rule_idx]), np.concatenate(
+            [word_val, char_val, rule_val]
+        )
+
+    def _scores(self, texts: Sequence[str], signals: Sequence[Sequence[str]]) -> np.ndarray:
+        """Raw decision scores (n_texts x all classifier columns), one gather for the batch."""
+        scores = np.tile(self._intercept, (len(texts), 1))
+        features = [self._features(text, sig) for text, sig in zip(texts, signals, strict=True)]
+        lengths = np.array([len(indices) for indices, _ in features], dtype=np.intp)
+        non_empty = np.flatnonzero(lengths)
+        if len(non_empty):
+            indices = np.concatenate([features[i][0] for i in non_empty])
+            values = np.concatenate([features[i][1] for i in non_empty])
+            starts = np.concatenate([[0], np.cumsum(lengths[non_empty])[:-1]])
+            contributions = self._weights[indices] * values[:, None]
+            scores[non_empty] += np.add.reduceat(contributions, starts, axis=0)
+        return scores
+
+    def predict_proba(
+        self, subjects: Sequence[str], bodies: Sequence[str]
+    ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        """Calibrated probabilities of the learned models per field (urgency rules not applied)."""
+        texts = [model_text(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        scores = self._scores(texts, [find_urgency_signals(text) for text in texts])
+        return {
+            field: (model.classes, model.probabilities(scores))
+            for field, model in self._fields.items()
+        }
+
+    # -- per-field pieces --
+    def sentiment(self, subject: str, body: str) -> tuple[Sentiment, float]:
+        """VADER compound of the text without courtesy formulas; confidence from its magnitude."""
+        return self._sentiment_of_clean(clean_text(subject), clean_text(body))
+
+    def _sentiment_of_clean(self, subject: str, body: str) -> tuple[Sentiment, float]:
+        text = COURTESY_RE.sub(" ", f"{subject}.\n{body}"[:MAX_MODEL_CHARS])
+        compound = float(self._sentiment.polarity_scores(text)["compound"])
+        return sentiment_from_compound(compound)
+
+    def analyze(self, subject: str, body: str) -> OfflineAnalysis:
+        """Classify one ticket."""
+        return self.analyze_many([(subject, body)])[0]
+
+    def analyze_many(self, items: Sequence[tuple[str, str]]) -> list[OfflineAnalysis]:
+        """Classify a batch; the linear models score all tickets in one numpy pass."""
+        if not items:
+            return []
+        subjects = [clean_text(subject) for subject, _ in items]
+        bodies = [clean_text(body) for _, body in items]
+        texts = [model_text_of_clean(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        signals = [find_urgency_signals(text) for text in texts]
+        scores = self._scores(texts, signals)
+        category_model, urgency_model = self._fields["category"], self._fields["urgency"]
+        category_proba = category_model.probabilities(scores)
+        urgency_proba = urgency_model.probabilities(scores)
+        high_column = (
+            urgency_model.classes.index(Urgency.high)
+            if Urgency.high in urgency_model.classes
+            else None
+        )
+        results: list[OfflineAnalysis] = []
+        for row, (subject, body, text, fired) in enumerate(
+            zip(subjects, bodies, texts, signals, strict=True)
+        ):
+            category_index = int(category_proba[row].argmax())
+            urgency_index = int(urgency_proba[row].argmax())
+            urgency = Urgency(urgency_model.classes[urgency_index])
+            urgency_confidence = float(urgency_proba[row, urgency_index])
+            if fired:
+                high_proba = 0.0 if high_column is None else float(urgency_proba[row, high_column])
+                urgency, urgency_confidence = Urgency.high, max(high_proba, self._rule_high_rate)
+            sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
+            results.append(
+                OfflineAnalysis(
+                    category=Category(category_model.classes[category_index]),
+                    category_confidence=unit(category_proba[row, category_index]),
+                    urgency=urgency,
+                    urgency_confidence=unit(urgency_confidence),
+                    sentiment=sentiment,
+                    sentiment_confidence=sentiment_confidence,
+                    summary=summary_of_clean(subject, body),
+                    suggested_tags=suggest_tags(text, fired),
+                    language=detect_language(f"{subject}\n{body}"),
+                    urgency_signals=list(fired),
+                )
+            )
+        return results
+
+
+_cached_analyzer: OfflineAnalyzer | None = None
+_cache_lock = threading.Lock()
+
+
+def get_offline_analyzer() -> OfflineAnalyzer:
+    """The process-wide analyzer over the committed artifact, loaded on first use."""
+    global _cached_analyzer
+    if _cached_analyzer is None:
+        with _cache_lock:
+            if _cached_analyzer is None:
+                _cached_analyzer = OfflineAnalyzer.load()
+    return _cached_analyzer

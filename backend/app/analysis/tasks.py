@@ -1,0 +1,25 @@
+"""Celery task of the learning loop (thin: it calls `app.analysis.learning`).
+
+Loaded by the worker through `celery_app.conf.include`. `triage.retrain_user_model` is queued
+on demand (after feedback) with a user id; the name is kept stable so queued tasks still route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.analysis import learning
+from app.database import session_scope
+from app.worker import celery_app
+
+
+@celery_app.task(name="triage.retrain_user_model", acks_late=True, reject_on_worker_lost=True)
+def retrain_user_model(user_id: int) -> dict[str, Any]:
+    """Train a candidate for one user and activate it only if it is not worse."""
+    with session_scope() as db:
+        result = learning.retrain_user_model(db=db, user_id=user_id)
+    return {"promoted": result.promoted, "version": result.version, "reason": result.reason}
+
+
+def dispatch_retrain(user_id: int) -> None:
+    retrain_user_model.apply_async(args=[user_id], retry=True)
