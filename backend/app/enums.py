@@ -89,3 +89,16 @@ class LLMRequestState(StrEnum):
     applied = "applied"
     failed = "failed"
     superseded = "superseded"
+
+
+class AnalysisRoute(StrEnum):
+    """Which way an analysis went (decision_reason says why, for people)."""
+
+    no_llm = "no_llm"  # no LLM configured: the offline model answers
+    mode_local = "mode_local"  # the settings say local
+    confident = "confident"  # the cascade's offline answer was confident enough
+    llm = "llm"
+    llm_fallback = "llm_fallback"  # the LLM failed: the offline model answered
+    batch_pending = "batch_pending"  # provisional offline answer, LLM due from the Batch API
+    batch = "batch"  # answered by the Batch API
+    batch_failed = "batch_failed"  # the Batch API did not answer: the offline answer stays

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -210,6 +210,7 @@ class TicketAnalysis(TimestampMixin, Base):
             sqlite_where=text("feedback_at IS NOT NULL"),
         ),
         Index("ix_ticket_analyses_user_id_category", "user_id", "category"),
+        Index("ix_ticket_analyses_user_id_route", "user_id", "route"),
         Index("ix_ticket_analyses_user_id_urgency", "user_id", "urgency"),
         Index("ix_ticket_analyses_user_id_sentiment", "user_id", "sentiment"),
     )
@@ -231,7 +232,8 @@ class TicketAnalysis(TimestampMixin, Base):
     reply_draft: Mapped[str | None] = mapped_column(String(600))
     suggested_tags: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[AnalysisSource] = mapped_column(_label_enum(AnalysisSource, "source"))
-    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(String(200))  # for people only
+    route: Mapped[AnalysisRoute | None] = mapped_column(_label_enum(AnalysisRoute, "route"))
     model: Mapped[str | None] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -26,7 +26,7 @@ from app.analysis.cascade import CascadeContext
 from app.analysis.offline_analyzer import OfflineAnalysis
 from app.analysis.pii import redact
 from app.config import get_settings
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
 from app.integrations.llm import pricing as llm_pricing
 
@@ -51,6 +51,7 @@ class AnalysisOutcome:
     suggested_tags: list[str]
     source: AnalysisSource
     decision_reason: str
+    route: AnalysisRoute
     model: str | None = None
     input_tokens: int = 0
     cached_input_tokens: int = 0
@@ -80,6 +81,7 @@ def _from_offline(
     *,
     model_version: str,
     source: AnalysisSource,
+    route: AnalysisRoute,
     reason: str,
     redact_summary: bool,
     llm_error: str | None = None,
@@ -103,6 +105,7 @@ def _from_offline(
         suggested_tags=list(result.suggested_tags),
         source=source,
         decision_reason=cascade.clip(reason),
+        route=route,
         model=f"offline-{model_version}"[:100],
         pii_redactions=counts,
         llm_error=llm_error,
@@ -114,6 +117,7 @@ def from_llm(
     options: ProcessingOptions,
     reason: str,
     source: AnalysisSource = AnalysisSource.llm,
+    route: AnalysisRoute = AnalysisRoute.llm,
 ) -> AnalysisOutcome:
     """The outcome of an LLM answer (a live call, or a Batch API result with source=batch)."""
     output = result.output
@@ -131,6 +135,7 @@ def from_llm(
         suggested_tags=list(output.suggested_tags),
         source=source,
         decision_reason=cascade.clip(reason),
+        route=route,
         model=result.model,
         input_tokens=result.input_tokens,
         cached_input_tokens=result.cached_input_tokens,
@@ -179,30 +184,33 @@ def _analyze(
     mode = effective_mode(options.analysis_mode, llm is not None)
     result: OfflineAnalysis | None = None
 
-    def local(reason: str) -> AnalysisOutcome:
+    def local(reason: str, route: AnalysisRoute) -> AnalysisOutcome:
         return _from_offline(
             result or offline.analyze(subject, body),
             model_version=offline.version,
             source=AnalysisSource.local,
+            route=route,
             reason=reason,
             redact_summary=options.redact_pii,
         )
 
     if mode == "local":
-        return local("no LLM configured" if llm is None else "mode=local")
+        if llm is None:
+            return local("no LLM configured", AnalysisRoute.no_llm)
+        return local("mode=local", AnalysisRoute.mode_local)
     assert llm is not None
     if mode == "cascade":
         result = offline.analyze(subject, body)
         decision = cascade.decide(result, context.thresholds)
         if decision.local:
-            return local(decision.reason)
+            return local(decision.reason, AnalysisRoute.confident)
         basis = decision.reason
     else:
         basis = "mode=llm"
     if context.use_llm_batch_api:
         result = result or offline.analyze(subject, body)
         if not cascade.is_urgent(result):
-            return local(cascade.route(basis, cascade.BATCH_PENDING))
+            return local(cascade.route(basis, cascade.BATCH_PENDING), AnalysisRoute.batch_pending)
     reason = cascade.route(basis, "→ llm")
     try:
         return from_llm(llm.analyze(subject, body), options, reason)
@@ -212,6 +220,7 @@ def _analyze(
             result or offline.analyze(subject, body),
             model_version=offline.version,
             source=AnalysisSource.fallback,
+            route=AnalysisRoute.llm_fallback,
             reason=cascade.route(basis, f"→ llm {exc.kind} → offline"),
             redact_summary=options.redact_pii,
             llm_error=f"{exc.kind}: {exc}",

@@ -3,8 +3,8 @@
 Opting in: `cascade_settings.use_llm_batch_api` (per user, off by default). With it on, a
 ticket the LLM should answer (cascade unsure, or mode `llm`) that is not urgent (the offline
 urgency is not high and no urgency rule fired) gets the offline answer at once, written back
-as usual, with `decision_reason` ending in "→ llm batch pending". Urgent tickets still go to
-the LLM synchronously.
+as usual, with route `batch_pending` (its `decision_reason` ends in "→ llm batch pending",
+for people). Urgent tickets still go to the LLM synchronously.
 
 - `submit_pending` puts a user's pending tickets into one batch: a JSONL upload whose lines
   are built by the synchronous call's own builder (`LLMAnalyzer.build_request`),
@@ -37,7 +37,7 @@ from app.accounts import integrations
 from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.analysis.cascade import BATCH_PENDING, clip
 from app.config import get_settings
-from app.enums import AnalysisSource, LLMBatchState, LLMRequestState
+from app.enums import AnalysisRoute, AnalysisSource, LLMBatchState, LLMRequestState
 from app.errors import AppError
 from app.integrations.llm import (
     LLMAnalyzer,
@@ -120,8 +120,7 @@ def pending(*, db: Session, user_id: int, limit: int) -> list[tuple[TicketAnalys
         .where(
             TicketAnalysis.user_id == user_id,
             Ticket.user_id == user_id,
-            TicketAnalysis.source == AnalysisSource.local,
-            TicketAnalysis.decision_reason.contains(BATCH_PENDING, autoescape=True),
+            TicketAnalysis.route == AnalysisRoute.batch_pending,
             ~in_flight,
         )
         .order_by(TicketAnalysis.id)
@@ -268,7 +267,8 @@ def _fail_batch(db: Session, batch: LLMBatch, error: str) -> None:
     ):
         request.state, request.error = "failed", error[:2000]
         analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
-        if analysis is not None and BATCH_PENDING in (analysis.decision_reason or ""):
+        if analysis is not None and analysis.route == AnalysisRoute.batch_pending:
+            analysis.route = AnalysisRoute.batch_failed
             analysis.decision_reason = _replace_marker(
                 analysis.decision_reason, f"→ llm batch failed ({error[:40]})"
             )
@@ -310,6 +310,7 @@ def _outcome(
         options,
         _replace_marker(analysis.decision_reason, BATCH_ANSWERED),
         source=AnalysisSource.batch,
+        route=AnalysisRoute.batch,
     )
 
 
@@ -386,8 +387,7 @@ def _store_answers(
             ticket is None
             or ticket.user_id != batch.user_id
             or analysis is None
-            or analysis.source != AnalysisSource.local
-            or BATCH_PENDING not in (analysis.decision_reason or "")
+            or analysis.route != AnalysisRoute.batch_pending
         ):
             request.state = LLMRequestState.superseded  # re-analysed (or gone) since
             counts["superseded"] += 1
@@ -396,6 +396,7 @@ def _store_answers(
             outcome = _outcome(results.get(request.custom_id), analysis, analyzer, options)
         except LLMError as exc:
             request.state, request.error = LLMRequestState.failed, f"{exc.kind}: {exc}"[:2000]
+            analysis.route = AnalysisRoute.batch_failed
             analysis.decision_reason = _replace_marker(
                 analysis.decision_reason, f"→ llm batch failed ({exc.kind})"
             )

@@ -202,6 +202,7 @@ ANALYSIS_FIELDS = (
     "suggested_tags",
     "source",
     "decision_reason",
+    "route",
     "model",
     "input_tokens",
     "cached_input_tokens",

@@ -164,6 +164,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
         provisional = _analyse(db, account, zendesk_client, zendesk_id)
         assert provisional.source == "local" and provisional.cost_usd == 0
         assert provisional.decision_reason.endswith(BATCH_PENDING)
+        assert provisional.route == "batch_pending"
     assert openai_sim.chat_requests() == []  # nothing synchronous
 
     submitted = llm_batch.submit_pending(db=db, user_id=account.id)
@@ -186,6 +187,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
         analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
         assert analysis is not None and analysis.source == "batch"
         assert analysis.decision_reason.endswith("→ llm batch")
+        assert analysis.route == "batch"
         full_price = cost_usd(
             "gpt-4o-mini",
             analysis.input_tokens,
@@ -268,6 +270,7 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
         )
     )
     assert kept is not None and kept.decision_reason.endswith("→ llm batch failed (upstream)")
+    assert kept.route == "batch_failed"
     assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0  # not retried
 
 
