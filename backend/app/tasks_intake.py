@@ -1,4 +1,4 @@
-"""Celery tasks for automatic intake by polling (thin: they call intake_service).
+"""Celery tasks for automatic intake by polling (thin: they call app.intake.polling).
 
 Celery beat runs `triage.poll_due_integrations` every POLL_DISPATCH_EVERY_S; it claims the
 integrations with polling on whose `polling_interval_s` has passed and queues one
@@ -15,8 +15,8 @@ from typing import Any
 
 from app.database import get_session_factory, session_scope
 from app.errors import AppError
+from app.intake import polling as intake_polling
 from app.integrations.zendesk import ZendeskError
-from app.services import intake_service
 from app.unit_of_work import UnitOfWork
 from app.worker import celery_app
 
@@ -31,7 +31,7 @@ def poll_due_integrations() -> int:
     """Queue a poll for every integration that is due (sent after the commit of the claim);
     returns how many."""
     with session_scope() as db:
-        integration_ids = intake_service.claim_due_integrations(db=db)
+        integration_ids = intake_polling.claim_due_integrations(db=db)
     return len(integration_ids)
 
 
@@ -41,7 +41,7 @@ def poll_zendesk(integration_id: int) -> dict[str, Any]:
     starts again from the last stored cursor."""
     with get_session_factory()() as db:
         try:
-            result = intake_service.poll_integration(
+            result = intake_polling.poll_integration(
                 uow=UnitOfWork(db), integration_id=integration_id
             )
         except (ZendeskError, AppError) as exc:
@@ -58,7 +58,7 @@ def prune_webhook_deliveries() -> int:
     deleted = 0
     while True:
         with session_scope() as db:
-            chunk = intake_service.prune_deliveries(db=db)
+            chunk = intake_polling.prune_deliveries(db=db)
         deleted += chunk
         if chunk == 0:
             break

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
 from app.api.deps import NOT_FOUND, UNAUTHORIZED, UnitOfWorkDep
 from app.auth import CurrentUser
@@ -16,6 +17,7 @@ from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.errors import Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single
+from app.pipeline import store as ticket_store
 from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
@@ -28,7 +30,6 @@ from app.schemas import (
     TicketPage,
     TicketSummary,
 )
-from app.services import metrics_rollup, ticket_store
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from pydantic import BaseModel
 
 from app.database import SessionDep
+from app.intake import webhook_payloads
+from app.intake import webhooks as intake_webhooks
 from app.schemas import ErrorResponse
-from app.services import intake_service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -69,11 +70,11 @@ def zendesk_webhook(
     """Receive a Zendesk webhook: `{"ticket_id": "{{ticket.id}}"}` from a trigger, or a
     `ticket.created` event. 202 when the ticket was queued; 200 for a repeated delivery or
     one that starts nothing (another event type, or a change we made ourselves)."""
-    result = intake_service.receive_webhook(
+    result = intake_webhooks.receive_webhook(
         db=db,
         public_id=integration_id,
         raw_body=body,
-        headers=intake_service.WebhookHeaders(
+        headers=webhook_payloads.WebhookHeaders(
             signature=x_zendesk_webhook_signature,
             timestamp=x_zendesk_webhook_signature_timestamp,
             webhook_id=x_zendesk_webhook_id,

@@ -44,10 +44,11 @@ from app.integrations.zendesk import (
     ZendeskNotFound,
 )
 from app.models import BatchJob, BatchJobItem, Ticket, utcnow
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
+from app.pipeline.analysis import AnalysisOutcome
 from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
-from app.services import analysis_service, ticket_store
-from app.services.analysis_service import AnalysisOutcome
-from app.services.ticket_store import UnstorableTicket
+from app.pipeline.store import UnstorableTicket
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from app.enums import WriteBack
 from app.errors import NotFound
 from app.integrations.zendesk import ZendeskClient, ZendeskError
 from app.models import Ticket, TicketAnalysis
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
 from app.pipeline import writeback
 from app.pipeline.steps import (
     StepLog,
@@ -30,7 +32,6 @@ from app.pipeline.steps import (
     zendesk_failure,
 )
 from app.pipeline.writeback import Applied
-from app.services import analysis_service, ticket_store
 from app.unit_of_work import UnitOfWork
 
 

@@ -26,7 +26,7 @@ from app.integrations.zendesk import (
     get_client,
 )
 from app.models import ProcessingLog, utcnow
-from app.services import analysis_service
+from app.pipeline import analysis as analysis_service
 
 logger = logging.getLogger(__name__)
 

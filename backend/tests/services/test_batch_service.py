@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.accounts import integrations
+from app.analytics import rollups as metrics_rollup
+from app.analytics.rollups import MONEY_QUANTUM
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
 from app.database import get_engine, session_scope
 from app.enums import AnalysisSource
 from app.models import BatchJob, BatchJobItem, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
-from app.services import metrics_rollup
-from app.services.metrics_rollup import MONEY_QUANTUM
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process

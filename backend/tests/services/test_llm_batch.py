@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session
 from app.accounts import integrations
 from app.analysis import learning
 from app.analysis.cascade import BATCH_PENDING
+from app.batch import llm_batch
 from app.config import get_settings
 from app.database import session_scope
 from app.integrations.llm import response_format_schema
 from app.integrations.llm.pricing import cost_usd
 from app.integrations.zendesk import ZendeskClient
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
-from app.services import analysis_service, llm_batch, ticket_store
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
 from app.unit_of_work import UnitOfWork
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator

@@ -47,10 +47,11 @@ from app.integrations.llm import (
 )
 from app.integrations.llm.clients import sdk_client
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
+from app.pipeline.analysis import AnalysisOutcome, from_llm
 from app.pipeline.single import write_back_each
 from app.pipeline.steps import StepLog, log_analysis, save_step_logs, zendesk_client
-from app.services import analysis_service, ticket_store
-from app.services.analysis_service import AnalysisOutcome, from_llm
 from app.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

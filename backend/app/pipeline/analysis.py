@@ -9,7 +9,7 @@ which path answered and why.
 
 With `user_id`, the user's active offline model and cascade settings are used; users who
 opted in to the Batch API get a provisional offline answer for non-urgent tickets the LLM
-should answer, marked for `app.services.llm_batch`.
+should answer, marked for `app.batch.llm_batch`.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from app.analytics.rollups import MONEY_QUANTUM
 from app.errors import Unprocessable
 from app.models import ProcessingLog, Ticket, TicketAnalysis
-from app.services.analysis_service import AnalysisOutcome
-from app.services.metrics_rollup import MONEY_QUANTUM
+from app.pipeline.analysis import AnalysisOutcome
 
 MAX_BIGINT = 2**63 - 1
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
