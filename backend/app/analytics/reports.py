@@ -38,6 +38,7 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
+from app.text_guard import spreadsheet_safe
 from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
@@ -64,10 +65,6 @@ EXPORT_HEADER = (
     "feedback_at",
 )
 EXPORT_BATCH_ROWS = 2000
-# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width
-# and small forms, the minus sign, and tab, CR or LF first (OWASP's CSV injection list).
-_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
-_FORMULA_STARTS = frozenset("\t\r\n")
 
 
 @dataclass(frozen=True)
@@ -406,14 +403,6 @@ def _cell(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _safe_text(value: str) -> str:
-    """Text from outside must not run as a spreadsheet formula when the file is opened:
-    a leading quote when it starts with a formula sign, also after leading whitespace."""
-    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_SIGNS:
-        return "'" + value
-    return value
-
-
 def export_csv(db: Session, window: Window) -> Iterator[str]:
     """The period's analyses as CSV chunks, read in batches from a server-side cursor."""
     query = (
@@ -453,7 +442,7 @@ def export_csv(db: Session, window: Window) -> Iterator[str]:
             buffer.truncate()
             for row in batch:
                 cells = [_cell(value) for value in row]
-                cells[1] = _safe_text(cells[1])
+                cells[1] = spreadsheet_safe(cells[1])
                 writer.writerow(cells)
             yield buffer.getvalue()
     finally:

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.analytics.reports import to_utc
-from app.api.deps import NOT_FOUND, UNAUTHORIZED
-from app.api.limits import BUSY, PROCESSING_SLOT
+from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
