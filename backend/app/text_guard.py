@@ -1,11 +1,10 @@
-"""Text at the edges. In: refuse text that no column can store: NUL characters (PostgreSQL refuses
+"""Refuse, at the edge, text that no column can store: NUL characters (PostgreSQL refuses
 them in text) and lone surrogates (not encodable as UTF-8).
 
 Checked once for every request, so no route, form or model has to remember: the path, the
 query string and the body (a raw NUL byte anywhere; `%00` in a form; `\\u0000` or an
 unpaired `\\ud800`-`\\udfff` escape in JSON, confirmed by parsing only when the bytes
 contain such an escape). The answer is the usual 422 with the field's location.
-Out: `spreadsheet_safe` keeps ticket text in a CSV export from running as a formula.
 """
 
 from __future__ import annotations
@@ -22,17 +21,6 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PERCENT_NUL = re.compile(rb"%00|\x00")
 _JSON_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
 _FORM_TYPES = (b"application/x-www-form-urlencoded",)
-# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width
-# and small forms, the minus sign, and tab, CR or LF first (OWASP's CSV injection list).
-_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
-_FORMULA_STARTS = frozenset("\t\r\n")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A leading quote when the text would start a formula, also after leading whitespace."""
-    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_SIGNS:
-        return "'" + value
-    return value
 
 
 def _problem(text: str) -> str:
