@@ -101,6 +101,25 @@ end
 return 1
 """
 
+_SET_LIMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit = tonumber(ARGV[1])
+local used = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local burst_s = tonumber(ARGV[4])
+local had = tonumber(redis.call('HGET', KEYS[1], 'limit')) or tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'limit', ARGV[1])
+if had <= 0 and used > 0 then
+  local burst = math.max(1, limit * burst_s / 60)
+  local interval = 60 / math.max(limit * (1 - margin) - burst, limit / 2)
+  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], 'tat')) or now, now + used * interval)
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.6f', tat))
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+return 1
+"""
+
 
 class WaitTooLong(Exception):
     """The budget is taken (or paused) for longer than the caller is willing to wait."""
@@ -131,7 +150,12 @@ class Store(Protocol):
 
     def pause(self, key: str, seconds: float) -> None: ...
 
-    def set_limit(self, key: str, per_minute: float) -> None: ...
+    def set_limit(
+        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
+    ) -> None:
+        """Store a learned limit. When none was known (nor configured), what the upstream
+        says is already used (sent before the limit was known) is charged to the budget."""
+        ...
 
     def learned_limit(self, key: str) -> float | None: ...
 
@@ -143,6 +167,7 @@ class RedisStore:
         self.client = client
         self._reserve = client.register_script(_RESERVE)
         self._pause = client.register_script(_PAUSE)
+        self._set_limit = client.register_script(_SET_LIMIT)
 
     def reserve(
         self,
@@ -160,11 +185,11 @@ class RedisStore:
     def pause(self, key: str, seconds: float) -> None:
         self._pause(keys=[key], args=[seconds, STATE_TTL_S])
 
-    def set_limit(self, key: str, per_minute: float) -> None:
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, "limit", repr(float(per_minute)))
-            pipe.expire(key, STATE_TTL_S)
-            pipe.execute()
+    def set_limit(
+        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
+    ) -> None:
+        args = [per_minute, used, pacing.margin, pacing.burst_s, default, STATE_TTL_S]
+        self._set_limit(keys=[key], args=args)
 
     def learned_limit(self, key: str) -> float | None:
         value = self.client.hget(key, "limit")
@@ -233,9 +258,18 @@ class MemoryStore:
             budget = self._budget(key)
             budget.paused_until = max(budget.paused_until, time.monotonic() + seconds)
 
-    def set_limit(self, key: str, per_minute: float) -> None:
+    def set_limit(
+        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
+    ) -> None:
         with self._lock:
-            self._budget(key).limit = float(per_minute)
+            budget = self._budget(key)
+            had = budget.limit if budget.limit is not None else default
+            budget.limit = float(per_minute)
+            if had <= 0 and used > 0:
+                burst = max(1.0, per_minute * pacing.burst_s / 60)
+                interval = 60 / max(per_minute * (1 - pacing.margin) - burst, per_minute / 2)
+                now = time.monotonic()
+                budget.tat = max(budget.tat or now, now + used * interval)
 
     def learned_limit(self, key: str) -> float | None:
         with self._lock:
@@ -291,10 +325,11 @@ class UpstreamLimiter:
             time.sleep(wait_s)
         return wait_s
 
-    def refund_tokens(self, tokens: int) -> None:
-        """Give back tokens reserved from an estimate but not used."""
-        if tokens > 0:
-            self._call_reserve((0.0, -float(tokens)))
+    def settle_tokens(self, reserved: int, used: int) -> None:
+        """Correct a reservation made from an estimate once the upstream reports the tokens
+        used: give back what was not used, charge (without waiting) what was used beyond."""
+        if used != reserved:  # a charge makes a later caller wait, not this one
+            self._call_reserve((0.0, float(used - reserved)))
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller of this account back (a 429 applies to the whole account)."""
@@ -320,7 +355,8 @@ class UpstreamLimiter:
         pause_s = observed.retry_after_s or 0.0
         for key, limit, remaining, reset_s, default in budgets:
             if limit is not None and limit > 0:
-                self._remember_limit(key, limit)
+                used = limit - remaining if remaining is not None else 0.0
+                self._remember_limit(key, limit, max(0.0, used), default)
             known = limit if limit is not None and limit > 0 else default
             if remaining is None or known <= 0:
                 continue
@@ -332,13 +368,13 @@ class UpstreamLimiter:
                 pause_s = max(pause_s, min(reset_s, refill_s) if reset_s else refill_s)
         self.pause_for(pause_s)
 
-    def _remember_limit(self, key: str, limit: float) -> None:
+    def _remember_limit(self, key: str, limit: float, used: float, default: float) -> None:
         known = self._known.get(key)
         now = time.monotonic()
         if known is not None and known[0] == limit and now - known[1] < 60:
             return
         self._known[key] = (limit, now)
-        self._guarded(lambda store: store.set_limit(key, limit))
+        self._guarded(lambda store: store.set_limit(key, limit, used, default, self.pacing))
 
     def _call_reserve(self, costs: tuple[float, float]) -> float:
         return self._guarded(

@@ -116,10 +116,30 @@ def test_tokens_are_paced_and_refunds_give_them_back(store: rate_limits.Store) -
     wait_for_more = budget.store.reserve(budget.keys, (0.0, 1000.0), budget.defaults, budget.pacing)
     assert wait_for_more > 0.9
 
-    budget.refund_tokens(1000)
+    budget.settle_tokens(reserved=1000, used=0)
 
     refunded = budget.store.reserve(budget.keys, (0.0, 200.0), budget.defaults, budget.pacing)
     assert refunded < wait_for_more
+
+
+def test_tokens_used_beyond_the_estimate_are_charged(store: rate_limits.Store) -> None:
+    budget = limiter(store, tokens_per_minute=60_000)
+    budget.acquire(tokens=100)
+
+    budget.settle_tokens(reserved=100, used=1100)
+
+    assert budget.store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing) > 0.9
+
+
+def test_what_was_sent_before_the_limit_was_known_is_charged(store: rate_limits.Store) -> None:
+    budget = limiter(store)  # no configured limit: unpaced until the upstream tells it
+    for _ in range(10):
+        assert budget.acquire(tokens=3000) == 0
+
+    budget.learn(Observed(tokens_limit=60_000, tokens_remaining=30_000))
+
+    waited = budget.store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing)
+    assert 29 <= waited <= 31  # the 30,000 already used take 30 s to pay off at 1,000/s
 
 
 def test_a_wait_beyond_the_cap_raises_and_reserves_nothing(store: rate_limits.Store) -> None:

@@ -177,7 +177,7 @@ class LLMAnalyzer:
         result = self.result_from_completion(
             completion, latency_ms=latency_ms, redaction_counts=request.redaction_counts
         )
-        self.limiter.refund_tokens(estimated_tokens - result.input_tokens - result.output_tokens)
+        self.limiter.settle_tokens(estimated_tokens, result.input_tokens + result.output_tokens)
         if not self.reply_draft and result.output.reply_draft:
             output = result.output.model_copy(update={"reply_draft": ""})
             result = replace(result, output=output)
