@@ -115,13 +115,31 @@ def running(
     try:
         processes.api = start_api(env, api_port)
         processes.workers = [start_worker(env, f"w{n}", worker_concurrency) for n in range(workers)]
-        time.sleep(3 + workers)  # let the pools start and connect
-        for worker in processes.workers:
-            if worker.poll() is not None:
-                raise SystemExit(f"a worker exited with {worker.returncode}")
+        wait_ready(env["REDIS_URL"], processes.workers, [f"w{n}@bench" for n in range(workers)])
         yield processes
     finally:
         processes.stop()
+
+
+def wait_ready(
+    broker_url: str, processes: Sequence[subprocess.Popen[bytes]], names: Sequence[str]
+) -> None:
+    """Until every worker answers a ping (a worker still importing would count its start-up
+    in the first measured run)."""
+    from celery import Celery
+
+    control = Celery(broker=broker_url).control
+    deadline = time.monotonic() + 180
+    answered: set[str] = set()
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"a worker exited with {process.returncode}")
+        for reply in control.ping(destination=list(names), timeout=1.0) or []:
+            answered.update(reply)
+        if answered >= set(names):
+            return
+    raise SystemExit(f"workers not ready after 180 s: {sorted(set(names) - answered)}")
 
 
 class Api:

@@ -2,7 +2,7 @@
 
     cd backend && python bench/limits.py [--workers 2] [--tickets 1200] [--llm-rpm 3000]
         [--llm-tpm 1000000] [--zendesk-rpm 700] [--llm-latency 0.5]
-    python bench/limits.py --workers 1,2,4 --no-limits [--llm-latency 1.5] [--tickets 600]
+    python bench/limits.py --workers 1,2,4 --no-limits [--llm-latency 1.5] [--tickets 1600]
 
 The API and each worker run as their own processes, as in production, against the Zendesk
 and OpenAI simulators (in this process), on a scratch PostgreSQL database and the Redis of
@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="2", help="worker processes, e.g. 2 or 1,2,4")
     parser.add_argument("--no-limits", action="store_true", help="upstreams without limits")
-    parser.add_argument("--tickets", type=int, default=None, help="per run (default 1200/600)")
+    parser.add_argument("--tickets", type=int, default=None, help="per run (default 1200/1600)")
     parser.add_argument("--llm-rpm", type=int, default=3000)
     parser.add_argument("--llm-tpm", type=int, default=1_000_000)
     parser.add_argument("--zendesk-rpm", type=int, default=700)
@@ -88,12 +88,13 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
     )
     tickets = realistic_tickets(args.tickets, seed=workers)
     ids = [zendesk.create_ticket(ticket.subject, ticket.body)["id"] for ticket in tickets]
+    warm_ids = [zendesk.create_ticket("Warm-up", "Warming up.")["id"] for _ in range(2 * workers)]
     batches = [ids[start : start + 100] for start in range(0, len(ids), 100)]
 
     with (
         serve_in_thread(create_zendesk_app(zendesk), args.port + 1) as zendesk_url,
         serve_in_thread(create_openai_app(llm), args.port + 2) as llm_url,
-        harness.running(env, api_port=args.port, workers=workers),
+        harness.running(env, api_port=args.port, workers=workers) as processes,
     ):
         api = harness.Api(f"http://127.0.0.1:{args.port}")
         api.sign_up()
@@ -106,8 +107,16 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
             analysis_mode="llm",
             redact_pii=True,
         )
+        # Warm-up, not measured: each worker opens its connections and loads its models.
+        api.run_batches([[warm] for warm in warm_ids], timeout_s=120)
         zendesk_before, llm_before = len(zendesk.calls), len(llm.calls)
+        pids = [worker.pid for worker in processes.workers]
+        cpu_before = (sum(map(harness.cpu_s, pids)), time.process_time())
         outcome = api.run_batches(batches, timeout_s=args.timeout_s)
+        cpu_used = (
+            sum(map(harness.cpu_s, pids)) - cpu_before[0],
+            time.process_time() - cpu_before[1],
+        )
         zendesk_calls = zendesk.calls[zendesk_before:]
         llm_calls = [
             call for call in llm.calls[llm_before:] if call.path.endswith("/chat/completions")
@@ -119,6 +128,8 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
         "tickets_per_s": outcome.done / outcome.wall_s,
         "failed": outcome.failed,
         "fallback": outcome.sources().get("fallback", 0),
+        "worker_cpu_ms_per_ticket": cpu_used[0] * 1000 / len(ids),
+        "simulators_cpu_ms_per_ticket": cpu_used[1] * 1000 / len(ids),
     }
     all_calls = len(zendesk_calls) + len(llm_calls)
     rejected = sum(1 for call in zendesk_calls if call.status == 429) + sum(
@@ -144,7 +155,7 @@ def main() -> None:
     args = parse_args()
     limited = not args.no_limits
     if args.tickets is None:
-        args.tickets = 1200 if limited else 600
+        args.tickets = 1200 if limited else 1600
     if args.llm_latency is None:
         args.llm_latency = 0.5 if limited else 1.5
     worker_counts = [int(count) for count in args.workers.split(",")]
