@@ -32,6 +32,8 @@ if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
 fi
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
+"$root/frontend/scripts/build-if-stale.sh"  # the dashboard at /app, when Node.js 20+ is here
+
 echo "Migrating the database"
 python -m alembic upgrade head
 

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
     webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Synchronous upstream calls (POST /tickets/process, connection tests) in flight in one
+    # API process: per user (429 beyond) and in total (503 beyond), below the 40 threads.
+    processing_concurrency_per_user: int = Field(default=4, ge=1)
+    processing_concurrency_total: int = Field(default=24, ge=1)
     # Failed logins a minute per (email, client address) pair, and per address across emails.
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_attempts_per_address_per_minute: int = Field(default=30, ge=1)

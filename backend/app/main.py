@@ -15,8 +15,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
+from app.auth import get_current_user
 from app.config import Settings, get_settings
-from app.errors import AppError
+from app.database import get_db
+from app.errors import AppError, Unauthorized
 from app.middleware import (
     BodySizeLimitMiddleware,
     ProxyHeadersMiddleware,
@@ -25,8 +27,10 @@ from app.middleware import (
     request_id_var,
 )
 from app.observability import configure_logging
-from app.rate_limit import LoginRateLimiter
+from app.rate_limit import LoginRateLimiter, ProcessingLimiter
 from app.schemas import ErrorResponse
+from app.text_guard import UnstorableTextMiddleware
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -190,7 +194,12 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
-    # Outermost last: security headers, request id + access log, CORS, body limit.
+    app.state.processing_limiter = ProcessingLimiter(
+        config.processing_concurrency_per_user, config.processing_concurrency_total
+    )
+    # Outermost last: security headers, proxy headers, request id + access log, CORS, body
+    # limit, unstorable text.
+    app.add_middleware(UnstorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -214,8 +223,25 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
     if config.sandbox_enabled:
-        from sandbox.zendesk import create_zendesk_app
+        from sandbox.zendesk.builtin import create_builtin_sandbox
 
-        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets.
-        app.mount("/sandbox/zendesk", create_zendesk_app())
+        def sandbox_tenant(token: str) -> str | None:
+            """People reach their own sandbox account with a valid login token."""
+            sessions = app.dependency_overrides.get(get_db, get_db)()
+            try:
+                return str(get_current_user(next(sessions), token).id)
+            except Unauthorized:
+                return None
+            finally:
+                sessions.close()
+
+        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets,
+        # each in an account of their own; it sends webhooks only to this service.
+        sandbox = create_builtin_sandbox(
+            secret=config.secret_key,
+            service_urls=[config.public_base_url],
+            bearer_tenant=sandbox_tenant,
+        )
+        app.mount("/sandbox/zendesk", sandbox)
+    install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app

@@ -17,13 +17,14 @@ from app import observability
 from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
-from app.errors import AppError, NotFound, UpstreamError
+from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
 from app.integrations.llm import LLMAnalyzer
 from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
+    ZendeskRateLimited,
     get_client,
 )
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
@@ -127,6 +128,10 @@ def zendesk_failure(exc: ZendeskError, zendesk_ticket_id: int) -> AppError:
         return NotFound(
             f"Ticket {zendesk_ticket_id} was not found in Zendesk: {exc.message}",
             code="zendesk_not_found",
+        )
+    if isinstance(exc, ZendeskRateLimited):
+        return upstream_rate_limited(
+            "Zendesk", exc.message, exc.retry_after_s, code="zendesk_rate_limited"
         )
     if isinstance(exc, ZendeskAuthError):
         return UpstreamError(
