@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import unit_of_work
 from app.config import get_settings
 
 
@@ -27,6 +28,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy's recipe for pysqlite: stop the driver from managing transactions
+            # (it emits no BEGIN before a SELECT or a SAVEPOINT, and commits before DDL), so
+            # releasing a savepoint cannot commit and DDL is transactional; see _sqlite_begin.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -37,6 +42,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         def _foreign_keys_on(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
             # A migration turns them off on its connection; every checkout has them on.
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -59,22 +68,27 @@ def get_session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on error (tasks, scripts)."""
+def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on error (tasks, scripts); jobs the
+    services enqueued are sent after the commit, and dropped on rollback."""
     session = get_session_factory()()
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
+        unit_of_work.discard(session)
         raise
     finally:
         session.close()
+    unit_of_work.send_after_commit(session, sender)
 
 
-def get_db() -> Iterator[Session]:
+def get_db(
+    sender: Annotated[unit_of_work.Sender, Depends(unit_of_work.job_sender)],
+) -> Iterator[Session]:
     """Request-scoped session; the request owns the transaction and commits at the end."""
-    with session_scope() as session:
+    with session_scope(sender) as session:
         yield session
 
 

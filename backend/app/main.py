@@ -1,9 +1,15 @@
-"""Application factory: routers, middleware, exception handlers."""
+"""Application factory: routers, middleware, exception handlers, lifespan.
+
+`create_app(settings)` builds the API from the settings it is given (`create_app()` reads
+the environment). It never mounts the sandbox: the embedded default does (app/embedded.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,10 +21,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
-from app.auth import get_current_user
 from app.config import Settings, get_settings
-from app.database import get_db
-from app.errors import AppError, Unauthorized
+from app.errors import AppError
+from app.integrations.factory import close_clients, configure_clients
 from app.middleware import (
     BodySizeLimitMiddleware,
     ProxyHeadersMiddleware,
@@ -177,9 +182,21 @@ def document_error_responses(app: FastAPI) -> None:
 NO_DATABASE_PATHS = frozenset({"/health", "/metrics"})
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the upstream client caches at start-up; close their pooled clients at shutdown."""
+    configure_clients(app.state.settings)
+    try:
+        yield
+    finally:
+        close_clients()
+
+
 def create_app(config: Settings | None = None) -> FastAPI:
+    """The API configured by `config` (default: the settings read from the environment)."""
     config = config or get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="Ticket Triage",
         version="0.1.0",
         description=(
@@ -187,6 +204,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
             "tags and an internal note back. Authorize with POST /auth/login."
         ),
     )
+    app.state.settings = config
     configure_logging(config.log_level)
     install_error_handlers(app)
     app.state.login_limiter = LoginRateLimiter(
@@ -222,26 +240,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(settings.router)
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
-    if config.sandbox_enabled:
-        from sandbox.zendesk.builtin import create_builtin_sandbox
-
-        def sandbox_tenant(token: str) -> str | None:
-            """People reach their own sandbox account with a valid login token."""
-            sessions = app.dependency_overrides.get(get_db, get_db)()
-            try:
-                return str(get_current_user(next(sessions), token).id)
-            except Unauthorized:
-                return None
-            finally:
-                sessions.close()
-
-        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets,
-        # each in an account of their own; it sends webhooks only to this service.
-        sandbox = create_builtin_sandbox(
-            secret=config.secret_key,
-            service_urls=[config.public_base_url],
-            bearer_tenant=sandbox_tenant,
-        )
-        app.mount("/sandbox/zendesk", sandbox)
     install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app
