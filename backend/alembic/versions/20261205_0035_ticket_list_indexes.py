@@ -2,7 +2,7 @@
 search (`q=`) on PostgreSQL
 
 Revision ID: 0035
-Revises: 0025
+Revises: 0012
 Create Date: 2026-12-05 16:10:00.000000
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0035"
-down_revision: str | None = "0025"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
