@@ -141,7 +141,15 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
         start, end = busy_window([call.at for call in llm_calls])
         minutes = (end - start) / 60
         answered = [call for call in llm_calls if start <= call.at <= end and call.status == 200]
-        tokens = sum(int(call.response["usage"]["total_tokens"]) for call in answered)
+        # As the provider counts them: the prompt plus the output cap of each request.
+        tokens = sum(
+            int(call.response["usage"]["prompt_tokens"])
+            + int(
+                call.body.get("max_completion_tokens")
+                or call.response["usage"]["completion_tokens"]
+            )
+            for call in answered
+        )
         zendesk_in = [call for call in zendesk_calls if start <= call.time <= end]
         result["llm_rpm_utilisation"] = len(answered) / minutes / args.llm_rpm
         result["llm_tpm_utilisation"] = tokens / minutes / args.llm_tpm

@@ -10,6 +10,7 @@ import pytest
 
 from app.integrations.llm import LLMAnalyzer, LLMRateLimitedError
 from sandbox.openai_sim import OpenAISimulator
+from sandbox.openai_sim.common import RecordedCall
 
 MakeAnalyzer = Callable[..., LLMAnalyzer]
 
@@ -21,14 +22,19 @@ BODY = (
 ) * 3
 
 
+def counted_tokens(call: RecordedCall) -> int:
+    """What the provider counts against tokens a minute: the prompt plus the output cap."""
+    usage = (call.response or {}).get("usage") or {}
+    return int(usage.get("prompt_tokens") or 0) + int(call.body["max_completion_tokens"])
+
+
 def chat_calls(openai_sim: OpenAISimulator) -> list[tuple[float, int, int | None]]:
-    """(time, total tokens, status) of every chat completion the provider answered."""
+    """(time, counted tokens, status) of every chat completion the provider answered."""
     return [
-        (call.at, int(((call.response or {}).get("usage") or {}).get("total_tokens") or 0),
-         call.status)
+        (call.at, counted_tokens(call), call.status)
         for call in openai_sim.calls
         if call.path.endswith("/chat/completions")
-    ]  # fmt: skip
+    ]
 
 
 def test_calls_are_paced_to_the_announced_requests_per_minute(

@@ -177,7 +177,10 @@ class LLMAnalyzer:
         result = self.result_from_completion(
             completion, latency_ms=latency_ms, redaction_counts=request.redaction_counts
         )
-        self.limiter.settle_tokens(estimated_tokens, result.input_tokens + result.output_tokens)
+        # Providers count a request's prompt plus its output cap (max_completion_tokens)
+        # against tokens a minute, whatever it generated: settle the prompt's estimate only.
+        output_cap = int(request.body.get("max_completion_tokens") or result.output_tokens)
+        self.limiter.settle_tokens(estimated_tokens, result.input_tokens + output_cap)
         if not self.reply_draft and result.output.reply_draft:
             output = result.output.model_copy(update={"reply_draft": ""})
             result = replace(result, output=output)

@@ -34,9 +34,9 @@ class LLMRequest:
     redaction_counts: dict[str, int]
 
     def estimated_tokens(self) -> int:
-        """What the request may count against a tokens-per-minute limit before it is sent:
-        the prompt (messages and response schema, ~4 characters a token, as providers
-        estimate) plus the output it may generate."""
+        """What the request counts against a tokens-per-minute limit, estimated before it
+        is sent: the prompt (messages and response schema, ~4 characters a token, as
+        providers estimate) plus its output cap, which providers count in full."""
         messages = self.body.get("messages") or []
         text_chars = sum(len(str(message.get("content") or "")) for message in messages)
         schema_chars = len(json.dumps(self.body.get("response_format") or {}))
