@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -18,6 +19,8 @@ from app.integrations.rate_limits import (
     UpstreamLimiter,
     WaitTooLong,
 )
+from app.integrations.zendesk import ZendeskClient, ZendeskCredentials
+from sandbox.zendesk import ZendeskSimulator
 from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 
 
@@ -234,3 +237,33 @@ def test_openai_headers() -> None:
     )
     assert rate_limits.parse_duration_s("6m0s") == 360
     assert rate_limits.parse_duration_s("soon") is None
+
+
+def test_zendesk_clients_on_separate_connections_share_the_account_budget(
+    redis_url: str, zendesk_sim: ZendeskSimulator, zendesk_url: str
+) -> None:
+    zendesk_sim.rate_limit_per_minute = 600  # X-Rate-Limit: 600, ten a second
+    credentials = ZendeskCredentials(email=zendesk_sim.email, api_token=zendesk_sim.api_token)
+    clients = [
+        ZendeskClient(
+            zendesk_url,
+            credentials,
+            requests_per_minute=600,
+            burst_s=0,
+            limits_store=redis_store(redis_url),  # as the API and a worker would have
+        )
+        for _ in range(2)
+    ]
+
+    def call_five(client: ZendeskClient) -> None:
+        for _ in range(5):
+            client.test_connection()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(call_five, clients))
+    for client in clients:
+        client.close()
+
+    times = sorted(call.time for call in zendesk_sim.calls)
+    assert times[-1] - times[0] >= 0.8  # ten calls at ten a second together, not each
+    assert all(call.status != 429 for call in zendesk_sim.calls)
