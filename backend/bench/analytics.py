@@ -158,7 +158,7 @@ def generate_rows(
                 row_id,
                 user_id,
                 row_id,
-                rng.choice(SUBJECTS),
+                f"{rng.choice(SUBJECTS)} (order {rng.randrange(100_000, 1_000_000)})",
                 "Hello, something is not working as expected. Please help.",
                 rng.choice(STATUSES),
                 "normal",
@@ -315,6 +315,44 @@ def measure(
     return durations
 
 
+SEARCH_TERMS = {"common": ("password", "refund", "crashes"), "rare": ("order 4242", "order 77")}
+SORT_KEYS = ("updated_at", "created_at", "zendesk_ticket_id", "subject")
+
+
+def ticket_list_cases(now: datetime) -> dict[str, tuple[str, Callable[[int], dict[str, Any]]]]:
+    """The ticket list's slow paths: subject search, status, a date range and each sort, on
+    pages that rotate like the category case's."""
+
+    def page(index: int, **params: Any) -> dict[str, Any]:
+        return {
+            "url": "/tickets/",
+            "params": {"page": LIST_PAGES[index % len(LIST_PAGES)], "page_size": 25, **params},
+        }
+
+    month_start = (now - timedelta(days=60)).isoformat()
+    month_end = (now - timedelta(days=30)).isoformat()
+    cases: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+        f"ticket_list_q_{kind}": (
+            "ticket_list",
+            lambda index, terms=terms: page(index, q=terms[index % len(terms)]),
+        )
+        for kind, terms in SEARCH_TERMS.items()
+    }
+    cases["ticket_list_status"] = ("ticket_list", lambda index: page(index, status="open"))
+    cases["ticket_list_date_range"] = (
+        "ticket_list",
+        lambda index: page(index, start=month_start, end=month_end),
+    )
+    for key in SORT_KEYS:
+        for direction in ("", "-"):
+            name = f"ticket_list_sort_{'desc_' if direction else ''}{key}"
+            cases[name] = (
+                "ticket_list",
+                lambda index, sort=direction + key: page(index, sort=sort),
+            )
+    return cases
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -395,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                     },
                 },
             ),
+            **ticket_list_cases(now),
         }
         log = QueryLog(engine)
         print(f"ticket_list_pages={','.join(map(str, LIST_PAGES))}")

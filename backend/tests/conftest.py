@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app import unit_of_work  # noqa: E402
 from app.database import get_db, get_engine  # noqa: E402
+from app.integrations import rate_limits  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrations import upgrade_head  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
@@ -63,6 +64,15 @@ def reset_schema(engine: Engine) -> None:
                 connection.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
             # The connection goes back to the pool: later sessions rely on ON DELETE CASCADE.
             connection.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Upstream budgets learned or paused by one test (a 429's Retry-After) never hold back
+    the next: every test starts with empty in-process budgets."""
+    rate_limits.clear_local_state()
+    yield
+    rate_limits.clear_local_state()
 
 
 @pytest.fixture(scope="session")
