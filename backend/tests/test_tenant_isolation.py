@@ -80,9 +80,6 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
         "Zendesk calls it without a user token; it is authenticated by the webhook signature "
         "and the id is 128 random bits (tested with the webhooks)"
     ),
-    ("GET", "/app/{path:path}"): (
-        "the dashboard's static files, the same for everyone; its data comes from the API"
-    ),
 }
 
 
