@@ -71,6 +71,8 @@ def run_migrations_online() -> None:
     engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
     with engine.connect() as connection:
         _run_on(connection)
+        # The PRAGMA began the connection's transaction, so Alembic's own did not commit.
+        connection.commit()
     engine.dispose()
 
 

@@ -32,8 +32,10 @@ from app.middleware import (
     request_id_var,
 )
 from app.observability import configure_logging
-from app.rate_limit import LoginRateLimiter
+from app.rate_limit import LoginRateLimiter, ProcessingLimiter
 from app.schemas import ErrorResponse
+from app.text_guard import UnstorableTextMiddleware
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -210,7 +212,12 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
-    # Outermost last: security headers, request id + access log, CORS, body limit.
+    app.state.processing_limiter = ProcessingLimiter(
+        config.processing_concurrency_per_user, config.processing_concurrency_total
+    )
+    # Outermost last: security headers, proxy headers, request id + access log, CORS, body
+    # limit, unstorable text.
+    app.add_middleware(UnstorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -233,4 +240,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(settings.router)
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
+    install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app

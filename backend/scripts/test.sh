@@ -25,4 +25,6 @@ TEST_DATABASE_URL=sqlite pytest -q -m "not postgres_only" \
   tests/test_migrations.py tests/test_tenant_isolation.py tests/test_fuzz_api.py \
   tests/test_sqlite_atomicity.py tests/test_config.py "$@"
 
+"$backend/../frontend/scripts/test.sh"  # the dashboard: lint, types, client, vitest, e2e
+
 echo "test suite passed in $(($(date +%s) - started)) s"

@@ -1,5 +1,6 @@
 """Migrations build the schema on a fresh database and match the models exactly."""
 
+import os
 import tempfile
 from collections.abc import Iterator
 
@@ -30,7 +31,8 @@ def fresh_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     admin = make_engine(
         base_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
-    name = f"{base_url.database}_migrations"  # beside the suite's own test database
+    # Beside the suite's own test database, one per process: parallel runs never share it.
+    name = f"{base_url.database}_migrations_{os.getpid()}"
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         connection.execute(text(f"CREATE DATABASE {name}"))

@@ -17,7 +17,7 @@ from app import observability
 from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
-from app.errors import AppError, NotFound, UpstreamError
+from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
 from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer
 from app.integrations.zendesk import (
@@ -25,6 +25,7 @@ from app.integrations.zendesk import (
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
+    ZendeskRateLimited,
 )
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, ticket_store, writeback
@@ -119,6 +120,10 @@ def zendesk_failure(exc: ZendeskError, zendesk_ticket_id: int) -> AppError:
         return NotFound(
             f"Ticket {zendesk_ticket_id} was not found in Zendesk: {exc.message}",
             code="zendesk_not_found",
+        )
+    if isinstance(exc, ZendeskRateLimited):
+        return upstream_rate_limited(
+            "Zendesk", exc.message, exc.retry_after_s, code="zendesk_rate_limited"
         )
     if isinstance(exc, ZendeskAuthError):
         return UpstreamError(
