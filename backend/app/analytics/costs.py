@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import integrations
 from app.analysis.cascade import BATCH_PENDING
-from app.analytics.reports import Window
+from app.analytics.window import Window
 from app.enums import AnalysisSource
 from app.integrations.llm import (
     CHARS_PER_TOKEN,

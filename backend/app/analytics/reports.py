@@ -8,23 +8,19 @@ zone everything is aggregated from the raw rows.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
+from app.analytics.window import Window
 from app.enums import Category, Sentiment, Urgency
-from app.errors import NotFound, Unprocessable
-from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
+from app.errors import NotFound
+from app.models import SystemMetrics, Ticket, TicketAnalysis, utcnow
 from app.services import metrics_rollup, ticket_store
 from app.services.metrics_rollup import (
     MONEY_QUANTUM,
@@ -38,103 +34,9 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
-from app.time_zones import time_zone_error
 
-DEFAULT_SPAN = timedelta(days=30)
-MAX_SPAN = timedelta(days=366)
-# Room for local days, week starts and the default span around any accepted instant.
-EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
-LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 RECENT_LIMIT = 10
 RATED_FIELDS = ("category", "urgency", "sentiment")
-EXPORT_HEADER = (
-    "zendesk_ticket_id",
-    "subject",
-    "category",
-    "urgency",
-    "sentiment",
-    "confidence",
-    "source",
-    "cost_usd",
-    "processing_time_ms",
-    "analysed_at",
-    "feedback_category",
-    "feedback_urgency",
-    "feedback_sentiment",
-    "feedback_at",
-)
-EXPORT_BATCH_ROWS = 2000
-# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width
-# and small forms, the minus sign, and tab, CR or LF first (OWASP's CSV injection list).
-_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
-_FORMULA_STARTS = frozenset("\t\r\n")
-
-
-@dataclass(frozen=True)
-class Window:
-    """A validated period: [start, end) in UTC, the zone of its days, and `now`."""
-
-    user_id: int
-    start: datetime
-    end: datetime
-    zone: ZoneInfo
-    now: datetime
-    use_rollups: bool
-
-    def period(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "timezone": self.zone.key}
-
-
-OUT_OF_RANGE = "outside the supported range of dates (years 2 to 9998)"
-
-
-def to_utc(moment: datetime, zone: ZoneInfo, name: str) -> datetime:
-    """An instant from the query in UTC; a naive datetime is a wall-clock time in `zone`.
-    Instants too close to the ends of the calendar to compute with are a 422."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise Unprocessable(f"{name}: {OUT_OF_RANGE}") from exc
-    if not EARLIEST <= moment <= LATEST:
-        raise Unprocessable(f"{name}: {OUT_OF_RANGE}")
-    return moment
-
-
-def resolve_window(
-    *,
-    user: User,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    tz: str | None = None,
-    now: datetime | None = None,
-) -> Window:
-    """Defaults (end = now, start = end - 30 days) and checks; bad input is a 422."""
-    zone_name = tz if tz is not None else user.timezone
-    # The zones PUT /settings/ accepts, with its message: "localtime" and the like are not.
-    message = time_zone_error(zone_name)
-    if message is not None:
-        raise Unprocessable(
-            f"tz: {message}",
-            details=[{"loc": ["query", "tz"], "msg": message, "type": "time_zone"}],
-        )
-    zone = ZoneInfo(zone_name)
-    now = now or utcnow()
-    end_utc = to_utc(end, zone, "end") if end is not None else now
-    start_utc = to_utc(start, zone, "start") if start is not None else end_utc - DEFAULT_SPAN
-    if start_utc > end_utc:
-        raise Unprocessable("start must not be after end")
-    if end_utc - start_utc > MAX_SPAN:
-        raise Unprocessable("the period must not span more than 366 days")
-    return Window(
-        user_id=user.id,
-        start=start_utc,
-        end=end_utc,
-        zone=zone,
-        now=now,
-        use_rollups=zone.key == user.timezone,
-    )
 
 
 def _split(window: Window) -> tuple[tuple[date, date] | None, list[TimeRange]]:
@@ -391,73 +293,6 @@ def distribution_report(db: Session, window: Window, field_name: str) -> dict[st
         "period": window.period(),
         "distribution": distribution(period_totals(db, window), field_name),
     }
-
-
-# --- CSV export -----------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Decimal):
-        return format(value.quantize(MONEY_QUANTUM), "f")
-    return getattr(value, "value", value)
-
-
-def _safe_text(value: str) -> str:
-    """Text from outside must not run as a spreadsheet formula when the file is opened:
-    a leading quote when it starts with a formula sign, also after leading whitespace."""
-    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_SIGNS:
-        return "'" + value
-    return value
-
-
-def export_csv(db: Session, window: Window) -> Iterator[str]:
-    """The period's analyses as CSV chunks, read in batches from a server-side cursor."""
-    query = (
-        select(
-            Ticket.zendesk_ticket_id,
-            Ticket.subject,
-            TicketAnalysis.category,
-            TicketAnalysis.urgency,
-            TicketAnalysis.sentiment,
-            TicketAnalysis.confidence,
-            TicketAnalysis.source,
-            TicketAnalysis.cost_usd,
-            TicketAnalysis.processing_time_ms,
-            TicketAnalysis.created_at,
-            TicketAnalysis.feedback_category,
-            TicketAnalysis.feedback_urgency,
-            TicketAnalysis.feedback_sentiment,
-            TicketAnalysis.feedback_at,
-        )
-        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-        .where(
-            TicketAnalysis.user_id == window.user_id,
-            TicketAnalysis.created_at >= window.start,
-            TicketAnalysis.created_at < window.end,
-        )
-        .order_by(TicketAnalysis.created_at, TicketAnalysis.id)
-        .execution_options(yield_per=EXPORT_BATCH_ROWS)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    yield buffer.getvalue()
-    result = db.execute(query)
-    try:
-        for batch in result.partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            for row in batch:
-                cells = [_cell(value) for value in row]
-                cells[1] = _safe_text(cells[1])
-                writer.writerow(cells)
-            yield buffer.getvalue()
-    finally:
-        result.close()
 
 
 # --- feedback ---------------------------------------------------------------------------------

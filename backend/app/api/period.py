@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from app.analytics import reports
-from app.analytics.reports import Window
+from app.analytics.window import Window, resolve_window
 from app.auth import CurrentUser
 from app.schemas import ErrorResponse, IsoDateTime
 from app.time_zones import user_time_zones
@@ -39,7 +38,7 @@ def period(
         ),
     ] = None,
 ) -> Window:
-    return reports.resolve_window(user=user, start=start, end=end, tz=tz)
+    return resolve_window(user=user, start=start, end=end, tz=tz)
 
 
 PeriodDep = Annotated[Window, Depends(period)]

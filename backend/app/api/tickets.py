@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from app.analytics.reports import to_utc
+from app.analytics.window import to_utc
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
 from app.api.limits import BUSY, PROCESSING_SLOT
 from app.auth import CurrentUser

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.accounts import crypto
 from app.analysis import learning
-from app.analytics import reports
+from app.analytics.export import export_csv
+from app.analytics.window import resolve_window
 from app.cli.common import CommandError, parse_moment, user_by_email
 from app.database import session_scope
 from app.errors import AppError
@@ -24,7 +25,7 @@ def export(args: argparse.Namespace) -> int:
     with session_scope() as db:
         user = user_by_email(db, args.user)
         try:
-            window = reports.resolve_window(
+            window = resolve_window(
                 user=user,
                 start=parse_moment(args.start) if args.start else None,  # the account's days
                 end=parse_moment(args.end) if args.end else None,
@@ -38,7 +39,7 @@ def export(args: argparse.Namespace) -> int:
             else nullcontext(sys.stdout)
         )
         with output as stream:
-            for chunk in reports.export_csv(db, window):
+            for chunk in export_csv(db, window):
                 stream.write(chunk)
     if args.output != "-":
         print(f"exported the analyses to {args.output}", file=sys.stderr)
