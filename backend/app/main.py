@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import analytics, auth, feedback, health, metrics, settings, tickets, webhooks
+from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
 from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
@@ -236,6 +236,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(feedback.router)
     app.include_router(analytics.router)
+    app.include_router(cost.router)
     app.include_router(settings.router)
     app.include_router(metrics.router)
     app.include_router(webhooks.router)

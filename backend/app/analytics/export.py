@@ -1,5 +1,4 @@
-"""A period's analyses as CSV, streamed in batches; text from outside cannot run as a
-spreadsheet formula."""
+"""The CSV export of a period's analyses, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -13,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.analytics.window import Window
+from app.analytics.reports import Window
+from app.analytics.rollups import MONEY_QUANTUM
 from app.models import Ticket, TicketAnalysis
-from app.services.metrics_rollup import MONEY_QUANTUM
 
 EXPORT_HEADER = (
     "zendesk_ticket_id",

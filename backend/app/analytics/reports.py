@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
-from app.analytics.window import Window
-from app.enums import Category, Sentiment, Urgency
-from app.errors import NotFound
-from app.models import SystemMetrics, Ticket, TicketAnalysis, utcnow
-from app.services import metrics_rollup, ticket_store
-from app.services.metrics_rollup import (
+from app.analytics import rollups as metrics_rollup
+from app.analytics.rollups import (
     MONEY_QUANTUM,
     Interval,
     TimeRange,
@@ -34,9 +32,85 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
+from app.enums import Category, Sentiment, Urgency
+from app.errors import NotFound, Unprocessable
+from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
+from app.time_zones import time_zone_error
 
+DEFAULT_SPAN = timedelta(days=30)
+MAX_SPAN = timedelta(days=366)
+# Room for local days, week starts and the default span around any accepted instant.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 RECENT_LIMIT = 10
 RATED_FIELDS = ("category", "urgency", "sentiment")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A validated period: [start, end) in UTC, the zone of its days, and `now`."""
+
+    user_id: int
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    now: datetime
+    use_rollups: bool
+
+    def period(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "timezone": self.zone.key}
+
+
+OUT_OF_RANGE = "outside the supported range of dates (years 2 to 9998)"
+
+
+def to_utc(moment: datetime, zone: ZoneInfo, name: str) -> datetime:
+    """An instant from the query in UTC; a naive datetime is a wall-clock time in `zone`.
+    Instants too close to the ends of the calendar to compute with are a 422."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise Unprocessable(f"{name}: {OUT_OF_RANGE}") from exc
+    if not EARLIEST <= moment <= LATEST:
+        raise Unprocessable(f"{name}: {OUT_OF_RANGE}")
+    return moment
+
+
+def resolve_window(
+    *,
+    user: User,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: str | None = None,
+    now: datetime | None = None,
+) -> Window:
+    """Defaults (end = now, start = end - 30 days) and checks; bad input is a 422."""
+    zone_name = tz if tz is not None else user.timezone
+    # The zones PUT /settings/ accepts, with its message: "localtime" and the like are not.
+    message = time_zone_error(zone_name)
+    if message is not None:
+        raise Unprocessable(
+            f"tz: {message}",
+            details=[{"loc": ["query", "tz"], "msg": message, "type": "time_zone"}],
+        )
+    zone = ZoneInfo(zone_name)
+    now = now or utcnow()
+    end_utc = to_utc(end, zone, "end") if end is not None else now
+    start_utc = to_utc(start, zone, "start") if start is not None else end_utc - DEFAULT_SPAN
+    if start_utc > end_utc:
+        raise Unprocessable("start must not be after end")
+    if end_utc - start_utc > MAX_SPAN:
+        raise Unprocessable("the period must not span more than 366 days")
+    return Window(
+        user_id=user.id,
+        start=start_utc,
+        end=end_utc,
+        zone=zone,
+        now=now,
+        use_rollups=zone.key == user.timezone,
+    )
 
 
 def _split(window: Window) -> tuple[tuple[date, date] | None, list[TimeRange]]:
@@ -311,8 +385,16 @@ def record_feedback(
     """Store an agent's correct labels on the ticket's analysis (given fields only) and as
     the user's training row; when that completes a batch of new labels, commit and hand the
     user id to `dispatch_retrain` (an unreachable queue is logged, the feedback still stands)."""
-    ticket = ticket_store.get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
-    analysis = ticket_store.get_analysis(db=db, ticket_id=ticket.id) if ticket else None
+    ticket = db.scalar(
+        select(Ticket).where(
+            Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
+        )
+    )
+    analysis = (
+        db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
+        if ticket
+        else None
+    )
     if ticket is None or analysis is None:
         raise NotFound(f"Ticket {zendesk_ticket_id} has no analysis to give feedback on")
     if category is not None:

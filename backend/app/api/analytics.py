@@ -1,5 +1,4 @@
-"""Analytics over the current user's analyses: dashboard, trends, distributions, CSV export
-and what the analyses cost."""
+"""Analytics over the current user's analyses: dashboard, trends, distributions, CSV export."""
 
 from __future__ import annotations
 
@@ -9,12 +8,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.analytics import costs, export, reports
+from app.analytics import export, reports
 from app.api.deps import UNAUTHORIZED
 from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
-from app.schemas.cost import CostReport
 
 router = APIRouter(
     prefix="/analytics",
@@ -66,10 +64,3 @@ def export_csv(window: PeriodDep, db: StreamingSessionDep) -> StreamingResponse:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-@router.get("/cost", response_model=CostReport)
-def cost(window: PeriodDep, db: SessionDep) -> CostReport:
-    """Cost per ticket by path (local, llm, fallback, batch), LLM calls avoided, and the
-    estimated savings against sending every ticket to the LLM."""
-    return CostReport.model_validate(costs.cost_report(db=db, window=window))

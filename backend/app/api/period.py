@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from app.analytics.window import Window, resolve_window
+from app.analytics import reports
+from app.analytics.reports import Window
 from app.auth import CurrentUser
 from app.schemas import ErrorResponse, IsoDateTime
 from app.time_zones import user_time_zones
@@ -38,7 +39,7 @@ def period(
         ),
     ] = None,
 ) -> Window:
-    return resolve_window(user=user, start=start, end=end, tz=tz)
+    return reports.resolve_window(user=user, start=start, end=end, tz=tz)
 
 
 PeriodDep = Annotated[Window, Depends(period)]

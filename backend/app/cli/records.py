@@ -12,20 +12,20 @@ from sqlalchemy import select
 
 from app.accounts import crypto
 from app.analysis import learning
+from app.analytics import reports
+from app.analytics import rollups as metrics_rollup
 from app.analytics.export import export_csv
-from app.analytics.window import resolve_window
 from app.cli.common import CommandError, parse_moment, user_by_email
 from app.database import session_scope
 from app.errors import AppError
 from app.models import User
-from app.services import metrics_rollup
 
 
 def export(args: argparse.Namespace) -> int:
     with session_scope() as db:
         user = user_by_email(db, args.user)
         try:
-            window = resolve_window(
+            window = reports.resolve_window(
                 user=user,
                 start=parse_moment(args.start) if args.start else None,  # the account's days
                 end=parse_moment(args.end) if args.end else None,
