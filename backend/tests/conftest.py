@@ -40,9 +40,9 @@ from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app import unit_of_work  # noqa: E402
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import get_db, get_engine  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 pytest_plugins = ["tests.fixtures_zendesk", "tests.fixtures_openai"]

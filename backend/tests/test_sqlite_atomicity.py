@@ -18,9 +18,9 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core.migrations import upgrade_head
 from app.database import make_engine, session_factory_for
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.migrations import upgrade_head
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User
 
 
