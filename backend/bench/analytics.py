@@ -34,8 +34,8 @@ from sqlalchemy import Engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import make_engine  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from app.models import Ticket, User  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/triage_bench"

@@ -47,8 +47,8 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import make_engine  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from sandbox.serve import free_port, serve_in_thread  # noqa: E402
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app  # noqa: E402
 

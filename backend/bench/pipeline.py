@@ -157,8 +157,8 @@ def main() -> None:
     from app.accounts import integrations
     from app.accounts.users import create_user
     from app.batch import jobs as batch_jobs
+    from app.core.migrations import upgrade_head
     from app.database import get_engine, session_scope
-    from app.migrations import upgrade_head
     from app.models import BatchJob, BatchJobItem
     from app.pipeline.single import process_ticket
     from app.unit_of_work import UnitOfWork

@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from app.core.migrations import alembic_config, downgrade_base, upgrade_head
 from app.database import make_engine
-from app.migrations import alembic_config, downgrade_base, upgrade_head
 from app.models import Base
 from tests.conftest import TEST_DATABASE_URL
 

@@ -32,10 +32,10 @@ from app.analytics.rollups import (
     rollup_columns,
     week_start,
 )
+from app.core.time_zones import time_zone_error
 from app.enums import Category, Sentiment, Urgency
 from app.errors import NotFound, Unprocessable
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
