@@ -42,7 +42,7 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _run_on(connection: Connection) -> None:
+def _run_on(connection: Connection, *, commit: bool = False) -> None:
     """On SQLite, foreign keys are off while migrating: batch mode rebuilds a table by
     dropping it, which would otherwise cascade into the rows that reference it. The pragma
     only takes effect outside a transaction, so it is set first; the pool turns it back on
@@ -57,6 +57,10 @@ def _run_on(connection: Connection) -> None:
             dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if dangling:
                 raise RuntimeError(f"migration left dangling foreign keys: {dangling[:5]}")
+    if commit:
+        # The pragma began the connection's transaction (SQLAlchemy autobegins), so Alembic
+        # joined it instead of committing its own: commit it, or the upgrade is rolled back.
+        connection.commit()
     if sqlite and not connection.in_transaction():
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
@@ -68,7 +72,7 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
     with engine.connect() as connection:
-        _run_on(connection)
+        _run_on(connection, commit=True)
     engine.dispose()
 
 
