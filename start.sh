@@ -45,6 +45,8 @@ mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 # Refuses, with the reason, settings that cannot start (e.g. a reachable HOST without keys).
 python -m app.local_keys
 
+"$root/frontend/scripts/build-if-stale.sh"  # the dashboard at /app, when Node.js 20+ is here
+
 echo "Migrating the database"
 python -m alembic upgrade head
 
@@ -82,7 +84,7 @@ if [ "${START_WORKER:-1}" = "1" ]; then
 fi
 
 echo "Ticket Triage: open $PUBLIC_BASE_URL/docs (register, then Authorize)"
-uvicorn app.main:create_app --factory --host "$HOST" --port "$PORT" \
+uvicorn app.embedded:create_embedded_app --factory --host "$HOST" --port "$PORT" \
   --log-level "${UVICORN_LOG_LEVEL:-info}" &
 api=$!
 pids+=("$api")

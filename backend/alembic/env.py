@@ -42,14 +42,16 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _run_on(connection: Connection, *, commit: bool = False) -> None:
+def _run_on(connection: Connection) -> None:
     """On SQLite, foreign keys are off while migrating: batch mode rebuilds a table by
     dropping it, which would otherwise cascade into the rows that reference it. The pragma
     only takes effect outside a transaction, so it is set first; the pool turns it back on
     at the next checkout (app.database), and dangling references fail the migration."""
     sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    if sqlite and not connection.in_transaction():
+        # On the driver's connection: through SQLAlchemy the pragma would open a transaction
+        # (app.database emits BEGIN), inside which SQLite ignores it.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     _configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
@@ -57,12 +59,8 @@ def _run_on(connection: Connection, *, commit: bool = False) -> None:
             dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if dangling:
                 raise RuntimeError(f"migration left dangling foreign keys: {dangling[:5]}")
-    if commit:
-        # The pragma began the connection's transaction (SQLAlchemy autobegins), so Alembic
-        # joined it instead of committing its own: commit it, or the upgrade is rolled back.
-        connection.commit()
     if sqlite and not connection.in_transaction():
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def run_migrations_online() -> None:
@@ -72,7 +70,9 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
     with engine.connect() as connection:
-        _run_on(connection, commit=True)
+        _run_on(connection)
+        # The PRAGMA began the connection's transaction, so Alembic's own did not commit.
+        connection.commit()
     engine.dispose()
 
 

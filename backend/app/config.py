@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_prices_json: str | None = None
+    # Pooled clients kept per upstream (Zendesk, LLM): one per account, least recently used out.
+    upstream_client_cache_size: int = Field(default=64, ge=1, le=10_000)
     batch_concurrency: int = Field(default=50, ge=1, le=500)
     # A job's lease: a worker that stops renewing it (killed) loses the job after this long.
     batch_lease_s: int = Field(default=60, ge=2)
@@ -61,6 +63,10 @@ class Settings(BaseSettings):
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
     webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Synchronous upstream calls (POST /tickets/process, connection tests) in flight in one
+    # API process: per user (429 beyond) and in total (503 beyond), below the 40 threads.
+    processing_concurrency_per_user: int = Field(default=4, ge=1)
+    processing_concurrency_total: int = Field(default=24, ge=1)
     # Failed logins a minute per (email, client address) pair, and per address across emails.
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_attempts_per_address_per_minute: int = Field(default=30, ge=1)

@@ -13,12 +13,18 @@ import socket
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from app import broker, observability
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
+from app.integrations.factory import close_clients, configure_clients
 from app.services import batch_service
 
 logger = logging.getLogger(__name__)
@@ -38,8 +44,8 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
     }
 
 
-def create_celery() -> Celery:
-    settings = get_settings()
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Celery(
         "ticket_triage", broker=settings.celery_broker_url, backend=settings.celery_result_backend
@@ -63,7 +69,9 @@ def create_celery() -> Celery:
 
 # JSON logs like the API's (connecting the signal stops Celery configuring its own).
 setup_logging.connect(observability.configure_worker_logging)
-celery_app = create_celery()
+# The worker's one context: the settings read once here, passed to what it builds.
+worker_settings = get_settings()
+celery_app = create_celery(worker_settings)
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
 celery_app.conf.include = [
@@ -103,6 +111,17 @@ def _preload_models(**_signal_kwargs: object) -> None:
     # reach, full collections in the children stop walking them (and stop touching their
     # pages, which stay shared copy-on-write with the parent).
     gc.freeze()
+
+
+@worker_process_init.connect
+def _configure_clients(**_signal_kwargs: object) -> None:
+    configure_clients(worker_settings)
+
+
+@worker_process_shutdown.connect
+def _close_clients(**_signal_kwargs: object) -> None:
+    """Close the pooled upstream clients of a pool process that exits."""
+    close_clients()
 
 
 def worker_id(hostname: str | None) -> str:

@@ -64,7 +64,10 @@ EXPORT_HEADER = (
     "feedback_at",
 )
 EXPORT_BATCH_ROWS = 2000
-_SPREADSHEET_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width
+# and small forms, the minus sign, and tab, CR or LF first (OWASP's CSV injection list).
+_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
+_FORMULA_STARTS = frozenset("\t\r\n")
 
 
 @dataclass(frozen=True)
@@ -404,8 +407,11 @@ def _cell(value: Any) -> Any:
 
 
 def _safe_text(value: str) -> str:
-    """Text from outside must not run as a spreadsheet formula when the file is opened."""
-    return "'" + value if value.startswith(_SPREADSHEET_FORMULA_PREFIXES) else value
+    """Text from outside must not run as a spreadsheet formula when the file is opened:
+    a leading quote when it starts with a formula sign, also after leading whitespace."""
+    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_SIGNS:
+        return "'" + value
+    return value
 
 
 def export_csv(db: Session, window: Window) -> Iterator[str]:

@@ -12,7 +12,7 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
-from app.config import get_settings
+from app.api.deps import SettingsDep
 from app.errors import NotFound
 from app.observability import METRICS_CONTENT_TYPE, render_metrics
 
@@ -24,14 +24,13 @@ router = APIRouter(tags=["ops"])
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-def metrics(request: Request) -> Response:
+def metrics(request: Request, settings: SettingsDep) -> Response:
     """Request counts and latencies per route, tickets processed, LLM tokens and cost,
     upstream errors, batch job durations and the queue depth."""
-    settings = get_settings()
     if settings.env == "production" or settings.metrics_token:
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not settings.metrics_token or not hmac.compare_digest(
             supplied.encode(), settings.metrics_token.encode()
         ):
             raise NotFound("Not found")
-    return Response(render_metrics(get_settings().redis_url), media_type=METRICS_CONTENT_TYPE)
+    return Response(render_metrics(settings.redis_url), media_type=METRICS_CONTENT_TYPE)
