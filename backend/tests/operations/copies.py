@@ -77,7 +77,7 @@ class Copy:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
-    def ready(self, timeout_s: float = 120) -> None:
+    def ready(self, timeout_s: float = 180) -> None:
         def answers() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"the copy exited:\n{self.log_tail()}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -27,6 +28,15 @@ PORTS = [int(port) for port in os.environ.get("TEST_START_SH_PORTS", "8712,8713"
 OWN_FILES = ["triage.db", "celery-broker.db", "celerybeat-schedule", "metrics", "secret_key"]
 
 
+@pytest.fixture(scope="module")
+def dashboard_built() -> None:
+    """The dashboard is built (or found fresh) once, before the copies start: two start.sh
+    starting at once would both build it in the same directory."""
+    script = REPO_ROOT / "frontend" / "scripts" / "build-if-stale.sh"
+    if script.exists():
+        subprocess.run([str(script)], cwd=REPO_ROOT, timeout=900, check=False)
+
+
 @pytest.fixture
 def port_data_dirs() -> Iterator[list[Path]]:
     """The data directories start.sh derives from the ports, removed after the test."""
@@ -38,6 +48,7 @@ def port_data_dirs() -> Iterator[list[Path]]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.mark.usefixtures("dashboard_built")
 def test_copies_side_by_side_and_a_killed_worker_restarted_while_the_api_serves(
     tmp_path: Path, port_data_dirs: list[Path]
 ) -> None:
