@@ -8,13 +8,10 @@ zone everything is aggregated from the raw rows.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
-from app.enums import Category, Sentiment, Urgency
-from app.errors import NotFound, Unprocessable
-from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.services import metrics_rollup, ticket_store
-from app.services.metrics_rollup import (
+from app.analytics import rollups as metrics_rollup
+from app.analytics.rollups import (
     MONEY_QUANTUM,
     Interval,
     TimeRange,
@@ -38,6 +32,9 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
+from app.enums import Category, Sentiment, Urgency
+from app.errors import NotFound, Unprocessable
+from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
 from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
@@ -47,27 +44,6 @@ EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
 LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 RECENT_LIMIT = 10
 RATED_FIELDS = ("category", "urgency", "sentiment")
-EXPORT_HEADER = (
-    "zendesk_ticket_id",
-    "subject",
-    "category",
-    "urgency",
-    "sentiment",
-    "confidence",
-    "source",
-    "cost_usd",
-    "processing_time_ms",
-    "analysed_at",
-    "feedback_category",
-    "feedback_urgency",
-    "feedback_sentiment",
-    "feedback_at",
-)
-EXPORT_BATCH_ROWS = 2000
-# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width
-# and small forms, the minus sign, and tab, CR or LF first (OWASP's CSV injection list).
-_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
-_FORMULA_STARTS = frozenset("\t\r\n")
 
 
 @dataclass(frozen=True)
@@ -393,73 +369,6 @@ def distribution_report(db: Session, window: Window, field_name: str) -> dict[st
     }
 
 
-# --- CSV export -----------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Decimal):
-        return format(value.quantize(MONEY_QUANTUM), "f")
-    return getattr(value, "value", value)
-
-
-def _safe_text(value: str) -> str:
-    """Text from outside must not run as a spreadsheet formula when the file is opened:
-    a leading quote when it starts with a formula sign, also after leading whitespace."""
-    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_SIGNS:
-        return "'" + value
-    return value
-
-
-def export_csv(db: Session, window: Window) -> Iterator[str]:
-    """The period's analyses as CSV chunks, read in batches from a server-side cursor."""
-    query = (
-        select(
-            Ticket.zendesk_ticket_id,
-            Ticket.subject,
-            TicketAnalysis.category,
-            TicketAnalysis.urgency,
-            TicketAnalysis.sentiment,
-            TicketAnalysis.confidence,
-            TicketAnalysis.source,
-            TicketAnalysis.cost_usd,
-            TicketAnalysis.processing_time_ms,
-            TicketAnalysis.created_at,
-            TicketAnalysis.feedback_category,
-            TicketAnalysis.feedback_urgency,
-            TicketAnalysis.feedback_sentiment,
-            TicketAnalysis.feedback_at,
-        )
-        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-        .where(
-            TicketAnalysis.user_id == window.user_id,
-            TicketAnalysis.created_at >= window.start,
-            TicketAnalysis.created_at < window.end,
-        )
-        .order_by(TicketAnalysis.created_at, TicketAnalysis.id)
-        .execution_options(yield_per=EXPORT_BATCH_ROWS)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    yield buffer.getvalue()
-    result = db.execute(query)
-    try:
-        for batch in result.partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            for row in batch:
-                cells = [_cell(value) for value in row]
-                cells[1] = _safe_text(cells[1])
-                writer.writerow(cells)
-            yield buffer.getvalue()
-    finally:
-        result.close()
-
-
 # --- feedback ---------------------------------------------------------------------------------
 
 
@@ -476,8 +385,16 @@ def record_feedback(
     """Store an agent's correct labels on the ticket's analysis (given fields only) and as
     the user's training row; when that completes a batch of new labels, commit and hand the
     user id to `dispatch_retrain` (an unreachable queue is logged, the feedback still stands)."""
-    ticket = ticket_store.get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
-    analysis = ticket_store.get_analysis(db=db, ticket_id=ticket.id) if ticket else None
+    ticket = db.scalar(
+        select(Ticket).where(
+            Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
+        )
+    )
+    analysis = (
+        db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
+        if ticket
+        else None
+    )
     if ticket is None or analysis is None:
         raise NotFound(f"Ticket {zendesk_ticket_id} has no analysis to give feedback on")
     if category is not None:

@@ -10,8 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.accounts import settings_service
-from app.api.deps import UNAUTHORIZED
-from app.api.limits import BUSY, PROCESSING_SLOT
+from app.api.deps import BUSY, PROCESSING_SLOT, UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas import ErrorResponse
