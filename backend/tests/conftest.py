@@ -84,10 +84,6 @@ def db(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     connection = engine.connect()
     transaction = connection.begin()
-    if engine.dialect.name == "sqlite":
-        # pysqlite emits no BEGIN before a SAVEPOINT: without one, the release of the
-        # session's savepoint (a unit of work's commit) would commit for real.
-        connection.exec_driver_sql("BEGIN")
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     try:
         yield session
