@@ -245,12 +245,12 @@ def seed(engine: Engine, bench_user_id: int, tickets: int, rng: random.Random) -
 
 
 def rebuild_rollups(engine: Engine) -> int:
-    from app.analytics import rollups as metrics_rollup
+    from app.analytics import rollups_write
 
     written = 0
     with Session(engine) as db:
         for user_id in db.scalars(select(User.id)).all():
-            written += metrics_rollup.rebuild_user(db, user_id=user_id)
+            written += rollups_write.rebuild_user(db, user_id=user_id)
         db.commit()
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         connection.execute(text("VACUUM ANALYZE system_metrics"))

@@ -130,8 +130,10 @@ def test_route_migration_fills_the_column_from_the_decision_reason(fresh_engine:
         ("fallback", "mode=llm → llm timeout → offline"): "llm_fallback",
         ("batch", "cascade: urgency 0.5 < 0.7 → llm batch"): "batch",
     }
-    with fresh_engine.connect() as connection:  # no open transaction: see alembic/env.py
-        command.upgrade(alembic_config(connection), "0011")
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0011")  # before the route column
     with fresh_engine.begin() as connection:
         connection.execute(
             text(
