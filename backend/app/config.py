@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
     webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Learning loop: the least time between two automatic retrains of one user's model, and
+    # how many of a user's model versions are kept (the active one always is).
+    retrain_cooldown_s: int = Field(default=600, ge=0)
+    keep_model_versions: int = Field(default=5, ge=1, le=100)
     login_attempts_per_minute: int = Field(default=10, ge=1)
     log_level: str = "INFO"
 

@@ -69,6 +69,35 @@ _PREVENTIVE_RULES = frozenset({"outage", "security_breach", "data_loss"})
 
 URGENCY_RULE_NAMES: tuple[str, ...] = tuple(URGENCY_RULES)
 
+LOW_URGENCY_RULES: dict[str, re.Pattern[str]] = {
+    "low_cosmetic": re.compile(
+        r"\b(?:cosmetic|typo|misspell\w*|spelling|misaligned|alignment|colou?r of|font|padding"
+        r"|wording|tooltip|icon looks|looks (?:a bit )?off)\b"
+    ),
+    "low_no_rush": re.compile(
+        r"\b(?:no (?:rush|hurry)|not urgent|non[- ]urgent|low priority|whenever you (?:can|get)"
+        r"|when(?:ever)? you (?:get|have) (?:a|the) (?:chance|moment|minute|time)"
+        r"|at your (?:convenience|leisure)|no pressure|not (?:a big deal|blocking)"
+        r"|nicht dringend|keine eile|sin prisa|no es urgente|pas urgent|sans urgence"
+        r"|não é urgente|sem pressa)\b"
+    ),
+    "low_question": re.compile(
+        r"(?:\b(?:quick|small|general|simple) question|\bquestion (?:about|regarding|on)\b"
+        r"|\bjust (?:curious|wondering)|\bout of curiosity|\bfor future reference"
+        r"|\bis (?:it|there) (?:possible|a way)|\bhow (?:do|can|does|would) (?:i|we|you|it|one)\b"
+        r"|\bwhere can i\b|\bwhat(?:'s| is) the difference)"
+    ),
+    "low_minor": re.compile(
+        r"\b(?:minor|small|slight|tiny|little) (?:issue|bug|glitch|problem|thing|request"
+        r"|suggestion|inconsistenc\w*|detail)|\bnice to have\b|\bsuggestion\b"
+        r"|\bfeature (?:idea|suggestion)\b"
+    ),
+}
+"""Rule name -> pattern on lowercased text; with no high signal, a hit suggests low urgency."""
+LOW_URGENCY_RULE_NAMES: tuple[str, ...] = tuple(LOW_URGENCY_RULES)
+RULE_FEATURE_NAMES: tuple[str, ...] = URGENCY_RULE_NAMES + LOW_URGENCY_RULE_NAMES
+"""The rule indicators the model is trained on, in this order."""
+
 # --- topic tags ----------------------------------------------------------------------------
 _TOPIC_TAGS: dict[str, str] = {
     "refund": r"refund",
@@ -127,9 +156,19 @@ def find_urgency_signals(text: str) -> list[str]:
     return fired
 
 
-def rule_features(signals: Sequence[str]) -> list[float]:
-    """One indicator per urgency rule, in URGENCY_RULE_NAMES order."""
-    return [1.0 if name in signals else 0.0 for name in URGENCY_RULE_NAMES]
+def find_low_urgency_signals(text: str) -> list[str]:
+    """Names of the low-urgency rules matching a lowercased text, in rule order."""
+    return [name for name, pattern in LOW_URGENCY_RULES.items() if pattern.search(text)]
+
+
+def find_rule_signals(text: str) -> list[str]:
+    """Every rule that fires on a lowercased text: high ones, then low ones."""
+    return find_urgency_signals(text) + find_low_urgency_signals(text)
+
+
+def rule_features(signals: Sequence[str], names: Sequence[str] = RULE_FEATURE_NAMES) -> list[float]:
+    """One indicator per rule, in `names` order."""
+    return [1.0 if name in signals else 0.0 for name in names]
 
 
 def suggest_tags(text: str, signals: Sequence[str]) -> list[str]:

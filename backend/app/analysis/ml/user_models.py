@@ -31,15 +31,16 @@ from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
+    NO_RUSH_SIGNAL,
     OfflineAnalyzer,
 )
-from app.analysis.signals import find_urgency_signals
+from app.analysis.signals import find_low_urgency_signals, find_urgency_signals
 from app.analysis.text import model_text
 
 if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
     import scipy.sparse as sp
 
-    from app.analysis.ml.train import FieldFit
+    from app.analysis.ml.fitting import FieldFit
 
 Row = dict[str, str]
 
@@ -126,11 +127,19 @@ def _served(
     proba: np.ndarray,
     fired: np.ndarray,
     rule_high_rate: float,
+    no_rush: np.ndarray | None = None,
+    rule_low_rate: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and confidences as analyze() serves them (urgency rules raise to high)."""
+    """Labels and confidences as analyze() serves them (a high rule raises to high; "no rush"
+    without a high rule lowers to low)."""
     labels = np.asarray(classes)[proba.argmax(axis=1)]
     confidence = proba.max(axis=1)
     if field == "urgency":
+        if no_rush is not None and "low" in classes and rule_low_rate > 0:
+            low_proba = proba[:, list(classes).index("low")]
+            lower = no_rush & ~fired
+            labels = np.where(lower, "low", labels)
+            confidence = np.where(lower, np.maximum(low_proba, rule_low_rate), confidence)
         high = list(classes).index("high") if "high" in classes else None
         high_proba = proba[:, high] if high is not None else np.zeros(len(proba))
         labels = np.where(fired, "high", labels)
@@ -145,25 +154,6 @@ class _FieldResult:
     rows: np.ndarray
     targets: np.ndarray
     oof_proba: np.ndarray
-
-
-def _fit_temperature(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> float:
-    """Scale a for softmax(a * logits) minimising the weighted log loss."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
-
-    from app.analysis.ml.train import _logits
-
-    logits = _logits(scores)
-    rows = np.arange(len(targets))
-    share = weights / weights.sum()
-
-    def log_loss(log_scale: float) -> float:
-        scaled = log_softmax(logits * math.exp(log_scale), axis=1)[rows, targets]
-        return float(-(scaled * share).sum())
-
-    result = minimize_scalar(log_loss, bounds=(-6.0, 6.0), method="bounded")
-    return float(math.exp(result.x))
 
 
 def _fit_field(
@@ -183,7 +173,7 @@ def _fit_field(
     from sklearn.svm import LinearSVC
 
     from app.analysis.ml.dataset import TrainingDataError
-    from app.analysis.ml.train import FieldFit, _logits, field_rows
+    from app.analysis.ml.fitting import FieldFit, field_rows, fit_calibration, logits_of
 
     field_data = field_rows(matrix, labels, field, extra_matrix, extra_source)
     kept, y, classes, targets = (
@@ -211,14 +201,15 @@ def _fit_field(
     for fit_index, score_index in splitter.split(features, y):
         scores = fit_on(fit_index).decision_function(features[score_index])
         oof[score_index] = scores.reshape(len(score_index), -1)
-    scale = _fit_temperature(oof, targets, row_weights)
-    oof_proba = softmax(_logits(oof) * scale, axis=1)
+    scale, bias = fit_calibration(oof, targets, row_weights)
+    oof_proba = softmax(logits_of(oof) * scale + bias, axis=1)
     rows = np.arange(len(y))
-    oof_log_loss = -log_softmax(_logits(oof) * scale, axis=1)[rows, targets].mean()
+    oof_log_loss = -log_softmax(logits_of(oof) * scale + bias, axis=1)[rows, targets].mean()
     field_fit = FieldFit(
         classes=classes,
         classifier=fit_on(rows),
         temperature_scale=scale,
+        class_bias=bias,
         params=dict(params),
         cv_accuracy=float((oof_proba.argmax(axis=1) == targets).mean()),
         cv_log_loss=float(oof_log_loss),
@@ -314,6 +305,7 @@ def fit(
     }
     rule_info = _rule_high_rate(texts, labels["urgency"])
     fired = np.array([bool(find_urgency_signals(text)) for text in texts])
+    no_rush = np.array([NO_RUSH_SIGNAL in find_low_urgency_signals(text) for text in texts])
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
@@ -325,6 +317,8 @@ def fit(
             result.oof_proba,
             fired[result.rows],
             float(rule_info["high_rate"]),
+            no_rush[result.rows],
+            float(rule_info["low_rate"]),
         )
         truth = np.asarray(result.fit.classes)[result.targets]
         correct = served_labels == truth
@@ -347,7 +341,7 @@ def fit(
             "data_sha256": _data_digest(rows),
             "cv": f"stratified {folds}-fold, fixed hyperparameters",
             "augmentation": "each row also trained as subject + first sentence of body",
-            "calibration": "temperature scaling fitted on weighted out-of-fold decision scores",
+            "calibration": "temperature and class bias fitted on weighted out-of-fold scores",
             "library": "scikit-learn",
         },
         "features": features_metadata(featurizer),
@@ -414,16 +408,14 @@ def calibrate_shared(
 ) -> dict[str, Any]:
     """Cascade thresholds of the committed model from out-of-fold predictions on its own
     training split, with its hyperparameters (the held-out split is not touched)."""
-    from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
+    from app.analysis.ml.dataset import shared_training_rows
 
     analyzer = analyzer or OfflineAnalyzer.load()
-    rows = list(rows) if rows is not None else read_rows(DEFAULT_TRAIN_CSV)
-    model = fit(
-        rows,
-        params=shared_params(analyzer),
-        name="shared_out_of_fold",
-        data_name=f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name}",
-    )
+    data_name = "given rows"
+    if rows is None:
+        rows, data_name = shared_training_rows()
+    params = shared_params(analyzer)
+    model = fit(rows, params=params, name="shared_out_of_fold", data_name=data_name)
     return {
         "model_version": analyzer.version,
         "data": model.metadata["training"]["data"],
