@@ -6,6 +6,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from sqlalchemy import Connection
 
 from app.config import get_settings
 from app.database import make_engine
@@ -41,18 +42,33 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run_on(connection: Connection) -> None:
+    """On SQLite, foreign keys are off while migrating: batch mode rebuilds a table by
+    dropping it, which would otherwise cascade into the rows that reference it. The pragma
+    only takes effect outside a transaction, so it is set first; the pool turns it back on
+    at the next checkout (app.database), and dangling references fail the migration."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    _configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+        if sqlite:
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"migration left dangling foreign keys: {dangling[:5]}")
+    if sqlite and not connection.in_transaction():
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_on(connection)
         return
     engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
     with engine.connect() as connection:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_on(connection)
     engine.dispose()
 
 

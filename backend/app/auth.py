@@ -8,12 +8,12 @@ import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
+from app.accounts import users
 from app.config import get_settings
 from app.database import SessionDep
 from app.errors import Unauthorized
 from app.models import User
-from app.security import decode_access_token, user_id_of
-from app.services import users
+from app.security import decode_access_token, token_key_matches, user_id_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
@@ -27,7 +27,7 @@ def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("Invalid or expired token") from exc
     user = users.get_by_id(db=db, user_id=user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not token_key_matches(payload, user.token_key):
         raise Unauthorized("Invalid or expired token")
     return user
 

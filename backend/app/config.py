@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -9,8 +10,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app import local_keys
+
 BACKEND_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEFAULT_SECRET_KEY = local_keys.LEGACY_SECRET_KEY
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -23,13 +26,16 @@ class Settings(BaseSettings):
     data_dir: Path = BACKEND_DIR / "data"
     database_url: str = ""
     redis_url: str | None = None
-    secret_key: str = DEFAULT_SECRET_KEY
+    # Unset outside production: generated once into the data directory (app/local_keys.py).
+    secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",
     ]
     public_base_url: str = "http://127.0.0.1:8000"
+    # The address the API listens on (start.sh passes it to uvicorn).
+    host: str = "127.0.0.1"
     sandbox_enabled: bool | None = None
     # Users' Zendesk and LLM URLs may point at private addresses (default: not in production).
     allow_private_upstreams: bool | None = None
@@ -54,7 +60,12 @@ class Settings(BaseSettings):
     # how many of a user's model versions are kept (the active one always is).
     retrain_cooldown_s: int = Field(default=600, ge=0)
     keep_model_versions: int = Field(default=5, ge=1, le=100)
+    # Failed logins a minute per (email, client address) pair, and per address across emails.
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_per_address_per_minute: int = Field(default=30, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks, "*" for any; empty (default): none, loopback included.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
     log_level: str = "INFO"
 
     @field_validator("cors_origins", mode="before")
@@ -62,6 +73,22 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                if entry != "*":
+                    try:
+                        ipaddress.ip_network(entry, strict=False)
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or network"
+                        ) from exc
         return value
 
     @model_validator(mode="after")
@@ -72,6 +99,8 @@ class Settings(BaseSettings):
             self.sandbox_enabled = self.env != "production"
         if self.allow_private_upstreams is None:
             self.allow_private_upstreams = self.env != "production"
+        if self.env != "production" and not (self.secret_key and self.encryption_keys):
+            self._use_local_keys()
         if self.env == "production":
             if (
                 self.secret_key == DEFAULT_SECRET_KEY
@@ -89,6 +118,17 @@ class Settings(BaseSettings):
                     'print(Fernet.generate_key().decode())"`)'
                 )
         return self
+
+    def _use_local_keys(self) -> None:
+        if not local_keys.is_loopback(self.host):
+            raise ValueError(
+                f"HOST={self.host} is reachable from other machines: set SECRET_KEY and "
+                "ENCRYPTION_KEYS explicitly (the generated keys are for loopback only)"
+            )
+        if not self.secret_key:
+            self.secret_key = local_keys.signing_key(self.data_dir)
+        if not self.encryption_keys:
+            self.encryption_keys = local_keys.encryption_keys(self.data_dir)
 
     @property
     def is_sqlite(self) -> bool:

@@ -33,6 +33,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "checkout")
+        def _foreign_keys_on(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            # A migration turns them off on its connection; every checkout has them on.
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)

@@ -46,6 +46,11 @@ class Unauthorized(AppError):
         super().__init__(message, **kwargs)
 
 
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

@@ -19,6 +19,7 @@ from app.config import Settings, get_settings
 from app.errors import AppError
 from app.middleware import (
     BodySizeLimitMiddleware,
+    ProxyHeadersMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     request_id_var,
@@ -185,7 +186,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     configure_logging(config.log_level)
     install_error_handlers(app)
     app.state.login_limiter = LoginRateLimiter(
-        config.login_attempts_per_minute, redis_url=config.redis_url
+        config.login_attempts_per_minute,
+        address_limit=config.login_attempts_per_address_per_minute,
+        redis_url=config.redis_url,
     )
     # Outermost last: security headers, request id + access log, CORS, body limit.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
@@ -198,6 +201,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Location", "Retry-After"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, trusted=config.forwarded_allow_ips)
     app.add_middleware(SecurityHeadersMiddleware, hsts=config.env == "production")
     document_error_responses(app)
     app.include_router(health.router)

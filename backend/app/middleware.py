@@ -3,11 +3,13 @@ security headers, and the last-resort 500 that carries the request id."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +18,7 @@ from app.observability import log_access, observe_request, request_id_var, route
 
 __all__ = [
     "BodySizeLimitMiddleware",
+    "ProxyHeadersMiddleware",
     "RequestBodyTooLarge",
     "RequestIdMiddleware",
     "SecurityHeadersMiddleware",
@@ -207,3 +210,53 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ProxyHeadersMiddleware:
+    """The client address and scheme from X-Forwarded-For / X-Forwarded-Proto, believed only
+    when the peer is one of the `trusted` proxies (addresses or networks; "*": any).
+
+    The client is the right-most X-Forwarded-For entry that is not a trusted proxy: entries
+    further left were written by the client itself. From any other peer the headers are
+    ignored, loopback included, so nothing can pick its own address for the login limits.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[str] = ()) -> None:
+        self.app = app
+        self.trust_all = "*" in trusted
+        self.networks = [
+            ipaddress.ip_network(entry, strict=False) for entry in trusted if entry != "*"
+        ]
+
+    def trusts(self, host: str) -> bool:
+        if self.trust_all:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if (
+            scope["type"] in ("http", "websocket")
+            and (self.trust_all or self.networks)
+            and client
+            and self.trusts(client[0])
+        ):
+            scope = dict(scope)
+            forwarded_for = b",".join(
+                value for name, value in scope["headers"] if name == b"x-forwarded-for"
+            ).decode("latin-1")
+            hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+            if hops:
+                untrusted = [hop for hop in hops if not self.trusts(hop)]
+                scope["client"] = ((untrusted[-1] if untrusted else hops[0])[:64], 0)
+            proto = dict(scope["headers"]).get(b"x-forwarded-proto", b"").decode("latin-1")
+            proto = proto.split(",")[-1].strip().lower()
+            if scope["type"] == "websocket":
+                proto = {"http": "ws", "https": "wss"}.get(proto, proto)
+            if proto in ("http", "https", "ws", "wss"):
+                scope["scheme"] = proto
+        await self.app(scope, receive, send)

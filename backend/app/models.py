@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -92,8 +93,14 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+def new_token_key() -> str:
+    return secrets.token_hex(16)
+
+
 class User(TimestampMixin, Base):
     __tablename__ = "users"
+    # SQLite: a deleted user's id is never handed to a new account.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
@@ -101,6 +108,8 @@ class User(TimestampMixin, Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every access token carries it; a new one (password change) revokes older tokens.
+    token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
 
     integration: Mapped[IntegrationSettings | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", uselist=False

@@ -1,10 +1,19 @@
-"""Login attempt limits, per email and per client address.
+"""Login throttling that cannot be used to lock a victim out (as OWASP advises).
 
-Each try counts against both keys before the password is checked (so parallel guesses
-cannot slip past the limit); a successful login gives its try back, so only failures use
-up the budget. With Redis configured the counters are shared by every API process (a fixed
-window: INCR, and EXPIRE on the first hit, in one Lua script); without it, or while Redis
-cannot be reached, a sliding window in this process's memory takes over.
+Three counters per try, all keyed by hashes (neither emails nor addresses are stored):
+- the (email, client address) pair: `pair_limit` tries a minute, then 429 for that pair
+  only; the account's owner, from another address, still gets in;
+- the client address, across emails: `address_limit` tries a minute, then 429 (guessing
+  many accounts from one place);
+- the email, across addresses, over `slow_window_s`: never refuses, but beyond `slow_after`
+  tries every further login for that email waits, doubling up to `slow_max_s` (guessing one
+  account from many places gets slow).
+
+Each try counts before the password is checked (parallel guesses cannot slip past a
+limit); a successful login gives its try back, so only failures use up the budget. With
+Redis configured the counters are shared by every API process (fixed windows, one Lua
+script); without it, or while Redis cannot be reached, sliding windows in this process's
+memory take over.
 """
 
 from __future__ import annotations
@@ -25,15 +34,32 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW_S = 60
 REDIS_RETRY_AFTER_FAILURE_S = 5.0
 
-# KEYS: the counters; ARGV[1]: the window. Returns, per key, the count and the seconds left.
+# KEYS: the counters; ARGV: per key, its window and its limit (0: none). Nothing is counted
+# when a limited key is already at its limit. Returns whether the try was refused, then per
+# key the count (this try included) and the seconds until the window ends.
 _HIT_SCRIPT = """
-local result = {}
+local refused = 0
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
+  local limit = tonumber(ARGV[2 * i])
+  if limit > 0 and tonumber(redis.call('GET', key) or '0') >= limit then
+    refused = 1
+  end
+end
+local result = {refused}
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i - 1])
+  local count
+  if refused == 0 then
+    count = redis.call('INCR', key)
+    if redis.call('TTL', key) < 0 then
+      redis.call('EXPIRE', key, window)
+    end
+  else
+    count = tonumber(redis.call('GET', key) or '0') + 1
+  end
   local ttl = redis.call('TTL', key)
   if ttl < 0 then
-    redis.call('EXPIRE', key, ARGV[1])
-    ttl = tonumber(ARGV[1])
+    ttl = window
   end
   result[#result + 1] = count
   result[#result + 1] = ttl
@@ -51,6 +77,15 @@ return 0
 
 
 @dataclass(frozen=True)
+class Counter:
+    """One key to count a try against: its window and its limit (None: count only)."""
+
+    key: str
+    window_s: int
+    limit: int | None
+
+
+@dataclass(frozen=True)
 class Hit:
     """The state of one key after a try: how many tries so far, seconds until they expire."""
 
@@ -59,27 +94,30 @@ class Hit:
 
 
 class MemoryWindow:
-    """Sliding window of try times per key, for one process."""
+    """Sliding windows of try times per key, for one process."""
 
-    def __init__(self, window_s: int = DEFAULT_WINDOW_S) -> None:
-        self.window_s = window_s
+    def __init__(self) -> None:
         self._tries: dict[str, deque[float]] = {}
+        self._windows: dict[str, int] = {}
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
 
-    def hit(self, keys: list[str], limit: int) -> list[Hit]:
-        """Record a try on every key unless one is already at the limit."""
+    def hit(self, counters: list[Counter]) -> list[Hit]:
+        """Record a try on every key unless a limited one is already at its limit."""
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
-            windows = [self._window(key, now) for key in keys]
-            blocked = any(len(window) >= limit for window in windows)
+            windows = [self._window(counter, now) for counter in counters]
+            refused = any(
+                counter.limit is not None and len(window) >= counter.limit
+                for counter, window in zip(counters, windows, strict=True)
+            )
             hits = []
-            for window in windows:
-                if not blocked:
+            for counter, window in zip(counters, windows, strict=True):
+                if not refused:
                     window.append(now)
-                count = len(window) + (1 if blocked else 0)
-                reset_in_s = window[0] + self.window_s - now if window else self.window_s
+                count = len(window) + (1 if refused else 0)
+                reset_in_s = window[0] + counter.window_s - now if window else counter.window_s
                 hits.append(Hit(count=count, reset_in_s=reset_in_s))
             return hits
 
@@ -90,39 +128,46 @@ class MemoryWindow:
                 if window:
                     window.pop()
 
-    def _window(self, key: str, now: float) -> deque[float]:
-        window = self._tries.setdefault(key, deque())
-        while window and window[0] <= now - self.window_s:
+    def _window(self, counter: Counter, now: float) -> deque[float]:
+        window = self._tries.setdefault(counter.key, deque())
+        self._windows[counter.key] = counter.window_s
+        while window and window[0] <= now - counter.window_s:
             window.popleft()
         return window
 
     def _sweep(self, now: float) -> None:
-        if now - self._last_sweep < self.window_s:
+        if now - self._last_sweep < DEFAULT_WINDOW_S:
             return
         self._last_sweep = now
-        expired = now - self.window_s
-        for key in [key for key, tries in self._tries.items() if not tries or tries[-1] <= expired]:
+        for key in [
+            key
+            for key, tries in self._tries.items()
+            if not tries or tries[-1] <= now - self._windows.get(key, DEFAULT_WINDOW_S)
+        ]:
             del self._tries[key]
+            self._windows.pop(key, None)
 
 
 class RedisWindow:
     """Fixed window counters in Redis, shared by every process."""
 
-    def __init__(self, redis_url: str, window_s: int = DEFAULT_WINDOW_S) -> None:
+    def __init__(self, redis_url: str) -> None:
         import redis
 
-        self.window_s = window_s
         self.client = redis.Redis.from_url(
             redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
         )
         self._hit = self.client.register_script(_HIT_SCRIPT)
         self._forgive = self.client.register_script(_FORGIVE_SCRIPT)
 
-    def hit(self, keys: list[str], limit: int) -> list[Hit]:
-        values = self._hit(keys=keys, args=[self.window_s])
+    def hit(self, counters: list[Counter]) -> list[Hit]:
+        args: list[int] = []
+        for counter in counters:
+            args += [counter.window_s, counter.limit or 0]
+        values = self._hit(keys=[counter.key for counter in counters], args=args)
         return [
             Hit(count=int(values[i]), reset_in_s=float(values[i + 1]))
-            for i in range(0, len(values), 2)
+            for i in range(1, len(values), 2)
         ]
 
     def forgive(self, keys: list[str]) -> None:
@@ -132,37 +177,70 @@ class RedisWindow:
 @dataclass(frozen=True)
 class LoginAttempt:
     keys: list[str]
+    delay_s: float  # how long to make this try wait before the password is checked
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class LoginRateLimiter:
-    """`limit` tries a minute per email and per client address; 429 with Retry-After."""
+    """Pair and address limits (429 with Retry-After) and per-email slowing; see above."""
 
     def __init__(
         self,
-        limit: int,
+        pair_limit: int,
         *,
+        address_limit: int | None = None,
         redis_url: str | None = None,
         window_s: int = DEFAULT_WINDOW_S,
+        slow_after: int = 5,
+        slow_window_s: int = 15 * 60,
+        slow_base_s: float = 0.5,
+        slow_max_s: float = 4.0,
         prefix: str = "triage:login:",
     ) -> None:
-        self.limit = limit
+        self.pair_limit = pair_limit
+        self.address_limit = address_limit or 3 * pair_limit
         self.window_s = window_s
+        self.slow_after = slow_after
+        self.slow_window_s = slow_window_s
+        self.slow_base_s = slow_base_s
+        self.slow_max_s = slow_max_s
         self.prefix = prefix
-        self.memory = MemoryWindow(window_s)
-        self.redis = RedisWindow(redis_url, window_s) if redis_url else None
+        self.memory = MemoryWindow()
+        self.redis = RedisWindow(redis_url) if redis_url else None
         self._redis_down_until = 0.0
 
-    def keys_for(self, *, email: str, client_address: str | None) -> list[str]:
-        """Hashed, so neither emails nor addresses are stored in Redis."""
-        email_digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        address_digest = hashlib.sha256((client_address or "unknown").encode()).hexdigest()[:32]
-        return [f"{self.prefix}email:{email_digest}", f"{self.prefix}addr:{address_digest}"]
+    def counters_for(self, *, email: str, client_address: str | None) -> list[Counter]:
+        email_key = email.strip().lower()
+        address = client_address or "unknown"
+        return [
+            Counter(
+                f"{self.prefix}pair:{_digest(email_key + chr(0) + address)}",
+                self.window_s,
+                self.pair_limit,
+            ),
+            Counter(f"{self.prefix}addr:{_digest(address)}", self.window_s, self.address_limit),
+            Counter(f"{self.prefix}email:{_digest(email_key)}", self.slow_window_s, None),
+        ]
+
+    def delay_for(self, tries_on_email: int) -> float:
+        """No wait for the first `slow_after` tries, then base, 2 x base, ... up to the max."""
+        beyond = tries_on_email - self.slow_after
+        if beyond <= 0:
+            return 0.0
+        return min(self.slow_max_s, self.slow_base_s * 2.0 ** min(beyond - 1, 30))
 
     def check(self, *, email: str, client_address: str | None) -> LoginAttempt:
-        """Count a try; raise TooManyRequests when the email or the address is over the limit."""
-        keys = self.keys_for(email=email, client_address=client_address)
-        hits = self._call("hit", keys, self.limit)
-        over = [hit for hit in hits if hit.count > self.limit]
+        """Count a try; raise TooManyRequests when the pair or the address is over its limit."""
+        counters = self.counters_for(email=email, client_address=client_address)
+        hits: list[Hit] = self._call("hit", counters)
+        over = [
+            hit
+            for counter, hit in zip(counters, hits, strict=True)
+            if counter.limit is not None and hit.count > counter.limit
+        ]
         if over:
             retry_after = max(1, math.ceil(max(hit.reset_in_s for hit in over)))
             raise TooManyRequests(
@@ -170,7 +248,9 @@ class LoginRateLimiter:
                 headers={"Retry-After": str(retry_after)},
                 details={"retry_after_s": retry_after},
             )
-        return LoginAttempt(keys=keys)
+        return LoginAttempt(
+            keys=[counter.key for counter in counters], delay_s=self.delay_for(hits[-1].count)
+        )
 
     def succeeded(self, attempt: LoginAttempt) -> None:
         """A successful login does not use up the budget."""

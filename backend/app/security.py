@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -47,10 +48,22 @@ def dummy_password_hash() -> str:
 
 
 def create_access_token(
-    subject: str, *, secret_key: str, expires_delta: timedelta, now: datetime | None = None
+    subject: str,
+    *,
+    token_key: str,
+    secret_key: str,
+    expires_delta: timedelta,
+    now: datetime | None = None,
 ) -> str:
+    """`token_key` is the user's current key: the token is valid only while it is."""
     issued_at = now or datetime.now(UTC)
-    payload = {"sub": subject, "iat": issued_at, "exp": issued_at + expires_delta, "typ": "access"}
+    payload = {
+        "sub": subject,
+        "tk": token_key,
+        "iat": issued_at,
+        "exp": issued_at + expires_delta,
+        "typ": "access",
+    }
     return jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
 
 
@@ -60,11 +73,17 @@ def decode_access_token(token: str, *, secret_key: str) -> dict[str, Any]:
         token,
         secret_key,
         algorithms=[JWT_ALGORITHM],
-        options={"require": ["sub", "exp", "iat"]},
+        options={"require": ["sub", "exp", "iat", "tk"]},
     )
     if payload.get("typ") != "access":
         raise jwt.InvalidTokenError("not an access token")
     return payload
+
+
+def token_key_matches(payload: dict[str, Any], token_key: str) -> bool:
+    """Whether the token was issued under the user's current key (constant time)."""
+    presented = payload.get("tk")
+    return isinstance(presented, str) and hmac.compare_digest(presented, token_key)
 
 
 def user_id_of(payload: dict[str, Any]) -> int:

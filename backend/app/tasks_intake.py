@@ -15,8 +15,8 @@ from typing import Any
 
 from app.database import session_scope
 from app.errors import AppError
+from app.integrations.zendesk import ZendeskError
 from app.services import intake_service
-from app.services.zendesk_service import ZendeskError
 from app.worker import celery_app, dispatch_batch
 
 logger = logging.getLogger(__name__)

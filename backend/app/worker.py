@@ -16,6 +16,7 @@ from celery import Celery
 from celery.signals import setup_logging, worker_init
 
 from app import observability
+from app.broker import transport_for
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
@@ -54,6 +55,7 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
+        broker_transport=transport_for(settings.celery_broker_url),
         broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,

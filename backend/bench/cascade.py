@@ -11,8 +11,8 @@ Printed as name=value lines:
 - the same for a category-only gate (what coverage the category model alone would allow);
 - projected cost per 1,000 tickets at list prices vs sending every ticket to the LLM.
 
-Cost model: every ticket's real request (prepared text, `build_messages`, the strict JSON
-response schema, the same options) is run through the OpenAI simulator in-process, which
+Cost model: every ticket's real request (`LLMAnalyzer.build_request`, the one the live
+call and the Batch API send) is run through the OpenAI simulator in-process, which
 counts prompt tokens as characters / 4 (tiktoken is not installed: an approximation),
 bills a repeated prefix of 1,024+ tokens as cached (128-token blocks, like OpenAI) and
 produces a typical completion (its output tokens). The cascade pays only for the tickets
@@ -38,9 +38,8 @@ from app.analysis.ml import user_models  # noqa: E402
 from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, read_rows  # noqa: E402
 from app.analysis.ml.evaluation import expected_calibration_error  # noqa: E402
 from app.analysis.offline_analyzer import OfflineAnalyzer  # noqa: E402
-from app.services import llm_pricing  # noqa: E402
-from app.services.llm_batch import request_body  # noqa: E402
-from app.services.openai_service import LLMAnalyzer  # noqa: E402
+from app.integrations.llm import LLMAnalyzer  # noqa: E402
+from app.integrations.llm import pricing as llm_pricing  # noqa: E402
 from sandbox.openai_sim import OpenAISimulator  # noqa: E402
 
 PER = 1000
@@ -53,7 +52,7 @@ def llm_costs(rows: Sequence[dict[str, str]], model: str) -> tuple[list[Decimal]
     costs: list[Decimal] = []
     prompt, cached, output = [], [], []
     for row in rows:
-        response = sim.complete(request_body(row["subject"], row["body"], analyzer))
+        response = sim.complete(analyzer.build_request(row["subject"], row["body"]).body)
         usage = response.body["usage"]
         details = usage.get("prompt_tokens_details") or {}
         prompt.append(usage["prompt_tokens"])

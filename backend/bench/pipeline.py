@@ -104,12 +104,13 @@ def main() -> None:
     import redis
     from sqlalchemy import select
 
+    from app.accounts import integrations
+    from app.accounts.users import create_user
     from app.database import get_engine, session_scope
     from app.migrations import upgrade_head
     from app.models import BatchJob, BatchJobItem
-    from app.services import batch_service, integrations
+    from app.services import batch_service
     from app.services.ticket_processor import process_ticket
-    from app.services.users import create_user
     from app.worker import dispatch_batch
     from bench.machine import reference_loop_cpu_ms
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app

@@ -11,10 +11,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.accounts.users import create_user
 from app.database import session_scope
 from app.models import BatchJob, TicketAnalysis, User
 from app.services import batch_service
-from app.services.users import create_user
 from sandbox.zendesk import ZendeskSimulator
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -49,7 +49,7 @@ class UserFactory:
 
 def configure_zendesk(db: Session, user: User, base_url: str, **options: object) -> None:
     """Point a user's integration at a Zendesk (usually the simulator)."""
-    from app.services import integrations
+    from app.accounts import integrations
     from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 
     changes: dict[str, object] = {

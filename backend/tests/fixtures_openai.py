@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from app.services.openai_service import LLMAnalyzer
+from app.integrations.llm import LLMAnalyzer
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
 from sandbox.serve import serve_in_thread
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from zenpy import Zenpy
 
-from app.services.zendesk_service import ZendeskClient, ZendeskCredentials
+from app.integrations.zendesk import ZendeskClient, ZendeskCredentials
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app
 
@@ -62,3 +63,15 @@ def zendesk_client(
     )
     yield client
     client.close()
+
+
+@pytest.fixture
+def zenpy_client(
+    zendesk_url: str, zendesk_sim: ZendeskSimulator, monkeypatch: pytest.MonkeyPatch
+) -> Zenpy:
+    """zenpy, the common Python Zendesk client, pointed at the simulator over plain HTTP
+    (zenpy's own ZENPY_FORCE_SCHEME / ZENPY_FORCE_NETLOC overrides)."""
+    scheme, _, netloc = zendesk_url.partition("://")
+    monkeypatch.setenv("ZENPY_FORCE_SCHEME", scheme)
+    monkeypatch.setenv("ZENPY_FORCE_NETLOC", netloc)
+    return Zenpy(subdomain="acme", email=zendesk_sim.email, token=zendesk_sim.api_token, timeout=5)

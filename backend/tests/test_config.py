@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -7,9 +9,12 @@ KEY = "k" * 48
 FERNET = "bX9uqS1xLcD3mQeKcS8c4bJf0m3y8Xb2m6R0W8Q5b3Y="
 
 
-def test_defaults_are_the_embedded_sqlite_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_are_the_embedded_sqlite_setup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for name in ("DATABASE_URL", "ENV", "SANDBOX_ENABLED", "SECRET_KEY", "DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))  # its generated keys go there
     settings = Settings(_env_file=None)
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("triage.db")

@@ -4,13 +4,14 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from app.database import make_engine
-from app.migrations import downgrade_base, upgrade_head
+from app.migrations import alembic_config, downgrade_base, upgrade_head
 from app.models import Base
 from tests.conftest import TEST_DATABASE_URL
 
@@ -29,7 +30,7 @@ def fresh_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     admin = make_engine(
         base_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
-    name = "triage_migrations_test"
+    name = f"{base_url.database}_migrations"  # beside the suite's own test database
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         connection.execute(text(f"CREATE DATABASE {name}"))
@@ -60,3 +61,57 @@ def test_downgrade_then_upgrade_round_trips(fresh_engine: Engine) -> None:
     with fresh_engine.begin() as connection:
         upgrade_head(connection)
     assert "tickets" in inspect(fresh_engine).get_table_names()
+
+
+def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
+    fresh_engine: Engine,
+) -> None:
+    """0025 rebuilds `users` on SQLite (for AUTOINCREMENT): rows that reference users stay."""
+    with fresh_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0010")
+    with fresh_engine.begin() as connection:
+        for n in (1, 2, 3):
+            connection.execute(
+                text(
+                    "INSERT INTO users (email, hashed_password, timezone, is_active,"
+                    " created_at, updated_at) VALUES (:email, 'x', 'UTC', true,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"email": f"u{n}@example.com"},
+            )
+            user_id = connection.execute(
+                text("SELECT id FROM users WHERE email = :email"), {"email": f"u{n}@example.com"}
+            ).scalar()
+            connection.execute(
+                text(
+                    "INSERT INTO tickets (user_id, zendesk_ticket_id, subject, description,"
+                    " tags, created_at, updated_at) VALUES (:id, 1, 's', 'd', '[]',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": user_id},
+            )
+    with fresh_engine.begin() as connection:
+        upgrade_head(connection)
+    with fresh_engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 3
+        keys = connection.execute(text("SELECT token_key FROM users")).scalars().all()
+        assert len(set(keys)) == 3 and all(len(key) == 32 for key in keys)
+        last = connection.execute(text("SELECT max(id) FROM users")).scalar()
+        connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": last})
+        assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 2
+        connection.execute(
+            text(
+                "INSERT INTO users (email, hashed_password, timezone, is_active, token_key,"
+                " created_at, updated_at) VALUES ('new@example.com', 'x', 'UTC', true,"
+                " :key, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"key": "k" * 32},
+        )
+        new_id = connection.execute(
+            text("SELECT id FROM users WHERE email = 'new@example.com'")
+        ).scalar()
+    assert new_id is not None and new_id > last
+    with fresh_engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        if fresh_engine.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from app.analytics import reports
 from app.api.deps import UNAUTHORIZED
 from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
-from app.services import analytics_service
 
 router = APIRouter(
     prefix="/analytics",
@@ -27,13 +27,13 @@ StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 @router.get("/dashboard", response_model=Dashboard)
 def dashboard(window: PeriodDep, db: SessionDep) -> Dashboard:
     """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets."""
-    return Dashboard.model_validate(analytics_service.dashboard(db, window), from_attributes=True)
+    return Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
 
 
 @router.get("/trends", response_model=Trends)
 def trends(window: PeriodDep, db: SessionDep, interval: Literal["day", "week"] = "day") -> Trends:
     """Tickets, cost and average processing time per local day or ISO week."""
-    points = analytics_service.trend(db, window, interval)
+    points = reports.trend(db, window, interval)
     return Trends.model_validate(
         {"period": window.period(), "interval": interval, "points": points}
     )
@@ -42,17 +42,13 @@ def trends(window: PeriodDep, db: SessionDep, interval: Literal["day", "week"] =
 @router.get("/categories", response_model=DistributionReport)
 def categories(window: PeriodDep, db: SessionDep) -> DistributionReport:
     """How many analyses of the period fell into each category."""
-    return DistributionReport.model_validate(
-        analytics_service.distribution_report(db, window, "category")
-    )
+    return DistributionReport.model_validate(reports.distribution_report(db, window, "category"))
 
 
 @router.get("/sentiments", response_model=DistributionReport)
 def sentiments(window: PeriodDep, db: SessionDep) -> DistributionReport:
     """How many analyses of the period had each sentiment."""
-    return DistributionReport.model_validate(
-        analytics_service.distribution_report(db, window, "sentiment")
-    )
+    return DistributionReport.model_validate(reports.distribution_report(db, window, "sentiment"))
 
 
 @router.get(
@@ -64,7 +60,7 @@ def export_csv(window: PeriodDep, db: StreamingSessionDep) -> StreamingResponse:
     """The period's analyses as CSV, streamed (one row per ticket, feedback included)."""
     filename = f"analyses-{window.start:%Y%m%d}-{window.end:%Y%m%d}.csv"
     return StreamingResponse(
-        analytics_service.export_csv(db, window),
+        reports.export_csv(db, window),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

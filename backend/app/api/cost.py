@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.analytics import costs
 from app.api.deps import UNAUTHORIZED
 from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep
 from app.schemas.cost import CostReport
-from app.services import cost_service
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=UNAUTHORIZED)
 
@@ -17,4 +17,4 @@ router = APIRouter(prefix="/analytics", tags=["analytics"], responses=UNAUTHORIZ
 def cost(window: PeriodDep, db: SessionDep) -> CostReport:
     """Cost per ticket by path (local, llm, fallback, batch), LLM calls avoided, and the
     estimated savings against sending every ticket to the LLM."""
-    return CostReport.model_validate(cost_service.cost_report(db=db, window=window))
+    return CostReport.model_validate(costs.cost_report(db=db, window=window))

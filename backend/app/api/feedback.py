@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.analysis import learning
+from app.analytics import reports
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
 from app.api.tickets import TicketId
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas.analytics import FeedbackIn, FeedbackOut
-from app.services import analytics_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -28,7 +28,7 @@ def give_feedback(
 ) -> FeedbackOut:
     from app.analysis.tasks import dispatch_retrain
 
-    result = analytics_service.record_feedback(
+    result = reports.record_feedback(
         db=db,
         user_id=user.id,
         zendesk_ticket_id=ticket_id,

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from app.analytics import reports
+from app.analytics.reports import Window
 from app.auth import CurrentUser
 from app.schemas import ErrorResponse
-from app.services import analytics_service
-from app.services.analytics_service import Window
 
 BAD_PERIOD: dict[int | str, dict[str, Any]] = {
     422: {
@@ -35,7 +35,7 @@ def period(
         Query(max_length=64, description="IANA time zone for days; default your saved one"),
     ] = None,
 ) -> Window:
-    return analytics_service.resolve_window(user=user, start=start, end=end, tz=tz)
+    return reports.resolve_window(user=user, start=start, end=end, tz=tz)
 
 
 PeriodDep = Annotated[Window, Depends(period)]

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.accounts import settings_service
 from app.api.deps import UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
@@ -20,7 +21,6 @@ from app.schemas.settings import (
     SettingsUpdate,
     ZendeskTestResult,
 )
-from app.services import settings_service
 
 router = APIRouter(prefix="/settings", tags=["settings"], responses=UNAUTHORIZED)
 

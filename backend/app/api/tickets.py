@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.analytics.reports import to_utc
 from app.api.deps import NOT_FOUND, UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
@@ -26,7 +27,6 @@ from app.schemas import (
     TicketSummary,
 )
 from app.services import batch_service, metrics_rollup, ticket_processor, ticket_store
-from app.services.analytics_service import to_utc
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 

@@ -57,6 +57,22 @@ class UserCreate(BaseModel):
     full_name: Annotated[str, StringConstraints(max_length=200), NoNul] | None = None
 
 
+# A password being checked, not chosen: no minimum, so an old short one can still be given.
+GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024), NoNul]
+
+
+class PasswordChange(BaseModel):
+    current_password: GivenPassword
+    new_password: Password
+
+
+class AccountDeletion(BaseModel):
+    confirm: Annotated[str, StringConstraints(max_length=320), NoNul] = Field(
+        description="Your email address, to confirm", examples=["you@example.com"]
+    )
+    password: GivenPassword
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -28,7 +28,7 @@ from app.analysis.cascade import (
     MAX_TARGET_PRECISION,
     MIN_TARGET_PRECISION,
 )
-from app.services.zendesk_service import zendesk_base_url
+from app.integrations.zendesk import zendesk_base_url
 from app.time_zones import time_zone_error
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.analysis import cascade
 from app.analysis.cascade import CascadeContext
 from app.analysis.offline_analyzer import OfflineAnalysis
 from app.analysis.pii import redact
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.services import llm_pricing
-from app.services.integrations import LLMTarget, ProcessingOptions
-from app.services.openai_service import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import pricing as llm_pricing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

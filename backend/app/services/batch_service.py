@@ -21,28 +21,29 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import observability
+from app.accounts import integrations
+from app.accounts.integrations import ResolvedIntegration
 from app.analysis import cascade
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import NotFound, ServiceUnavailable
-from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store, writeback
-from app.services.analysis_service import AnalysisOutcome
-from app.services.integrations import ResolvedIntegration
-from app.services.ticket_processor import (
-    StepLog,
-    llm_analyzer,
-    log_analysis,
-    save_step_logs,
-    zendesk_client,
-)
-from app.services.zendesk_service import (
+from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
     ZendeskJobFailed,
     ZendeskJobTimeout,
     ZendeskNotFound,
+)
+from app.models import BatchJob, BatchJobItem, Ticket, TicketAnalysis, utcnow
+from app.services import analysis_service, ticket_store, writeback
+from app.services.analysis_service import AnalysisOutcome
+from app.services.ticket_processor import (
+    StepLog,
+    llm_analyzer,
+    log_analysis,
+    save_step_logs,
+    zendesk_client,
 )
 
 logger = logging.getLogger(__name__)

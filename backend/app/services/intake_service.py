@@ -44,6 +44,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.config import get_settings
 from app.errors import (
     AppError,
@@ -53,6 +54,7 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
+from app.integrations.zendesk import ZendeskClient
 from app.models import (
     BatchJob,
     BatchJobItem,
@@ -63,9 +65,8 @@ from app.models import (
     utcnow,
 )
 from app.schemas import MAX_TICKET_ID
-from app.services import batch_service, integrations, ticket_store
+from app.services import batch_service, ticket_store
 from app.services.ticket_processor import zendesk_client
-from app.services.zendesk_service import ZendeskClient
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ as usual, with `decision_reason` ending in "→ llm batch pending". Urgent ticke
 the LLM synchronously.
 
 - `submit_pending` puts a user's pending tickets into one batch: a JSONL upload whose lines
-  are built exactly like a synchronous call (same prepared text, `build_messages`, response
-  schema and options), `custom_id` = "triage-<batch row>-<ticket row>", then a batch for
+  are built by the synchronous call's own builder (`LLMAnalyzer.build_request`),
+  `custom_id` = "triage-<batch row>-<ticket row>", then a batch for
   /v1/chat/completions with completion_window "24h".
 - `poll_batch` follows a batch; once completed, `apply_batch` stores each answer as the
   ticket's analysis (source=batch, cost at the batch price) and writes tags and the note back
@@ -33,31 +33,29 @@ import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
+from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.analysis.cascade import BATCH_PENDING, clip
 from app.config import get_settings
 from app.enums import AnalysisSource
 from app.errors import AppError
-from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store
-from app.services.analysis_service import AnalysisOutcome, from_llm
-from app.services.integrations import LLMTarget, ProcessingOptions
-from app.services.openai_service import (
-    PROMPT_CACHE_KEY,
+from app.integrations.llm import (
     LLMAnalyzer,
     LLMError,
     LLMMalformedOutputError,
     LLMUpstreamError,
-    _prepare,
-    build_messages,
-    response_format_schema,
 )
+from app.integrations.llm.clients import sdk_client
+from app.integrations.zendesk import ZendeskError
+from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
+from app.services import analysis_service, ticket_store
+from app.services.analysis_service import AnalysisOutcome, from_llm
 from app.services.ticket_processor import (
     StepLog,
     apply_write_back,
     log_analysis,
     zendesk_client,
 )
-from app.services.zendesk_service import ZendeskError
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +89,10 @@ class ApplyResult:
 @contextmanager
 def _client(target: LLMTarget) -> Iterator[openai.OpenAI]:
     settings = get_settings()
-    client = openai.OpenAI(
-        api_key=target.api_key,
-        base_url=target.base_url,
-        timeout=settings.llm_timeout_s,
+    client = sdk_client(
+        target.api_key,
+        target.base_url,
+        timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
     )
     try:
@@ -103,29 +101,6 @@ def _client(target: LLMTarget) -> Iterator[openai.OpenAI]:
         raise LLMBatchError(f"Batch API: {type(exc).__name__}: {exc}"[:500]) from exc
     finally:
         client.close()
-
-
-def request_body(subject: str, body: str, analyzer: LLMAnalyzer) -> dict[str, Any]:
-    """The chat completion request the synchronous path would send for this ticket."""
-    ticket = _prepare(
-        subject or "",
-        body or "",
-        max_input_tokens=analyzer.max_input_tokens,
-        redact_pii=analyzer.redact_pii,
-    )
-    request: dict[str, Any] = {
-        "model": analyzer.model,
-        "messages": build_messages(ticket.subject, ticket.body, reply_draft=analyzer.reply_draft),
-        "response_format": response_format_schema(),
-        "max_completion_tokens": analyzer.max_output_tokens,
-        "store": False,
-        "prompt_cache_key": PROMPT_CACHE_KEY,
-    }
-    if analyzer.is_reasoning_model:
-        request["reasoning_effort"] = "none"
-    else:
-        request["temperature"] = 0
-    return request
 
 
 def _replace_marker(reason: str | None, replacement: str) -> str:
@@ -195,7 +170,7 @@ def submit_pending(
             "custom_id": request.custom_id,
             "method": "POST",
             "url": ENDPOINT,
-            "body": request_body(ticket.subject, ticket.description, analyzer),
+            "body": analyzer.build_request(ticket.subject, ticket.description).body,
         }
         lines.append(json.dumps(line, ensure_ascii=False))
     db.flush()

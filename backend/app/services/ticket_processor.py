@@ -14,19 +14,20 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app import observability
+from app.accounts import integrations
+from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
 from app.errors import AppError, NotFound, UpstreamError
-from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, integrations, ticket_store, writeback
-from app.services.integrations import ResolvedIntegration, ZendeskTarget
-from app.services.openai_service import LLMAnalyzer
-from app.services.zendesk_service import (
+from app.integrations.llm import LLMAnalyzer
+from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
     get_client,
 )
+from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
+from app.services import analysis_service, ticket_store, writeback
 
 logger = logging.getLogger(__name__)
 

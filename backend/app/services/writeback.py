@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from app.accounts.integrations import ProcessingOptions
 from app.models import TicketAnalysis
-from app.services.integrations import ProcessingOptions
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,15 @@ def test_login_without_form_fields_is_422(client: TestClient) -> None:
     assert client.post("/auth/login", data={}).status_code == 422
 
 
-def _token(sub: str, *, key: str | None = None, delta: timedelta = timedelta(minutes=5)) -> str:
+def _token(
+    sub: str,
+    *,
+    token_key: str = "0" * 32,
+    key: str | None = None,
+    delta: timedelta = timedelta(minutes=5),
+) -> str:
     return create_access_token(
-        sub, secret_key=key or get_settings().secret_key, expires_delta=delta
+        sub, token_key=token_key, secret_key=key or get_settings().secret_key, expires_delta=delta
     )
 
 
@@ -158,7 +164,7 @@ def test_signed_token_whose_sub_is_no_user_id_is_401_not_500(
     client: TestClient, users: UserFactory, sub: str, path: str
 ) -> None:
     user = users.create()
-    token = _token(sub.format(id=user.id))
+    token = _token(sub.format(id=user.id), token_key=user.token_key)
     response = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
@@ -168,7 +174,10 @@ def test_signed_token_whose_sub_is_no_user_id_is_401_not_500(
 
 def test_token_with_the_users_id_as_sub_is_accepted(client: TestClient, users: UserFactory) -> None:
     user = users.create()
-    response = client.get("/auth/me", headers={"Authorization": f"Bearer {_token(str(user.id))}"})
+    response = client.get(
+        "/auth/me",
+        headers={"Authorization": f"Bearer {_token(str(user.id), token_key=user.token_key)}"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["email"] == user.email
 

@@ -177,7 +177,7 @@ def test_log_lines_are_json_with_request_id_and_no_secrets_or_ticket_text(
     assert access["obs-process"]["route"] == "/tickets/process"
     assert isinstance(access["obs-process"]["duration_ms"], float)
     during_process = [line for line in lines if line["request_id"] == "obs-process"]
-    assert {"app.services.zendesk_service", "app.access"} <= {
+    assert {"app.integrations.zendesk.client", "app.access"} <= {
         line["logger"] for line in during_process
     }  # a service's warning carries the id of the request it happened in
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from app.config import Settings, get_settings
 from app.database import get_db
 from app.main import create_app
 from app.models import User
+from app.rate_limit import LoginRateLimiter
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 
@@ -44,11 +46,13 @@ def assert_rate_limited(response: httpx.Response) -> None:
 
 
 # --- login rate limit ----------------------------------------------------------------------
+# Limits per (email, client address) pair and per address; slowing, never refusing, per email.
 
 
-def test_failed_logins_per_email_are_limited_with_retry_after(
-    client: TestClient, users: UserFactory
+def test_failed_logins_per_email_and_address_are_limited_with_retry_after(
+    app: FastAPI, client: TestClient, users: UserFactory
 ) -> None:
+    fast_slowing(app)
     limit = get_settings().login_attempts_per_minute
     user = users.create()
     for _ in range(limit):
@@ -58,10 +62,63 @@ def test_failed_logins_per_email_are_limited_with_retry_after(
     assert_rate_limited(login(client, user.email.upper()))  # same email, other spelling
 
 
+def fast_slowing(app: FastAPI, **options: object) -> LoginRateLimiter:
+    """The app's limits, with the per-email slowing in hundredths of a second."""
+    settings = get_settings()
+    limiter = LoginRateLimiter(
+        settings.login_attempts_per_minute,
+        address_limit=settings.login_attempts_per_address_per_minute,
+        slow_after=3,
+        slow_base_s=0.05,
+        slow_max_s=0.2,
+        **options,  # type: ignore[arg-type]
+    )
+    app.state.login_limiter = limiter
+    return limiter
+
+
+def test_an_attacker_cannot_lock_the_owner_out_only_slow_the_email_down(
+    app: FastAPI, users: UserFactory
+) -> None:
+    fast_slowing(app)
+    limit = get_settings().login_attempts_per_minute
+    user = users.create()
+    with TestClient(app, client=("203.0.113.7", 40000)) as attacker:
+        for _ in range(limit):
+            assert login(attacker, user.email, "wrong").status_code == 401
+        assert_rate_limited(login(attacker, user.email, "wrong"))
+        assert_rate_limited(login(attacker, user.email))
+    with TestClient(app, client=("198.51.100.1", 40000)) as owner:
+        started = time.monotonic()
+        response = login(owner, user.email)
+        slowed_s = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert slowed_s >= 0.2  # the email's failures from anywhere slow it down
+
+
+def test_logins_slow_down_progressively_per_email_and_never_refuse() -> None:
+    limiter = LoginRateLimiter(100, address_limit=1000, slow_after=3, slow_base_s=0.5)
+    delays = [
+        limiter.check(email="victim@example.com", client_address=f"203.0.113.{n}").delay_s
+        for n in range(1, 10)
+    ]
+    assert delays == [0, 0, 0, 0.5, 1, 2, 4, 4, 4]
+    other = limiter.check(email="someone@example.com", client_address="203.0.113.1")
+    assert other.delay_s == 0
+
+
+def test_a_success_gives_its_try_back_to_every_counter() -> None:
+    limiter = LoginRateLimiter(2, address_limit=2, slow_after=0, slow_base_s=1)
+    for _ in range(5):
+        attempt = limiter.check(email="owner@example.com", client_address="198.51.100.1")
+        assert attempt.delay_s == 1  # the first try beyond `slow_after`, every time
+        limiter.succeeded(attempt)
+
+
 def test_failed_logins_per_client_address_are_limited_across_emails(
     app: FastAPI, users: UserFactory
 ) -> None:
-    limit = get_settings().login_attempts_per_minute
+    limit = get_settings().login_attempts_per_address_per_minute
     with TestClient(app, client=("203.0.113.7", 40000)) as attacker:
         for n in range(limit):
             assert login(attacker, f"guess{n}@example.com", "wrong").status_code == 401
@@ -78,6 +135,79 @@ def test_successful_logins_do_not_use_up_the_budget(client: TestClient, users: U
         for _ in range(get_settings().login_attempts_per_minute + 5)
     ]
     assert set(statuses) == {200}
+
+
+def app_with(db: Session, **overrides: object) -> FastAPI:
+    application = create_app(get_settings().model_copy(update=overrides))
+
+    def test_db() -> Iterator[Session]:
+        yield db
+        db.flush()
+
+    application.dependency_overrides[get_db] = test_db
+    return application
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored_loopback_included(
+    db: Session, users: UserFactory
+) -> None:
+    """By default no proxy is trusted: rotating X-Forwarded-For from loopback gains nothing."""
+    limit = get_settings().login_attempts_per_minute
+    user = users.create()
+    app = app_with(db)
+    fast_slowing(app)
+    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+        for n in range(limit):
+            spoofed = {"X-Forwarded-For": f"192.0.2.{n + 1}"}
+            response = local.post(
+                "/auth/login",
+                data={"username": user.email, "password": "wrong"},
+                headers=spoofed,
+            )
+            assert response.status_code == 401
+        assert_rate_limited(
+            local.post(
+                "/auth/login",
+                data={"username": user.email, "password": "wrong"},
+                headers={"X-Forwarded-For": "192.0.2.200"},
+            )
+        )
+
+
+def test_a_configured_proxy_names_the_client_by_its_right_most_untrusted_hop(
+    db: Session, users: UserFactory
+) -> None:
+    limit = get_settings().login_attempts_per_minute
+    user = users.create()
+    app = app_with(db, forwarded_allow_ips=["10.0.0.0/8"])
+    fast_slowing(app)
+    with TestClient(app, client=("10.1.2.3", 40000)) as proxy:
+
+        def through_proxy(forwarded_for: str) -> httpx.Response:
+            return proxy.post(
+                "/auth/login",
+                data={"username": user.email, "password": "wrong"},
+                headers={"X-Forwarded-For": forwarded_for},
+            )
+
+        for n in range(limit):
+            # what the client wrote (left) changes; what the proxies saw (right) does not
+            assert through_proxy(f"192.0.2.{n + 1}, 203.0.113.9, 10.0.0.7").status_code == 401
+        assert_rate_limited(through_proxy("192.0.2.250, 203.0.113.9, 10.0.0.7"))
+        assert through_proxy("203.0.113.10, 10.0.0.7").status_code == 401  # another client
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("", []), ("127.0.0.1", ["127.0.0.1"]), (" 10.0.0.0/8, ::1 ", ["10.0.0.0/8", "::1"])],
+)
+def test_forwarded_allow_ips_setting_is_parsed(value: str, parsed: list[str]) -> None:
+    assert Settings(forwarded_allow_ips=value).forwarded_allow_ips == parsed
+
+
+def test_forwarded_allow_ips_refuses_what_is_not_an_address() -> None:
+    with pytest.raises(ValueError, match="FORWARDED_ALLOW_IPS"):
+        Settings(forwarded_allow_ips="proxy.internal")
 
 
 @pytest.fixture
@@ -104,12 +234,19 @@ def test_redis_backed_limit_is_shared_by_every_api_process(
 ) -> None:
     limit = get_settings().login_attempts_per_minute
     user = users.create()
+    for application in redis_limited_apps:
+        fast_slowing(application, redis_url=REDIS_TEST_URL)
     first, second = (TestClient(application) for application in redis_limited_apps)
     for n in range(limit):
         process = first if n % 2 else second
         assert login(process, user.email, "wrong").status_code == 401
     assert_rate_limited(login(first, user.email, "wrong"))
     assert_rate_limited(login(second, user.email, "wrong"))
+    assert redis.Redis.from_url(REDIS_TEST_URL).keys("triage:login:pair:*")  # counted there
+    with TestClient(redis_limited_apps[1], client=("198.51.100.1", 40000)) as owner:
+        started = time.monotonic()
+        assert login(owner, user.email).status_code == 200  # the owner is not locked out
+        assert time.monotonic() - started >= 0.2  # but slowed, by the shared email counter
 
 
 # --- request body limit --------------------------------------------------------------------
@@ -243,6 +380,7 @@ def _claims(user: User) -> dict[str, object]:
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=5)).timestamp()),
         "typ": "access",
+        "tk": user.token_key,
     }
 
 

@@ -13,10 +13,10 @@ from httpx import Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto
 from app.analysis import cascade
 from app.config import get_settings
 from app.models import User
-from app.services import crypto
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL, ZendeskSimulator
 from tests.factories import UserFactory

@@ -237,7 +237,7 @@ def test_llm_fault_falls_back_to_offline_and_logs_the_cause(
 
 
 def account_url(db: Session, user: User) -> str:
-    from app.services.integrations import get_row
+    from app.accounts.integrations import get_row
 
     row = get_row(db=db, user_id=user.id)
     assert row is not None and row.zendesk_url

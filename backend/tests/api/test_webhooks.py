@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.api.webhooks import job_dispatcher
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
 from app.schemas import MAX_TICKET_ID
-from app.services import integrations
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from app.services import zendesk_service
+from app.integrations import zendesk
 from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 from tests.worker.conftest import committed_user, live_client, start_worker
 
@@ -37,6 +37,6 @@ def redis_broker() -> Iterator[str]:
 def fresh_zendesk_clients() -> Iterator[None]:
     """Zendesk clients are cached per account with the settings of their first use: start
     and end with none, so a test's timeout or retry settings apply."""
-    zendesk_service.close_all()
+    zendesk.close_all()
     yield
-    zendesk_service.close_all()
+    zendesk.close_all()

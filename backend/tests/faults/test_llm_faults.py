@@ -13,10 +13,11 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 
+from app.accounts import integrations
 from app.config import get_settings
 from app.database import session_scope
 from app.models import ProcessingLog, TicketAnalysis, User
-from app.services import batch_service, integrations
+from app.services import batch_service
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process

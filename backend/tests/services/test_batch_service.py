@@ -18,10 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.accounts import integrations
 from app.database import get_engine, session_scope
 from app.enums import AnalysisSource
 from app.models import BatchJob, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
-from app.services import batch_service, integrations, metrics_rollup
+from app.services import batch_service, metrics_rollup
 from app.services.metrics_rollup import MONEY_QUANTUM
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator

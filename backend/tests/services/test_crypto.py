@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto, integrations
 from app.config import BACKEND_DIR, get_settings
 from app.database import make_engine
 from app.migrations import upgrade_head
 from app.models import IntegrationSettings, User
-from app.services import crypto, integrations
 from tests.factories import UserFactory
 
 KEY_A = crypto.generate_key()
@@ -169,7 +169,7 @@ def test_rotate_command_re_encrypts_a_database(use_keys: UseKeys, tmp_path: Path
         "DATA_DIR": str(tmp_path),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "app.services.crypto", "rotate"],
+        [sys.executable, "-m", "app.accounts.crypto", "rotate"],
         cwd=BACKEND_DIR,
         env=env,
         capture_output=True,

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning, model_versions
+from app.analytics import reports
 from app.config import get_settings
 from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User, UserModel, utcnow
-from app.services import analytics_service
 from tests.factories import UserFactory, create_analysed_ticket
 
 THRESHOLD = learning.RETRAIN_AFTER_NEW_LABELS
@@ -67,7 +67,7 @@ def give_feedback(
     db: Session, user: User, zendesk_ticket_id: int, queue: Any, **labels: Any
 ) -> dict[str, Any]:
     labels = labels or {"category": "other", "urgency": "low"}
-    return analytics_service.record_feedback(
+    return reports.record_feedback(
         db=db,
         user_id=user.id,
         zendesk_ticket_id=zendesk_ticket_id,

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.errors import ServiceUnavailable, Unauthorized, Unprocessable
+from app.integrations.zendesk import ZendeskClient, ZendeskCredentials
 from app.models import (
     BatchJob,
     BatchJobItem,
@@ -22,9 +24,8 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
-from app.services import intake_service, integrations, ticket_store
+from app.services import intake_service, ticket_store
 from app.services.intake_service import WebhookHeaders
-from app.services.zendesk_service import ZendeskClient, ZendeskCredentials
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app, iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk

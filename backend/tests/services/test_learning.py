@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.integrations import ProcessingOptions
 from app.analysis import learning, model_versions
 from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 from app.analysis.ml.user_models import Row
 from app.analysis.offline_analyzer import get_offline_analyzer
 from app.models import Ticket, TicketAnalysis, TrainingExample, User, UserModel
 from app.services import analysis_service
-from app.services.integrations import ProcessingOptions
 from tests.factories import UserFactory
 
 _ticket_ids = itertools.count(500_000)

@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.analysis import learning
 from app.analysis.cascade import BATCH_PENDING
 from app.config import get_settings
 from app.database import session_scope
+from app.integrations.llm import response_format_schema
+from app.integrations.llm.pricing import cost_usd
+from app.integrations.zendesk import ZendeskClient
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
-from app.services import analysis_service, integrations, llm_batch, ticket_store
-from app.services.llm_pricing import cost_usd
-from app.services.openai_service import response_format_schema
-from app.services.zendesk_service import ZendeskClient
+from app.services import analysis_service, llm_batch, ticket_store
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import UserFactory, configure_zendesk

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from app.accounts.users import create_user
 from app.database import session_scope
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User
 from app.services import metrics_rollup, ticket_store
 from app.services.analysis_service import AnalysisOutcome
-from app.services.users import create_user
 from tests.factories import create_analysed_ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")

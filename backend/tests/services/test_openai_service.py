@@ -14,15 +14,15 @@ import pydantic
 import pytest
 
 from app.enums import Category, Sentiment, Urgency
-from app.services import llm_pricing
-from app.services.openai_service import (
-    POOL_SHARDS,
+from app.integrations.llm import (
     SYSTEM_PROMPT,
     LLMAnalyzer,
     LLMError,
     TicketAnalysisOutput,
     normalize_tag,
 )
+from app.integrations.llm import pricing as llm_pricing
+from app.integrations.llm.clients import POOL_SHARDS
 from sandbox.openai_sim import OpenAISimulator
 
 MakeAnalyzer = Callable[..., LLMAnalyzer]

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, delete, event, func, insert, select
 from sqlalchemy.orm import Session
 
+from app.accounts.users import create_user
 from app.database import session_scope
 from app.models import Ticket, User
 from app.services import ticket_store
-from app.services.users import create_user
 
 
 @pytest.fixture

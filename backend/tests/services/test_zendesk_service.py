@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.services import zendesk_service
-from app.services.zendesk_service import (
+from app.integrations import zendesk
+from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskCredentials,
@@ -428,6 +428,6 @@ def test_rate_limiter_spaces_calls(
 
 
 def test_token_bucket_never_exceeds_the_minute_budget() -> None:
-    bucket = zendesk_service.TokenBucket(requests_per_minute=400)
+    bucket = zendesk.TokenBucket(requests_per_minute=400)
 
     assert bucket.capacity + bucket.rate_per_s * 60 <= 400

@@ -16,12 +16,12 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text
 
+from app.accounts import integrations
+from app.accounts.users import create_user
 from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
-from app.services import integrations
-from app.services.users import create_user
 from app.worker import celery_app
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from tests.factories import DEFAULT_PASSWORD

@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.accounts import integrations
 from app.database import session_scope
 from app.models import User, utcnow
-from app.services import batch_service, integrations
+from app.services import batch_service
 from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids

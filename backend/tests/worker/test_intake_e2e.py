@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from app.accounts import integrations
 from app.api.webhooks import job_dispatcher
 from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
-from app.services import integrations
 from app.worker import celery_app, process_batch
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator

@@ -16,9 +16,21 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto, integrations
 from app.analysis import cascade, learning
 from app.config import get_settings
 from app.errors import NotConfigured
+from app.integrations import upstream_guard
+from app.integrations.llm import LLMAnalyzer, LLMError
+from app.integrations.llm import pricing as llm_pricing
+from app.integrations.zendesk import (
+    ZendeskAuthError,
+    ZendeskClient,
+    ZendeskError,
+    ZendeskInvalid,
+    ZendeskNotFound,
+    ZendeskRateLimited,
+)
 from app.models import IntegrationSettings, User
 from app.schemas.settings import (
     CASCADE_FIELDS,
@@ -37,16 +49,6 @@ from app.schemas.settings import (
     ZendeskStatus,
     ZendeskTestResult,
     ZendeskUser,
-)
-from app.services import crypto, integrations, llm_pricing, upstream_guard
-from app.services.openai_service import LLMAnalyzer, LLMError
-from app.services.zendesk_service import (
-    ZendeskAuthError,
-    ZendeskClient,
-    ZendeskError,
-    ZendeskInvalid,
-    ZendeskNotFound,
-    ZendeskRateLimited,
 )
 
 logger = logging.getLogger(__name__)

@@ -1,13 +1,13 @@
-"""User accounts: registration, authentication, lookup."""
+"""User accounts: registration, authentication, lookup, password change and deletion."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.models import User
+from app.models import User, new_token_key
 from app.security import dummy_password_hash, hash_password, verify_password
 
 
@@ -46,3 +46,19 @@ def authenticate(*, db: Session, email: str, password: str) -> User | None:
     if not verify_password(password, user.hashed_password) or not user.is_active:
         return None
     return user
+
+
+def change_password(*, db: Session, user: User, new_password: str) -> None:
+    """Store the new password and a new token key, so every token issued before stops
+    working (the caller checked the current password)."""
+    user.hashed_password = hash_password(new_password)
+    user.token_key = new_token_key()
+    db.flush()
+
+
+def delete_account(*, db: Session, user: User) -> None:
+    """Delete the user and, through the foreign keys' ON DELETE CASCADE, everything that is
+    theirs: settings, tickets, analyses, logs, jobs, webhook deliveries, labels and models."""
+    user_id = user.id
+    db.expunge(user)
+    db.execute(delete(User).where(User.id == user_id))

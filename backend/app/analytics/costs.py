@@ -11,16 +11,17 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.accounts import integrations
 from app.analysis.cascade import BATCH_PENDING
+from app.analytics.reports import Window
 from app.enums import AnalysisSource
-from app.models import Ticket, TicketAnalysis
-from app.services import integrations, llm_pricing
-from app.services.analytics_service import Window
-from app.services.openai_service import (
+from app.integrations.llm import (
     CHARS_PER_TOKEN,
     SYSTEM_PROMPT,
     response_format_schema,
 )
+from app.integrations.llm import pricing as llm_pricing
+from app.models import Ticket, TicketAnalysis
 
 MONEY_QUANTUM = Decimal("0.000001")
 PATHS = (AnalysisSource.local, AnalysisSource.llm, AnalysisSource.fallback, AnalysisSource.batch)

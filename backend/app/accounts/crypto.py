@@ -1,7 +1,7 @@
 """Encryption of secrets at rest (Fernet; several keys allow rotation).
 
 ENCRYPTION_KEYS is a comma-separated list of Fernet keys: the first encrypts, every key
-decrypts. To rotate, put a new key first, run `python -m app.services.crypto rotate` (which
+decrypts. To rotate, put a new key first, run `python -m app.accounts.crypto rotate` (which
 re-encrypts every stored secret with it), then drop the old key.
 """
 
@@ -177,7 +177,7 @@ def rotate_all(db: Session) -> RotationReport:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.services.crypto", description="Manage encryption of stored secrets."
+        prog="python -m app.accounts.crypto", description="Manage encryption of stored secrets."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import crypto
 from app.config import get_settings
 from app.errors import NotConfigured
+from app.integrations import upstream_guard
+from app.integrations.zendesk import ZendeskCredentials
 from app.models import IntegrationSettings
-from app.services import crypto, upstream_guard
-from app.services.zendesk_service import ZendeskCredentials
 
 SANDBOX_EMAIL = "agent@example.com"
 SANDBOX_API_TOKEN = "sim-api-token"  # the built-in sandbox's own demo credentials
@@ -83,7 +84,7 @@ def zendesk_target(row: IntegrationSettings | None) -> ZendeskTarget:
     settings = get_settings()
     token = decrypted(row.zendesk_api_token_encrypted) if row else None
     if row is not None and row.zendesk_url and row.zendesk_email and token:
-        from app.services.zendesk_service import zendesk_base_url
+        from app.integrations.zendesk import zendesk_base_url
 
         # Checked on every use too: a name can resolve elsewhere than when it was saved.
         upstream_guard.check("zendesk_url", row.zendesk_url)

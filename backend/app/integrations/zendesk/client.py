@@ -6,23 +6,31 @@ Safe to share between the threads of a pool. Credentials never reach logs or rep
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import logging
 import random
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from app import observability
+from app.integrations.zendesk.credentials import ZendeskCredentials, zendesk_base_url
+from app.integrations.zendesk.errors import (
+    ZendeskError,
+    ZendeskJobFailed,
+    ZendeskJobTimeout,
+    ZendeskUnavailable,
+    as_rate_limited,
+    error_from_response,
+    json_body,
+    retry_after_s,
+)
+from app.integrations.zendesk.throttle import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -30,140 +38,7 @@ MAX_IDS_PER_CALL = 100
 SEARCH_PAGE_SIZE = 100
 COMMENTS_PAGE_SIZE = 100
 
-_SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _TYPE_FILTER_RE = re.compile(r"(?:^|\s)type:ticket(?=\s|$)", re.IGNORECASE)
-
-
-# --- errors ------------------------------------------------------------------------------
-
-
-class ZendeskError(Exception):
-    """A failed Zendesk call; `message` carries Zendesk's own error code and description."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        zendesk_error: str | None = None,
-        details: Any = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-        self.zendesk_error = zendesk_error
-        self.details = details
-        self.request_id = request_id
-
-
-class ZendeskAuthError(ZendeskError):
-    """401/403: wrong credentials or missing permission. Not retried."""
-
-
-class ZendeskNotFound(ZendeskError):
-    """404. Not retried."""
-
-
-class ZendeskInvalid(ZendeskError):
-    """400/422: Zendesk rejected the request (see `details`). Not retried."""
-
-
-class ZendeskConflict(ZendeskError):
-    """409: a safe update found the ticket changed since it was read."""
-
-
-class ZendeskRateLimited(ZendeskError):
-    """429 after retries, or a Retry-After longer than we are willing to wait."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after_s = retry_after_s
-
-
-class ZendeskUnavailable(ZendeskError):
-    """5xx, timeouts or connection failures after retries (or a write whose outcome is
-    unknown, which we do not repeat)."""
-
-
-class ZendeskJobFailed(ZendeskError):
-    """An update_many job ended as failed or killed."""
-
-    def __init__(self, message: str, *, job_status: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.job_status = job_status
-
-
-class ZendeskJobTimeout(ZendeskError):
-    """An update_many job was still queued or working when we stopped waiting."""
-
-    def __init__(self, message: str, *, job_status: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.job_status = job_status
-
-
-# --- configuration -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ZendeskCredentials:
-    """API token (Basic `{email}/token:{api_token}`) or OAuth token (Bearer, preferred if set)."""
-
-    email: str
-    api_token: str = field(default="", repr=False)
-    oauth_token: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.oauth_token and not (self.email and self.api_token):
-            raise ValueError("Zendesk credentials need an email and API token, or an OAuth token")
-
-    def fingerprint(self) -> str:
-        """A stable, non-reversible id for this credential set (cache keys, logs)."""
-        material = f"{self.email}\0{self.api_token}\0{self.oauth_token or ''}"
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def zendesk_base_url(subdomain_or_url: str) -> str:
-    """`acme` → `https://acme.zendesk.com`; a URL is kept (no trailing slash or `/api/v2`)."""
-    value = subdomain_or_url.strip()
-    if not value:
-        raise ValueError("Zendesk subdomain or URL is empty")
-    if any(character.isspace() for character in value):
-        raise ValueError("Zendesk URL must not contain spaces")
-    if "://" in value:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError("Zendesk URL must be http(s)://host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            # Credentials in a URL would be stored and shown in the clear: they go in
-            # zendesk_email and zendesk_api_token.
-            raise ValueError("Zendesk URL must not contain credentials, a query or a fragment")
-        if not all(_SUBDOMAIN_RE.match(label) for label in parts.hostname.split(".")) and not (
-            _is_ip_address(parts.hostname)
-        ):
-            raise ValueError(f"Zendesk host {parts.hostname!r} is not a valid host name")
-        path = parts.path.rstrip("/")
-        path = path.removesuffix("/api/v2").rstrip("/")
-        return f"{parts.scheme}://{parts.netloc}{path}"
-    host = value.rstrip("/").lower()
-    if "." in host:
-        if not all(_SUBDOMAIN_RE.match(label) for label in host.split(".")):
-            raise ValueError(f"Zendesk host {value!r} is not a valid host name")
-        return f"https://{host}"
-    if not _SUBDOMAIN_RE.match(host):
-        raise ValueError(
-            f"Zendesk subdomain {value!r} is not valid: use letters, digits and inner hyphens "
-            "(the 'acme' of acme.zendesk.com)"
-        )
-    return f"https://{host}.zendesk.com"
 
 
 @dataclass(frozen=True)
@@ -174,43 +49,6 @@ class NoteResult:
     tags: tuple[str, ...]
     comment_id: int | None
     audit_id: int | None
-
-
-class TokenBucket:
-    """Thread-safe token bucket sized so no 60-second window exceeds `requests_per_minute`."""
-
-    def __init__(self, requests_per_minute: int, burst: int | None = None) -> None:
-        if requests_per_minute < 1:
-            raise ValueError("requests_per_minute must be at least 1")
-        self.capacity = float(burst if burst is not None else max(1, requests_per_minute // 20))
-        self.capacity = min(self.capacity, float(requests_per_minute))
-        refill_per_minute = max(requests_per_minute - self.capacity, 1.0)
-        self.rate_per_s = refill_per_minute / 60.0
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping as long as needed; returns the seconds waited."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._paused_until)
-            self._tokens = min(
-                self.capacity, self._tokens + (now - self._updated) * self.rate_per_s
-            )
-            self._updated = now
-            self._tokens -= 1.0
-            ready_at = now if self._tokens >= 0 else now - self._tokens / self.rate_per_s
-            wait_s = max(start, ready_at) - now
-        if wait_s > 0:
-            time.sleep(wait_s)
-        return wait_s
-
-    def pause_for(self, seconds: float) -> None:
-        """Hold every caller back (a 429 applies to the whole account)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
 class _BearerAuth(httpx.Auth):
@@ -273,6 +111,8 @@ class ZendeskClient:
             ),
             headers={"Accept": "application/json", "User-Agent": "ticket-triage/0.1"},
             transport=transport,
+            # The address guard checked base_url, not where a 3xx would lead.
+            follow_redirects=False,
         )
         self._jitter = random.Random()
         self._stats_lock = threading.Lock()
@@ -574,22 +414,22 @@ class ZendeskClient:
                 )
             else:
                 status = response.status_code
-                if status < 400:
-                    return _json_body(response, method, path)
+                if status < 300:  # a 3xx is not followed: an error like a 4xx
+                    return json_body(response, method, path)
                 observability.upstream_error("zendesk", observability.http_error_kind(status))
                 if status == 429:
                     self._count("rate_limited")
-                    retry_after = _retry_after_s(response)
-                    failure = _error_from_response(response, method, path)
+                    retry_after = retry_after_s(response)
+                    failure = error_from_response(response, method, path)
                     if retry_after is not None and retry_after > self.retry_after_cap_s:
-                        raise _as_rate_limited(failure, retry_after)
+                        raise as_rate_limited(failure, retry_after)
                     if attempt >= self.max_retries:
-                        raise _as_rate_limited(failure, retry_after)
+                        raise as_rate_limited(failure, retry_after)
                     wait_s = retry_after if retry_after is not None else self._backoff_s(attempt)
                     self.limiter.pause_for(wait_s)
                     retryable = True
                 elif status >= 500:
-                    failure = _error_from_response(response, method, path)
+                    failure = error_from_response(response, method, path)
                     retryable = idempotent or status == 503
                     if not retryable:
                         failure = ZendeskUnavailable(
@@ -599,11 +439,11 @@ class ZendeskClient:
                             details=failure.details,
                             request_id=failure.request_id,
                         )
-                    retry_after = _retry_after_s(response)
+                    retry_after = retry_after_s(response)
                     if retry_after is not None and retry_after <= self.retry_after_cap_s:
                         wait_s = retry_after
                 else:
-                    raise _error_from_response(response, method, path)
+                    raise error_from_response(response, method, path)
             if not retryable or attempt >= self.max_retries:
                 raise failure from cause
             delay_s = wait_s if wait_s is not None else self._backoff_s(attempt)
@@ -639,119 +479,3 @@ def _check_batch_size(count: int) -> None:
         raise ValueError("update_many needs at least one ticket")
     if count > MAX_IDS_PER_CALL:
         raise ValueError(f"update_many takes at most {MAX_IDS_PER_CALL} tickets, got {count}")
-
-
-def _json_body(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
-    if not response.content:
-        return {}
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise ZendeskError(
-            f"Zendesk {method} {path} returned {response.status_code} with a non-JSON body",
-            status_code=response.status_code,
-        ) from exc
-    return data if isinstance(data, dict) else {"data": data}
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-_ERROR_CLASSES: dict[int, type[ZendeskError]] = {
-    400: ZendeskInvalid,
-    401: ZendeskAuthError,
-    403: ZendeskAuthError,
-    404: ZendeskNotFound,
-    409: ZendeskConflict,
-    422: ZendeskInvalid,
-    429: ZendeskRateLimited,
-}
-
-
-def _error_from_response(response: httpx.Response, method: str, path: str) -> ZendeskError:
-    """Map an error response to a typed error carrying Zendesk's code and description."""
-    status = response.status_code
-    code: str | None = None
-    description: str | None = None
-    details: Any = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            code = error.get("title") or error.get("code")
-            description = error.get("message")
-        elif isinstance(error, str):
-            code = error
-        description = body.get("description") or description
-        details = body.get("details")
-    elif response.text.strip():
-        description = response.text.strip()[:300]
-    summary = ": ".join(part for part in (code, description) if part) or response.reason_phrase
-    if details:
-        summary = f"{summary} {details}"
-    if status >= 500:
-        error_class: type[ZendeskError] = ZendeskUnavailable
-    else:
-        error_class = _ERROR_CLASSES.get(status, ZendeskError)
-    return error_class(
-        f"Zendesk {method} {path} returned {status}: {summary}",
-        status_code=status,
-        zendesk_error=code,
-        details=details,
-        request_id=response.headers.get("X-Zendesk-Request-Id"),
-    )
-
-
-def _as_rate_limited(error: ZendeskError, retry_after_s: float | None) -> ZendeskRateLimited:
-    return ZendeskRateLimited(
-        error.message,
-        retry_after_s=retry_after_s,
-        status_code=error.status_code,
-        zendesk_error=error.zendesk_error,
-        details=error.details,
-        request_id=error.request_id,
-    )
-
-
-# --- one client per account --------------------------------------------------------------
-
-_clients: dict[str, ZendeskClient] = {}
-_clients_lock = threading.Lock()
-
-
-def get_client(base_url: str, credentials: ZendeskCredentials, **options: Any) -> ZendeskClient:
-    """The shared client for this account (base URL + credentials); created on first use
-    with `options`, later calls return the same instance."""
-    key = f"{zendesk_base_url(base_url)}|{credentials.fingerprint()}"
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None or client.closed:
-            client = ZendeskClient(base_url, credentials, **options)
-            _clients[key] = client
-        return client
-
-
-def close_all() -> None:
-    """Close every cached client (application shutdown, tests)."""
-    with _clients_lock:
-        clients = list(_clients.values())
-        _clients.clear()
-    for client in clients:
-        client.close()

@@ -1,0 +1,1 @@
+"""User accounts: users, their per-user settings, resolved integrations and secret encryption."""

@@ -1,0 +1,143 @@
+"""Typed failures of an LLM call: every failure is an `LLMError` with a `kind`; the caller
+decides whether to retry or to fall back to the offline analyzer."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+import openai
+import pydantic
+
+LLMErrorKind = Literal["timeout", "rate_limited", "upstream", "auth", "malformed", "refusal"]
+
+
+class LLMError(Exception):
+    """Base of all analysis failures; `kind` says which, `retryable` whether trying later helps."""
+
+    kind: ClassVar[LLMErrorKind] = "upstream"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind in ("timeout", "rate_limited"):
+            return True
+        if self.kind == "upstream":
+            return (
+                self.status_code is None
+                or self.status_code in (408, 409)
+                or self.status_code >= 500
+            )
+        return False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kind={self.kind!r}, message={self.message!r})"
+
+
+class LLMTimeoutError(LLMError):
+    kind = "timeout"
+
+
+class LLMRateLimitedError(LLMError):
+    kind = "rate_limited"
+
+
+class LLMUpstreamError(LLMError):
+    kind = "upstream"
+
+
+class LLMAuthError(LLMError):
+    kind = "auth"
+
+
+class LLMMalformedOutputError(LLMError):
+    kind = "malformed"
+
+
+class LLMRefusalError(LLMError):
+    kind = "refusal"
+
+
+def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
+
+
+def _error_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:300]
+    return exc.message[:300]
+
+
+def translate(exc: Exception) -> LLMError:
+    """Map an SDK / parsing exception onto our typed errors; never leaks the API key."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMTimeoutError("the model did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMUpstreamError(f"cannot reach the model endpoint: {exc.message}")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = _error_detail(exc)
+        request_id = exc.request_id
+        if isinstance(exc, openai.RateLimitError) or status == 429:
+            return LLMRateLimitedError(
+                f"rate limited: {detail}",
+                status_code=status,
+                retry_after_s=_retry_after_seconds(exc.response.headers),
+                request_id=request_id,
+            )
+        if status in (401, 403):
+            return LLMAuthError(
+                f"authentication failed ({status}): {detail}",
+                status_code=status,
+                request_id=request_id,
+            )
+        return LLMUpstreamError(
+            f"model endpoint error {status}: {detail}", status_code=status, request_id=request_id
+        )
+    if isinstance(exc, openai.ContentFilterFinishReasonError):
+        return LLMRefusalError("the response was stopped by the content filter")
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return LLMMalformedOutputError("the response was cut off at the output token limit")
+    if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError, ValueError)):
+        return LLMMalformedOutputError(f"the response does not match the schema: {_short(exc)}")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return LLMMalformedOutputError(f"the response is not a chat completion: {exc.message}")
+    return LLMUpstreamError(f"model client error: {type(exc).__name__}: {_short(exc)}")
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'response'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)[:3]
+        ]
+        return "; ".join(problems)
+    return str(exc)[:300]

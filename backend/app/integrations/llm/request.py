@@ -1,0 +1,56 @@
+"""The one builder of a chat completion request for a ticket, used by the live call, the
+Batch API and the benches, so what is priced and batched is what is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.integrations.llm.prompt import build_messages, prepare_ticket
+from app.integrations.llm.schema import response_format_schema
+
+PROMPT_CACHE_KEY = "ticket-triage-v1"
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """How a ticket is turned into a request: the model and its budgets."""
+
+    model: str
+    max_input_tokens: int = 2000
+    max_output_tokens: int = 800
+    redact_pii: bool = True
+    reply_draft: bool = True
+    reasoning_model: bool = False
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """A `/chat/completions` body and what redaction replaced in the ticket text."""
+
+    body: dict[str, Any]
+    redaction_counts: dict[str, int]
+
+
+def build_request(subject: str, body: str, options: RequestOptions) -> LLMRequest:
+    """Prepared text (redacted, cut to the budget, delimited), the stable system prompt, the
+    strict response schema and the sampling options of the model."""
+    ticket = prepare_ticket(
+        subject or "",
+        body or "",
+        max_input_tokens=options.max_input_tokens,
+        redact_pii=options.redact_pii,
+    )
+    request: dict[str, Any] = {
+        "model": options.model,
+        "messages": build_messages(ticket.subject, ticket.body, reply_draft=options.reply_draft),
+        "response_format": response_format_schema(),
+        "max_completion_tokens": options.max_output_tokens,
+        "store": False,
+        "prompt_cache_key": PROMPT_CACHE_KEY,
+    }
+    if options.reasoning_model:
+        request["reasoning_effort"] = "none"
+    else:
+        request["temperature"] = 0
+    return LLMRequest(body=request, redaction_counts=ticket.redaction_counts)
