@@ -23,12 +23,14 @@ import numpy as np
 
 from app.analysis.language import detect_language, is_supported
 from app.analysis.normalize import normalize_body, strip_quoted
+from app.analysis.rules import serve_category, serve_urgency
 from app.analysis.sentiment import (
     SentimentScorer,
     unit,
 )
 from app.analysis.signals import (
     URGENCY_RULE_NAMES,
+    find_category_cue,
     find_rule_signals,
     suggest_tags,
 )
@@ -55,7 +57,6 @@ TEXT_VERSION = 2
 """1: cleaned subject + body; 2: subject twice + normalised body (see `normalize`)."""
 ABSTAIN_BELOW = 0.5
 """Below this calibrated confidence a field is reported as uncertain (never as a sure guess)."""
-NO_RUSH_SIGNAL = "low_no_rush"
 
 
 @dataclass(frozen=True)
@@ -258,8 +259,10 @@ class OfflineAnalyzer:
         ):
             high = [name for name in fired if name in URGENCY_RULE_NAMES]
             low = [name for name in fired if name not in URGENCY_RULE_NAMES]
-            category_index = int(category_proba[row].argmax())
-            category_confidence = unit(category_proba[row, category_index])
+            category, category_confidence = serve_category(
+                category_model.classes, category_proba[row], find_category_cue(text)
+            )
+            category_confidence = unit(category_confidence)
             urgency, urgency_confidence = self._served_urgency(urgency_proba[row], high, low)
             own_words = strip_quoted(body)
             language, _ = detect_language(f"{subject}\n{normalize_body(body)}")
@@ -271,7 +274,7 @@ class OfflineAnalyzer:
             }
             results.append(
                 OfflineAnalysis(
-                    category=Category(category_model.classes[category_index]),
+                    category=Category(category),
                     category_confidence=category_confidence,
                     urgency=urgency,
                     urgency_confidence=urgency_confidence,
@@ -293,19 +296,12 @@ class OfflineAnalyzer:
     def _served_urgency(
         self, proba: np.ndarray, high: Sequence[str], low: Sequence[str]
     ) -> tuple[Urgency, float]:
-        """The model's answer, unless a rule is explicit: a high signal raises to high; a
-        customer saying there is no rush (and no high signal) lowers to low."""
+        """See `rules.serve_urgency`."""
         classes = self._fields["urgency"].classes
-        index = int(proba.argmax())
-        if high and Urgency.high in classes:
-            return Urgency.high, unit(
-                max(float(proba[classes.index(Urgency.high)]), self._rule_high_rate)
-            )
-        if NO_RUSH_SIGNAL in low and Urgency.low in classes and self._rule_low_rate > 0:
-            return Urgency.low, unit(
-                max(float(proba[classes.index(Urgency.low)]), self._rule_low_rate)
-            )
-        return Urgency(classes[index]), unit(proba[index])
+        label, confidence = serve_urgency(
+            classes, proba, bool(high), low, self._rule_high_rate, self._rule_low_rate
+        )
+        return Urgency(label), unit(confidence)
 
 
 def uncertain_fields(confidences: dict[str, float]) -> list[str]:

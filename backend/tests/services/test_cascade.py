@@ -149,11 +149,11 @@ def test_unsure_ticket_goes_to_the_llm_and_the_reason_says_which_field(
 
 
 def test_a_field_without_a_threshold_at_the_target_is_never_sure_enough() -> None:
-    """At 0.98 no urgency confidence reaches the target out of fold: every ticket asks the LLM."""
-    context = cascade.shared_context(0.98)
-    assert context.thresholds.values["urgency"] is None
+    """When no confidence reached the target out of fold, that field never lets a ticket stay
+    local, however confident the other field is."""
+    thresholds = cascade.Thresholds(0.98, {"category": 0.0, "urgency": None}, "out-of-fold")
     result = get_offline_analyzer().analyze(*CONFIDENT)
-    decision = cascade.decide(result, context.thresholds)
+    decision = cascade.decide(result, thresholds)
     assert not decision.local
     assert f"urgency {result.urgency_confidence:.2f}, no threshold reaches 0.98" in decision.reason
 

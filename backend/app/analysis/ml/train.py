@@ -50,10 +50,10 @@ from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
-    NO_RUSH_SIGNAL,
     TEXT_VERSION,
     OfflineAnalyzer,
 )
+from app.analysis.rules import NO_RUSH_SIGNAL
 from app.analysis.signals import (
     RULE_FEATURE_NAMES,
     find_low_urgency_signals,

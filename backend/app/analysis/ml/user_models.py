@@ -31,10 +31,14 @@ from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
-    NO_RUSH_SIGNAL,
     OfflineAnalyzer,
 )
-from app.analysis.signals import find_low_urgency_signals, find_urgency_signals
+from app.analysis.rules import serve_category, serve_urgency
+from app.analysis.signals import (
+    find_category_cue,
+    find_low_urgency_signals,
+    find_urgency_signals,
+)
 from app.analysis.text import model_text
 
 if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
@@ -128,25 +132,26 @@ def _served(
     field: str,
     classes: Sequence[str],
     proba: np.ndarray,
-    fired: np.ndarray,
-    rule_high_rate: float,
-    no_rush: np.ndarray | None = None,
-    rule_low_rate: float = 0.0,
+    signals: Sequence[tuple[bool, list[str], str | None]],
+    rule_info: Mapping[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and confidences as analyze() serves them (a high rule raises to high; "no rush"
-    without a high rule lowers to low)."""
-    labels = np.asarray(classes)[proba.argmax(axis=1)]
-    confidence = proba.max(axis=1)
-    if field == "urgency":
-        if no_rush is not None and "low" in classes and rule_low_rate > 0:
-            low_proba = proba[:, list(classes).index("low")]
-            lower = no_rush & ~fired
-            labels = np.where(lower, "low", labels)
-            confidence = np.where(lower, np.maximum(low_proba, rule_low_rate), confidence)
-        high = list(classes).index("high") if "high" in classes else None
-        high_proba = proba[:, high] if high is not None else np.zeros(len(proba))
-        labels = np.where(fired, "high", labels)
-        confidence = np.where(fired, np.maximum(high_proba, rule_high_rate), confidence)
+    """Labels and confidences as analyze() serves them (see `rules`); `signals` per row:
+    (a high rule fired, the low cues, the category cue)."""
+    served = [
+        serve_urgency(
+            classes,
+            row,
+            high,
+            low,
+            float(rule_info["high_rate"]),
+            float(rule_info.get("low_rate", 0.0)),
+        )
+        if field == "urgency"
+        else serve_category(classes, row, cue)
+        for row, (high, low, cue) in zip(proba, signals, strict=True)
+    ]
+    labels = np.array([label for label, _ in served])
+    confidence = np.array([value for _, value in served], dtype=np.float64)
     return labels, np.clip(confidence, 0.0, 1.0)
 
 
@@ -308,8 +313,10 @@ def fit(
         for field in FIELDS
     }
     rule_info = _rule_high_rate(texts, labels["urgency"])
-    fired = np.array([bool(find_urgency_signals(text)) for text in texts])
-    no_rush = np.array([NO_RUSH_SIGNAL in find_low_urgency_signals(text) for text in texts])
+    signals = [
+        (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
+        for text in texts
+    ]
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
@@ -319,10 +326,8 @@ def fit(
             field,
             result.fit.classes,
             result.oof_proba,
-            fired[result.rows],
-            float(rule_info["high_rate"]),
-            no_rush[result.rows],
-            float(rule_info["low_rate"]),
+            [signals[i] for i in result.rows],
+            rule_info,
         )
         truth = np.asarray(result.fit.classes)[result.targets]
         correct = served_labels == truth
