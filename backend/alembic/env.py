@@ -48,8 +48,10 @@ def _run_on(connection: Connection) -> None:
     only takes effect outside a transaction, so it is set first; the pool turns it back on
     at the next checkout (app.database), and dangling references fail the migration."""
     sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    if sqlite and not connection.in_transaction():
+        # On the driver's connection: through SQLAlchemy the pragma would open a transaction
+        # (app.database emits BEGIN), inside which SQLite ignores it.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     _configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
@@ -58,7 +60,7 @@ def _run_on(connection: Connection) -> None:
             if dangling:
                 raise RuntimeError(f"migration left dangling foreign keys: {dangling[:5]}")
     if sqlite and not connection.in_transaction():
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def run_migrations_online() -> None:
@@ -69,6 +71,8 @@ def run_migrations_online() -> None:
     engine = make_engine(config.attributes.get("database_url") or get_settings().database_url)
     with engine.connect() as connection:
         _run_on(connection)
+        # The PRAGMA began the connection's transaction, so Alembic's own did not commit.
+        connection.commit()
     engine.dispose()
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     data_dir: Path = BACKEND_DIR / "data"
     database_url: str = ""
     redis_url: str | None = None
+    # Celery's broker when it is not REDIS_URL, e.g. RabbitMQ: amqp://user:pass@host:5672/vhost.
+    broker_url: str | None = None
     # Unset outside production: generated once into the data directory (app/local_keys.py).
     secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
@@ -34,6 +36,9 @@ class Settings(BaseSettings):
         "http://localhost:5173",
     ]
     public_base_url: str = "http://127.0.0.1:8000"
+    # Where the API's processes and workers reach the API themselves (the built-in sandbox),
+    # when that differs from PUBLIC_BASE_URL (compose: http://api:8000). Unset: the public one.
+    internal_base_url: str | None = None
     # The address the API listens on (start.sh passes it to uvicorn).
     host: str = "127.0.0.1"
     sandbox_enabled: bool | None = None
@@ -48,6 +53,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_prices_json: str | None = None
+    # Pooled clients kept per upstream (Zendesk, LLM): one per account, least recently used out.
+    upstream_client_cache_size: int = Field(default=64, ge=1, le=10_000)
     batch_concurrency: int = Field(default=50, ge=1, le=500)
     # A job's lease: a worker that stops renewing it (killed) loses the job after this long.
     batch_lease_s: int = Field(default=60, ge=2)
@@ -60,12 +67,19 @@ class Settings(BaseSettings):
     # how many of a user's model versions are kept (the active one always is).
     retrain_cooldown_s: int = Field(default=600, ge=0)
     keep_model_versions: int = Field(default=5, ge=1, le=100)
+    # Synchronous upstream calls (POST /tickets/process, connection tests) in flight in one
+    # API process: per user (429 beyond) and in total (503 beyond), below the 40 threads.
+    processing_concurrency_per_user: int = Field(default=4, ge=1)
+    processing_concurrency_total: int = Field(default=24, ge=1)
     # Failed logins a minute per (email, client address) pair, and per address across emails.
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_attempts_per_address_per_minute: int = Field(default=30, ge=1)
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
     # addresses or networks, "*" for any; empty (default): none, loopback included.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = []
+    # /metrics on the API's port: open outside production; in production only with
+    # `Authorization: Bearer <METRICS_TOKEN>` (unset: 404, scrape `python -m app.observability`).
+    metrics_token: str = ""
     log_level: str = "INFO"
 
     @field_validator("cors_origins", mode="before")
@@ -136,11 +150,16 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_zendesk_url(self) -> str:
-        return f"{self.public_base_url.rstrip('/')}/sandbox/zendesk"
+        base_url = self.internal_base_url or self.public_base_url
+        return f"{base_url.rstrip('/')}/sandbox/zendesk"
 
     @property
     def celery_broker_url(self) -> str:
-        return self.redis_url or f"sqla+sqlite:///{self.data_dir / 'celery-broker.db'}"
+        return (
+            self.broker_url
+            or self.redis_url
+            or f"sqla+sqlite:///{self.data_dir / 'celery-broker.db'}"
+        )
 
     @property
     def celery_result_backend(self) -> str:

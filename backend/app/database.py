@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
@@ -27,6 +27,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy's recipe for pysqlite: stop the driver from managing transactions
+            # (it emits no BEGIN before a SELECT or a SAVEPOINT, and commits before DDL), so
+            # releasing a savepoint cannot commit and DDL is transactional; see _sqlite_begin.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -37,6 +41,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         def _foreign_keys_on(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
             # A migration turns them off on its connection; every checkout has them on.
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_size", 10)

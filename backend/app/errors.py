@@ -5,7 +5,11 @@ Shape: {"error": {"code": str, "message": str, "details": list | None, "request_
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+# When an upstream's 429 named no wait, how long clients are told to wait.
+DEFAULT_UPSTREAM_RETRY_AFTER_S = 30
 
 
 class AppError(Exception):
@@ -81,3 +85,19 @@ class UpstreamError(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+
+def upstream_rate_limited(
+    upstream: str, message: str, retry_after_s: float | None, *, code: str
+) -> ServiceUnavailable:
+    """An upstream's 429 that outlasted our retries: a 503 with the upstream's wait as
+    Retry-After (not a 502: nothing is broken, the client should come back later)."""
+    retry_after = (
+        max(1, math.ceil(retry_after_s)) if retry_after_s else DEFAULT_UPSTREAM_RETRY_AFTER_S
+    )
+    return ServiceUnavailable(
+        f"{upstream} is rate limiting this account; try again in {retry_after} s ({message})",
+        code=code,
+        headers={"Retry-After": str(retry_after)},
+        details={"retry_after_s": retry_after},
+    )

@@ -1,9 +1,15 @@
-"""Application factory: routers, middleware, exception handlers."""
+"""Application factory: routers, middleware, exception handlers, lifespan.
+
+`create_app(settings)` builds the API from the settings it is given (`create_app()` reads
+the environment). It never mounts the sandbox: the embedded default does (app/embedded.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
 from app.errors import AppError
+from app.integrations.factory import close_clients, configure_clients
 from app.middleware import (
     BodySizeLimitMiddleware,
     ProxyHeadersMiddleware,
@@ -25,8 +32,10 @@ from app.middleware import (
     request_id_var,
 )
 from app.observability import configure_logging
-from app.rate_limit import LoginRateLimiter
+from app.rate_limit import LoginRateLimiter, ProcessingLimiter
 from app.schemas import ErrorResponse
+from app.text_guard import UnstorableTextMiddleware
+from app.web import install_web
 
 logger = logging.getLogger("app")
 
@@ -173,9 +182,21 @@ def document_error_responses(app: FastAPI) -> None:
 NO_DATABASE_PATHS = frozenset({"/health", "/metrics"})
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the upstream client caches at start-up; close their pooled clients at shutdown."""
+    configure_clients(app.state.settings)
+    try:
+        yield
+    finally:
+        close_clients()
+
+
 def create_app(config: Settings | None = None) -> FastAPI:
+    """The API configured by `config` (default: the settings read from the environment)."""
     config = config or get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="Ticket Triage",
         version="0.1.0",
         description=(
@@ -183,6 +204,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
             "tags and an internal note back. Authorize with POST /auth/login."
         ),
     )
+    app.state.settings = config
     configure_logging(config.log_level)
     install_error_handlers(app)
     app.state.login_limiter = LoginRateLimiter(
@@ -190,7 +212,12 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
-    # Outermost last: security headers, request id + access log, CORS, body limit.
+    app.state.processing_limiter = ProcessingLimiter(
+        config.processing_concurrency_per_user, config.processing_concurrency_total
+    )
+    # Outermost last: security headers, proxy headers, request id + access log, CORS, body
+    # limit, unstorable text.
+    app.add_middleware(UnstorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -213,9 +240,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(settings.router)
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
-    if config.sandbox_enabled:
-        from sandbox.zendesk import create_zendesk_app
-
-        # The built-in Zendesk sandbox: users without a Zendesk account process its tickets.
-        app.mount("/sandbox/zendesk", create_zendesk_app())
+    install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app

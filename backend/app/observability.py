@@ -4,8 +4,10 @@ Metrics: HTTP requests per route template, tickets analysed, LLM tokens and cost
 errors, batch job durations and, when Redis is the broker, the queue depth. With
 `PROMETHEUS_MULTIPROC_DIR` set (before start) the API workers and Celery workers write to
 that directory and `/metrics` adds them all up. The directory may be shared by several
-hosts (the API and worker containers of docker compose): each process's files are named
-after its host as well as its pid, since pids repeat from one container to the next.
+hosts (the API and worker containers of docker compose), whose pids repeat from one
+container to the next: each host writes in a subdirectory of its own (prometheus_client's
+public multiprocess mode names files by pid), and `/metrics` merges every host's files.
+`python -m app.observability --port 9100` serves the same sum on a port of its own.
 
 Logs: one JSON object per line (time, level, logger, message, request_id and the record's
 extras). Callers log ids, counts and durations, never secrets, tokens or ticket text.
@@ -13,6 +15,7 @@ extras). Callers log ids, counts and durations, never secrets, tokens or ticket 
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -22,9 +25,34 @@ import threading
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from prometheus_client import (
+HOST_DIRECTORY_PREFIX = "host-"
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _metrics_root_and_own_directory() -> tuple[Path, Path] | None:
+    """The shared multiprocess directory and this host's subdirectory of it (None: not in
+    multiprocess mode). Processes started by this one inherit the subdirectory."""
+    configured = os.environ.get(MULTIPROC_VARIABLE)
+    if not configured:
+        return None
+    directory = Path(configured)
+    if directory.name.startswith(HOST_DIRECTORY_PREFIX):
+        return directory.parent, directory
+    host = socket.gethostname().replace(os.sep, "-")
+    return directory, directory / f"{HOST_DIRECTORY_PREFIX}{host}"
+
+
+_multiprocess = _metrics_root_and_own_directory()
+if _multiprocess is not None:
+    # Before prometheus_client opens any value file (it reads the variable per metric).
+    _multiprocess[1].mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_VARIABLE] = str(_multiprocess[1])
+
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -32,9 +60,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client import values as metric_values
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
+from prometheus_client.registry import Collector  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,15 +79,6 @@ UNMATCHED_ROUTE = "unmatched"
 
 # --- metrics -------------------------------------------------------------------------------
 
-
-def metrics_process_id() -> str:
-    """This process's name in the multiprocess directory: host and pid ("_" separates fields)."""
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
-
-
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # Before any metric exists: each one's value files are opened when it is created.
-    metric_values.ValueClass = metric_values.MultiProcessValue(metrics_process_id)
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by route template", ["method", "route", "status"]
@@ -190,13 +209,22 @@ def _redis_client(url: str) -> Any:
         return client
 
 
+class AllHostsCollector(Collector):
+    """Every process's values on every host sharing the multiprocess directory, added up."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def collect(self) -> Iterator[Any]:
+        files = sorted(str(path) for path in self.root.glob("**/*.db"))
+        return iter(MultiProcessCollector.merge(files, accumulate=True))
+
+
 def render_metrics(redis_url: str | None) -> bytes:
     """The Prometheus text exposition of this process (or of all processes, multiprocess)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
+    if _multiprocess is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        registry.register(AllHostsCollector(_multiprocess[0]))
         output = generate_latest(registry)
     else:
         output = generate_latest(REGISTRY)
@@ -291,3 +319,43 @@ def log_access(method: str, route: str, status: int, duration_s: float) -> None:
         duration_ms,
         extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms},
     )
+
+
+# --- a metrics port of its own ---------------------------------------------------------------
+
+
+def serve_metrics(host: str, port: int, redis_url: str | None) -> None:
+    """Serve `/metrics` (the sum of every process) on its own port, away from the API's."""
+
+    class MetricsHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/", "/metrics"):
+                self.send_error(404)
+                return
+            body = render_metrics(redis_url)
+            self.send_response(200)
+            self.send_header("Content-Type", METRICS_CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    ThreadingHTTPServer((host, port), MetricsHandler).serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=serve_metrics.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    arguments = parser.parse_args()
+    if _multiprocess is None:
+        parser.error(f"{MULTIPROC_VARIABLE} must name the directory the processes write to")
+    from app.config import get_settings
+
+    serve_metrics(arguments.host, arguments.port, get_settings().redis_url)
+
+
+if __name__ == "__main__":
+    main()

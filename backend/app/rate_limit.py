@@ -1,4 +1,5 @@
-"""Login throttling that cannot be used to lock a victim out (as OWASP advises).
+"""Login throttling that cannot be used to lock a victim out (as OWASP advises), and the
+bound on synchronous upstream work in flight (ProcessingLimiter, at the end).
 
 Three counters per try, all keyed by hashes (neither emails nor addresses are stored):
 - the (email, client address) pair: `pair_limit` tries a minute, then 429 for that pair
@@ -24,10 +25,12 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import TooManyRequests
+from app.errors import ServiceUnavailable, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -267,3 +270,51 @@ class LoginRateLimiter:
                     type(exc).__name__,
                 )
         return getattr(self.memory, method)(*args)
+
+
+class ProcessingLimiter:
+    """Synchronous upstream work in flight (processing a ticket, a connection test): at most
+    `per_user` calls of one user (429) and `total` of everyone (503) in this process.
+
+    Each such call holds a worker thread, and often a database connection, while Zendesk
+    or the LLM answers, which may take a minute; without a bound, one tenant with a slow
+    upstream takes every thread and connection and every other request waits.
+    """
+
+    def __init__(self, per_user: int, total: int, *, retry_after_s: int = 5) -> None:
+        self.per_user = per_user
+        self.total = total
+        self.retry_after_s = retry_after_s
+        self._by_user: dict[int, int] = {}
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, user_id: int) -> Iterator[None]:
+        headers = {"Retry-After": str(self.retry_after_s)}
+        with self._lock:
+            if self._by_user.get(user_id, 0) >= self.per_user:
+                raise TooManyRequests(
+                    f"You have {self.per_user} calls of this kind in progress; wait for one to "
+                    "finish (or use POST /tickets/process-batch for many tickets)",
+                    headers=headers,
+                    details={"limit": self.per_user, "retry_after_s": self.retry_after_s},
+                )
+            if self._in_flight >= self.total:
+                raise ServiceUnavailable(
+                    "Too many calls of this kind are in progress; try again shortly",
+                    headers=headers,
+                    details={"retry_after_s": self.retry_after_s},
+                )
+            self._by_user[user_id] = self._by_user.get(user_id, 0) + 1
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                remaining = self._by_user[user_id] - 1
+                if remaining:
+                    self._by_user[user_id] = remaining
+                else:
+                    del self._by_user[user_id]

@@ -13,13 +13,18 @@ import socket
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
-from app import observability
-from app.broker import transport_for
+from app import broker, observability
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
+from app.integrations.factory import close_clients, configure_clients
 from app.services import batch_service
 
 logger = logging.getLogger(__name__)
@@ -29,7 +34,7 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
     """Redis: acks_late + a visibility timeout redeliver the task of a worker that died
     (SIGKILL, lost machine) to another worker; sweep for such tasks often enough that the
     timeout, not the sweep period, decides. (The SQLite broker keeps its own defaults.)"""
-    if not settings.redis_url:
+    if not settings.celery_broker_url.startswith(("redis://", "rediss://")):
         return {}
     timeout = settings.celery_visibility_timeout_s
     return {
@@ -39,8 +44,8 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
     }
 
 
-def create_celery() -> Celery:
-    settings = get_settings()
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Celery(
         "ticket_triage", broker=settings.celery_broker_url, backend=settings.celery_result_backend
@@ -55,7 +60,6 @@ def create_celery() -> Celery:
         task_track_started=True,
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport=transport_for(settings.celery_broker_url),
         broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
@@ -65,7 +69,9 @@ def create_celery() -> Celery:
 
 # JSON logs like the API's (connecting the signal stops Celery configuring its own).
 setup_logging.connect(observability.configure_worker_logging)
-celery_app = create_celery()
+# The worker's one context: the settings read once here, passed to what it builds.
+worker_settings = get_settings()
+celery_app = create_celery(worker_settings)
 app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
 celery_app.conf.include = [
@@ -74,6 +80,24 @@ celery_app.conf.include = [
     "app.tasks_llm_batch",
     "app.analysis.tasks",
 ]
+
+
+@worker_init.connect
+def _consume_through_our_transports(**_signal_kwargs: object) -> None:
+    """Workers consume through app.broker's transports (kombu defects worked around, see
+    there); publishers (the API, tests) keep kombu's own, which write the same messages.
+    SQLite broker: messages a killed worker took and never acknowledged go back to the
+    queue when a worker starts alone on it (Redis redelivers them after its visibility
+    timeout instead)."""
+    settings = get_settings()
+    broker_url, transport = broker.celery_broker(celery_app.conf.broker_url)
+    if transport is None:
+        return
+    celery_app.conf.update(broker_url=broker_url, broker_transport=transport)
+    if transport == broker.SQLITE_TRANSPORT:
+        requeued = broker.requeue_orphaned(broker_url, settings.data_dir)
+        if requeued:
+            logger.warning("requeued %d tasks a stopped worker had not finished", requeued)
 
 
 @worker_init.connect
@@ -87,6 +111,17 @@ def _preload_models(**_signal_kwargs: object) -> None:
     # reach, full collections in the children stop walking them (and stop touching their
     # pages, which stay shared copy-on-write with the parent).
     gc.freeze()
+
+
+@worker_process_init.connect
+def _configure_clients(**_signal_kwargs: object) -> None:
+    configure_clients(worker_settings)
+
+
+@worker_process_shutdown.connect
+def _close_clients(**_signal_kwargs: object) -> None:
+    """Close the pooled upstream clients of a pool process that exits."""
+    close_clients()
 
 
 def worker_id(hostname: str | None) -> str:

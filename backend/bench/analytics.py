@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     if not reuse:
         recreate_database(args.database_url)
     engine = get_engine()
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         upgrade_head(connection)
 
     app = create_app()

@@ -99,7 +99,7 @@ def recreate_database(url: str) -> None:
         connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
     engine = make_engine(url)
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         upgrade_head(connection)
     engine.dispose()
 

@@ -122,7 +122,7 @@ def main() -> None:
         create_zendesk_app,
     )
 
-    with get_engine().begin() as connection:
+    with get_engine().connect() as connection:
         upgrade_head(connection)
     redis.Redis.from_url(args.redis_url).flushdb()
 

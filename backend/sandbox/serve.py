@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -10,6 +11,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+
+def env_int(name: str, default: int | None = None) -> int | None:
+    """An integer setting from the environment (simulator limits), `default` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
 def free_port() -> int:

@@ -34,4 +34,10 @@ if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_digest" ]; then
     -r "$_repo_root/backend/$_requirements"
   echo "$_digest" >"$_stamp"
 fi
+# The package itself, editable: installs the operator's `triage` command into the venv.
+if [ ! -x "$VENV_DIR/bin/triage" ]; then
+  "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    -e "$_repo_root/backend" >/dev/null 2>&1 ||
+    echo "note: could not install the triage command; use: python -m app.cli" >&2
+fi
 export PATH="$VENV_DIR/bin:$PATH"

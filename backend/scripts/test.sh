@@ -19,4 +19,6 @@ pytest -q "$@"
 echo "== pytest on SQLite"
 TEST_DATABASE_URL=sqlite pytest -q -m "not postgres_only" tests/api tests/test_migrations.py "$@"
 
+"$backend/../frontend/scripts/test.sh"  # the dashboard: lint, types, client, vitest, e2e
+
 echo "test suite passed in $(($(date +%s) - started)) s"

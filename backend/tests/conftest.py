@@ -71,7 +71,7 @@ def engine() -> Iterator[Engine]:
     except Exception as exc:  # a failure, never a skip
         pytest.exit(f"test database {engine.url!r} is unreachable: {exc}", returncode=3)
     reset_schema(engine)
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         upgrade_head(connection)
     yield engine
 

@@ -1,5 +1,6 @@
 """Migrations build the schema on a fresh database and match the models exactly."""
 
+import os
 import tempfile
 from collections.abc import Iterator
 
@@ -30,7 +31,8 @@ def fresh_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     admin = make_engine(
         base_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
-    name = f"{base_url.database}_migrations"  # beside the suite's own test database
+    # Beside the suite's own test database, one per process: parallel runs never share it.
+    name = f"{base_url.database}_migrations_{os.getpid()}"
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         connection.execute(text(f"CREATE DATABASE {name}"))
@@ -43,7 +45,7 @@ def fresh_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 
 def test_upgrade_builds_every_table_and_matches_models(fresh_engine: Engine) -> None:
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     tables = set(inspect(fresh_engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -53,12 +55,12 @@ def test_upgrade_builds_every_table_and_matches_models(fresh_engine: Engine) -> 
 
 
 def test_downgrade_then_upgrade_round_trips(fresh_engine: Engine) -> None:
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         downgrade_base(connection)
     assert set(inspect(fresh_engine).get_table_names()) <= {"alembic_version"}
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     assert "tickets" in inspect(fresh_engine).get_table_names()
 
@@ -67,7 +69,7 @@ def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
     fresh_engine: Engine,
 ) -> None:
     """0025 rebuilds `users` on SQLite (for AUTOINCREMENT): rows that reference users stay."""
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         command.upgrade(alembic_config(connection), "0010")
     with fresh_engine.begin() as connection:
         for n in (1, 2, 3):
@@ -90,7 +92,7 @@ def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
                 ),
                 {"id": user_id},
             )
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     with fresh_engine.begin() as connection:
         assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -79,8 +81,20 @@ def options_of(row: IntegrationSettings | None) -> ProcessingOptions:
     )
 
 
-def zendesk_target(row: IntegrationSettings | None) -> ZendeskTarget:
-    """The Zendesk account to use; the built-in sandbox when none is set and it is enabled."""
+def sandbox_api_token(user_id: int | None) -> str:
+    """The user's own account in the built-in sandbox (its demo account if no user)."""
+    if user_id is None:
+        return SANDBOX_API_TOKEN
+    # The format sandbox.zendesk.builtin.tenant_api_token verifies (the worker does not
+    # ship the sandbox); tests check the two agree.
+    key = get_settings().secret_key.encode()
+    mac = hmac.new(key, f"sandbox-tenant:{user_id}".encode(), hashlib.sha256).hexdigest()
+    return f"sbx-{user_id}-{mac[:32]}"
+
+
+def zendesk_target(row: IntegrationSettings | None, *, user_id: int | None = None) -> ZendeskTarget:
+    """The Zendesk account to use; the built-in sandbox when none is set and it is enabled
+    (the user's own sandbox account: `user_id` names the user when there is no row)."""
     settings = get_settings()
     token = decrypted(row.zendesk_api_token_encrypted) if row else None
     if row is not None and row.zendesk_url and row.zendesk_email and token:
@@ -96,7 +110,10 @@ def zendesk_target(row: IntegrationSettings | None) -> ZendeskTarget:
     if settings.sandbox_enabled and (row is None or not row.zendesk_url):
         return ZendeskTarget(
             base_url=settings.sandbox_zendesk_url,
-            credentials=ZendeskCredentials(email=SANDBOX_EMAIL, api_token=SANDBOX_API_TOKEN),
+            credentials=ZendeskCredentials(
+                email=SANDBOX_EMAIL,
+                api_token=sandbox_api_token(row.user_id if row is not None else user_id),
+            ),
             is_sandbox=True,
         )
     missing = [
@@ -125,7 +142,7 @@ def llm_target(row: IntegrationSettings | None) -> LLMTarget | None:
 def resolve(*, db: Session, user_id: int) -> ResolvedIntegration:
     row = get_row(db=db, user_id=user_id)
     return ResolvedIntegration(
-        zendesk=zendesk_target(row), llm=llm_target(row), options=options_of(row)
+        zendesk=zendesk_target(row, user_id=user_id), llm=llm_target(row), options=options_of(row)
     )
 
 

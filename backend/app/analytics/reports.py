@@ -8,13 +8,10 @@ zone everything is aggregated from the raw rows.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,24 +44,6 @@ EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
 LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 RECENT_LIMIT = 10
 RATED_FIELDS = ("category", "urgency", "sentiment")
-EXPORT_HEADER = (
-    "zendesk_ticket_id",
-    "subject",
-    "category",
-    "urgency",
-    "sentiment",
-    "confidence",
-    "source",
-    "cost_usd",
-    "processing_time_ms",
-    "analysed_at",
-    "feedback_category",
-    "feedback_urgency",
-    "feedback_sentiment",
-    "feedback_at",
-)
-EXPORT_BATCH_ROWS = 2000
-_SPREADSHEET_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -388,70 +367,6 @@ def distribution_report(db: Session, window: Window, field_name: str) -> dict[st
         "period": window.period(),
         "distribution": distribution(period_totals(db, window), field_name),
     }
-
-
-# --- CSV export -----------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Decimal):
-        return format(value.quantize(MONEY_QUANTUM), "f")
-    return getattr(value, "value", value)
-
-
-def _safe_text(value: str) -> str:
-    """Text from outside must not run as a spreadsheet formula when the file is opened."""
-    return "'" + value if value.startswith(_SPREADSHEET_FORMULA_PREFIXES) else value
-
-
-def export_csv(db: Session, window: Window) -> Iterator[str]:
-    """The period's analyses as CSV chunks, read in batches from a server-side cursor."""
-    query = (
-        select(
-            Ticket.zendesk_ticket_id,
-            Ticket.subject,
-            TicketAnalysis.category,
-            TicketAnalysis.urgency,
-            TicketAnalysis.sentiment,
-            TicketAnalysis.confidence,
-            TicketAnalysis.source,
-            TicketAnalysis.cost_usd,
-            TicketAnalysis.processing_time_ms,
-            TicketAnalysis.created_at,
-            TicketAnalysis.feedback_category,
-            TicketAnalysis.feedback_urgency,
-            TicketAnalysis.feedback_sentiment,
-            TicketAnalysis.feedback_at,
-        )
-        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-        .where(
-            TicketAnalysis.user_id == window.user_id,
-            TicketAnalysis.created_at >= window.start,
-            TicketAnalysis.created_at < window.end,
-        )
-        .order_by(TicketAnalysis.created_at, TicketAnalysis.id)
-        .execution_options(yield_per=EXPORT_BATCH_ROWS)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    yield buffer.getvalue()
-    result = db.execute(query)
-    try:
-        for batch in result.partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            for row in batch:
-                cells = [_cell(value) for value in row]
-                cells[1] = _safe_text(cells[1])
-                writer.writerow(cells)
-            yield buffer.getvalue()
-    finally:
-        result.close()
 
 
 # --- feedback ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.analytics import reports
+from app.analytics import export, reports
 from app.api.deps import UNAUTHORIZED
 from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep, get_db
@@ -60,7 +60,7 @@ def export_csv(window: PeriodDep, db: StreamingSessionDep) -> StreamingResponse:
     """The period's analyses as CSV, streamed (one row per ticket, feedback included)."""
     filename = f"analyses-{window.start:%Y%m%d}-{window.end:%Y%m%d}.csv"
     return StreamingResponse(
-        reports.export_csv(db, window),
+        export.export_csv(db, window),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.config import get_settings
+from app.api.deps import SettingsDep
 from app.schemas import HealthStatus, ReadinessStatus
 from app.services.health import readiness
 
@@ -23,9 +23,9 @@ def health() -> HealthStatus:
     response_model=ReadinessStatus,
     responses={503: {"model": ReadinessStatus, "description": "A dependency is down"}},
 )
-def ready() -> JSONResponse:
+def ready(settings: SettingsDep) -> JSONResponse:
     """The database (and Redis, when configured) can be reached."""
-    checks = readiness(get_settings())
+    checks = readiness(settings)
     healthy = all(value == "ok" for value in checks.values())
     body = ReadinessStatus(status="ok" if healthy else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

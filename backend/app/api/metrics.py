@@ -1,14 +1,19 @@
 """Prometheus metrics in the text exposition format.
 
-Not authenticated, like most scrape targets: it exposes counts and latencies, never user
-data. Keep it off the public network (reverse-proxy rule) where that matters.
+It exposes counts and latencies, never user data. Outside production it is open, like most
+scrape targets; in production the API's port answers it only to `Authorization: Bearer
+<METRICS_TOKEN>` (404 otherwise), and the metrics port of its own (`python -m
+app.observability`, compose's `metrics` service) serves it on the internal network.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
 
-from app.config import get_settings
+from fastapi import APIRouter, Request, Response
+
+from app.api.deps import SettingsDep
+from app.errors import NotFound
 from app.observability import METRICS_CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["ops"])
@@ -19,7 +24,13 @@ router = APIRouter(tags=["ops"])
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-def metrics() -> Response:
+def metrics(request: Request, settings: SettingsDep) -> Response:
     """Request counts and latencies per route, tickets processed, LLM tokens and cost,
     upstream errors, batch job durations and the queue depth."""
-    return Response(render_metrics(get_settings().redis_url), media_type=METRICS_CONTENT_TYPE)
+    if settings.env == "production" or settings.metrics_token:
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not settings.metrics_token or not hmac.compare_digest(
+            supplied.encode(), settings.metrics_token.encode()
+        ):
+            raise NotFound("Not found")
+    return Response(render_metrics(settings.redis_url), media_type=METRICS_CONTENT_TYPE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -10,7 +9,8 @@ from fastapi import Depends, Query
 from app.analytics import reports
 from app.analytics.reports import Window
 from app.auth import CurrentUser
-from app.schemas import ErrorResponse
+from app.schemas import ErrorResponse, IsoDateTime
+from app.time_zones import user_time_zones
 
 BAD_PERIOD: dict[int | str, dict[str, Any]] = {
     422: {
@@ -26,13 +26,17 @@ BAD_PERIOD: dict[int | str, dict[str, Any]] = {
 def period(
     user: CurrentUser,
     start: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(description="Inclusive; default end - 30 days. Without an offset: local time"),
     ] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive; default now")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Exclusive; default now")] = None,
     tz: Annotated[
         str | None,
-        Query(max_length=64, description="IANA time zone for days; default your saved one"),
+        Query(
+            max_length=64,
+            description="IANA time zone for days; default your saved one",
+            json_schema_extra={"enum": sorted(user_time_zones())},
+        ),
     ] = None,
 ) -> Window:
     return reports.resolve_window(user=user, start=start, end=end, tz=tz)

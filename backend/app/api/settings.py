@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.accounts import settings_service
-from app.api.deps import UNAUTHORIZED
+from app.api.deps import BUSY, PROCESSING_SLOT, UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas import ErrorResponse
@@ -65,7 +65,8 @@ def integration_status(user: CurrentUser, db: SessionDep) -> IntegrationsStatus:
 @router.post(
     "/zendesk/test",
     response_model=ZendeskTestResult,
-    responses=NOT_CONFIGURED,
+    responses={**NOT_CONFIGURED, **BUSY},
+    dependencies=[PROCESSING_SLOT],
     description="Sign in to Zendesk (GET /api/v2/users/me) and report the user and role."
     + CONNECTION_TEST_NOTE,
 )
@@ -76,7 +77,8 @@ def zendesk_connection_test(user: CurrentUser, db: SessionDep) -> ZendeskTestRes
 @router.post(
     "/openai/test",
     response_model=OpenAITestResult,
-    responses=NOT_CONFIGURED,
+    responses={**NOT_CONFIGURED, **BUSY},
+    dependencies=[PROCESSING_SLOT],
     description="Retrieve the chosen model (GET /v1/models/{model}) with the saved key."
     + CONNECTION_TEST_NOTE,
 )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.analytics.reports import to_utc
-from app.api.deps import NOT_FOUND, UNAUTHORIZED
+from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
@@ -18,6 +17,7 @@ from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
     ErrorResponse,
+    IsoDateTime,
     JobList,
     JobOut,
     ProcessRequest,
@@ -46,12 +46,29 @@ UPSTREAM_ERRORS = {
     400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
     404: {"model": ErrorResponse, "description": "Ticket not found in Zendesk"},
     502: {"model": ErrorResponse, "description": "Zendesk unreachable or failing"},
+    503: {
+        "model": ErrorResponse,
+        "description": (
+            "Zendesk rate limited this account (429 after retries; code zendesk_rate_limited),"
+            " too many calls of this kind in progress on this server, or the database is"
+            " unavailable: wait for Retry-After"
+        ),
+    },
 }
 
 
-@router.post("/process", response_model=ProcessResponse, responses=UPSTREAM_ERRORS)
+@router.post(
+    "/process",
+    response_model=ProcessResponse,
+    responses={**UPSTREAM_ERRORS, 429: BUSY[429]},
+    dependencies=[PROCESSING_SLOT],
+)
 def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> ProcessResponse:
-    """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back."""
+    """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back.
+
+    An LLM that fails or rate limits (429 after retries) does not fail the call: the offline
+    model answers (`source` = `fallback`, the reason in the processing log). A write-back
+    that fails is reported in `write_back_status`; the analysis is kept."""
     result = ticket_processor.process_ticket(
         db=db, user_id=user.id, zendesk_ticket_id=body.ticket_id
     )
@@ -122,6 +139,13 @@ def process_batch(
     return job_out(job)
 
 
+@router.get("/process", include_in_schema=False)
+@router.get("/process-batch", include_in_schema=False)
+def post_only() -> None:
+    """These paths take POST only; without this, GET would be read as /tickets/{ticket_id}."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
+
+
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
     user: CurrentUser, db: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
@@ -151,10 +175,11 @@ def list_tickets(
     source: AnalysisSource | None = None,
     status: ZendeskStatus | None = None,
     start: Annotated[
-        datetime | None, Query(description="updated at or after; without an offset: local time")
+        IsoDateTime | None,
+        Query(description="updated at or after; without an offset: local time"),
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="updated before; without an offset: local time")
+        IsoDateTime | None, Query(description="updated before; without an offset: local time")
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the subject")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,

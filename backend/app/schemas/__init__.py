@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -23,6 +25,26 @@ def _reject_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _reject_numbers(value: object) -> object:
+    """Pydantic reads a number as seconds since 1970 (`end=0.5` is 1970-01-01): refuse it,
+    a date is written as a date."""
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError(
+            "must be an ISO 8601 date or date-time such as 2025-03-01 or "
+            "2025-03-01T08:00:00Z, not a number"
+        )
+    return value
+
+
+# A date-time in a query parameter: ISO 8601 only (no Unix timestamps).
+IsoDateTime = Annotated[datetime, BeforeValidator(_reject_numbers)]
 
 
 # The largest ticket id the API accepts anywhere (paths, bodies, webhooks): 2**53, the top of

@@ -27,8 +27,8 @@ from app.analysis.offline_analyzer import OfflineAnalysis
 from app.analysis.pii import redact
 from app.config import get_settings
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
-from app.integrations.llm import pricing as llm_pricing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -62,16 +62,13 @@ class AnalysisOutcome:
 
 
 def build_llm_analyzer(target: LLMTarget, options: ProcessingOptions) -> LLMAnalyzer:
-    settings = get_settings()
-    return LLMAnalyzer(
+    return factory.llm_analyzer(
+        get_settings(),
         api_key=target.api_key,
         model=target.model,
         base_url=target.base_url,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
         redact_pii=options.redact_pii,
         reply_draft=options.reply_draft,
-        prices=llm_pricing.load_prices(settings.llm_prices_json),
     )
 
 

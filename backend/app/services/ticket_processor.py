@@ -17,14 +17,15 @@ from app import observability
 from app.accounts import integrations
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
-from app.errors import AppError, NotFound, UpstreamError
+from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
+from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer
 from app.integrations.zendesk import (
     ZendeskAuthError,
     ZendeskClient,
     ZendeskError,
     ZendeskNotFound,
-    get_client,
+    ZendeskRateLimited,
 )
 from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
 from app.services import analysis_service, ticket_store, writeback
@@ -104,15 +105,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def zendesk_client(target: ZendeskTarget) -> ZendeskClient:
-    settings = get_settings()
-    return get_client(
-        target.base_url,
-        target.credentials,
-        requests_per_minute=settings.zendesk_requests_per_minute,
-        timeout_s=settings.zendesk_timeout_s,
-        max_retries=settings.zendesk_max_retries,
-        backoff_base_s=settings.zendesk_backoff_base_s,
-    )
+    return factory.zendesk_client(get_settings(), target.base_url, target.credentials)
 
 
 def llm_analyzer(integration: ResolvedIntegration) -> LLMAnalyzer | None:
@@ -127,6 +120,10 @@ def zendesk_failure(exc: ZendeskError, zendesk_ticket_id: int) -> AppError:
         return NotFound(
             f"Ticket {zendesk_ticket_id} was not found in Zendesk: {exc.message}",
             code="zendesk_not_found",
+        )
+    if isinstance(exc, ZendeskRateLimited):
+        return upstream_rate_limited(
+            "Zendesk", exc.message, exc.retry_after_s, code="zendesk_rate_limited"
         )
     if isinstance(exc, ZendeskAuthError):
         return UpstreamError(

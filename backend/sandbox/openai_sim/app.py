@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import copy
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -16,8 +15,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.openai_sim.common import FAULT_KINDS, SIM_API_KEY, RecordedCall, SimResponse, _error
-from sandbox.openai_sim.simulator import OpenAISimulator
+from sandbox.openai_sim.limits import rate_limited, rate_limited_tokens
+from sandbox.openai_sim.simulator import DEFAULT_RPM, DEFAULT_TPM, OpenAISimulator
 from sandbox.openai_sim.streaming import sse_events
+from sandbox.serve import env_int
 
 
 def _json_response(result: SimResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
@@ -47,10 +48,11 @@ def create_openai_app(sim: OpenAISimulator | None = None) -> FastAPI:
         if denied is not None:
             call.status = denied.status
             return _json_response(denied)
+        key = str(request.headers.get("authorization", "")).partition(" ")[2].strip()
         if not isinstance(body, dict):
             result = _error(400, "We could not parse the JSON body of your request.")
             call.status = result.status
-            return _json_response(result)
+            return _json_response(result, sim.limit_headers(key))
 
         fault = sim.take_fault()
         call.fault = fault
@@ -63,20 +65,20 @@ def create_openai_app(sim: OpenAISimulator | None = None) -> FastAPI:
             failure = sim.status_fault(fault, model_id)
             if failure is not None:
                 call.status, call.response = failure.status, failure.body
-                return _json_response(failure)
+                return _json_response(failure, sim.limit_headers(key))
 
         result = sim.complete(body, fault)
-        tokens = int(result.body.get("usage", {}).get("total_tokens", 0))
-        limit_headers, wait_s = sim.count_request(tokens)
-        if wait_s is not None:
-            result = _error(
-                429,
-                f"Rate limit reached for {model_id} in organization org-sim on requests per min "
-                f"(RPM): Limit {sim.rate_limit_requests}. Please try again in {wait_s:.3g}s.",
-                type_="requests",
-                code="rate_limit_exceeded",
-                headers={"retry-after": str(max(1, math.ceil(wait_s)))},
-            )
+        limit_headers = sim.limit_headers(key)
+        if result.status == 200:
+            admission = sim.count_request(rate_limited_tokens(body, result.body), key)
+            limit_headers = admission.headers
+            if admission.wait_s is not None:
+                result = rate_limited(
+                    model_id,
+                    admission,
+                    rpm=sim.rate_limit_requests,
+                    tpm=sim.rate_limit_tokens,
+                )
         call.status, call.response = result.status, copy.deepcopy(result.body)
         processing = {"openai-processing-ms": str(round(sim.latency_s * 1000) + 1)}
         if result.status == 200 and body.get("stream") is True:
@@ -215,7 +217,18 @@ def main(argv: list[str] | None = None) -> None:
         help=f"random fault rate, e.g. 429=0.05 (kinds: {', '.join(FAULT_KINDS)})",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rpm", type=int, default=10_000, help="requests per minute limit")
+    parser.add_argument(
+        "--rpm",
+        type=int,
+        default=env_int("OPENAI_SIM_RPM", DEFAULT_RPM),
+        help=f"requests per minute per key (env OPENAI_SIM_RPM; default {DEFAULT_RPM})",
+    )
+    parser.add_argument(
+        "--tpm",
+        type=int,
+        default=env_int("OPENAI_SIM_TPM", DEFAULT_TPM),
+        help=f"tokens per minute per key (env OPENAI_SIM_TPM; default {DEFAULT_TPM})",
+    )
     parser.add_argument(
         "--batch-delay", type=float, default=0.0, help="seconds before a batch completes"
     )
@@ -231,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         fault_rates=rates,
         seed=args.seed,
         rate_limit_requests=args.rpm,
+        rate_limit_tokens=args.tpm,
         batch_delay_s=args.batch_delay,
     )
     uvicorn.run(create_openai_app(sim), host=args.host, port=args.port, log_level="info")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,12 +17,17 @@ from sandbox.openai_sim.common import (
     SimModel,
     SimResponse,
     _check_rates,
-    _duration,
     _error,
 )
 from sandbox.openai_sim.completions import CompletionsMixin
 from sandbox.openai_sim.faults import FaultsMixin
 from sandbox.openai_sim.heuristics import Labeller, _analyse
+from sandbox.openai_sim.limits import Admission, KeyLimits
+
+DEFAULT_RPM = 10_000
+DEFAULT_TPM = 10_000_000
+"""Nominal limits per key: high enough that nothing is refused unless a test or bench
+lowers them (constructor, attributes, or OPENAI_SIM_RPM / OPENAI_SIM_TPM for the CLI)."""
 
 
 class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
@@ -40,8 +44,8 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
         retry_after_s: float = 1.0,
         fault_rates: Mapping[str, float] | None = None,
         seed: int = 0,
-        rate_limit_requests: int = 10_000,
-        rate_limit_tokens: int = 10_000_000,
+        rate_limit_requests: int = DEFAULT_RPM,
+        rate_limit_tokens: int = DEFAULT_TPM,
         labeller: Labeller = _analyse,
     ) -> None:
         """`labeller` turns a request's messages into the labels the simulated model answers
@@ -83,7 +87,7 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
             self._queued: deque[str] = deque()
             self._calls: list[RecordedCall] = []
             self._prefix_cache: set[tuple[str, int, str]] = set()
-            self._window: deque[tuple[float, int]] = deque()
+            self._limits = KeyLimits()
             self.batch_delay_s: float = config["batch_delay_s"]
             self.labeller: Labeller = config["labeller"]
             self._files: dict[str, SimFile] = {}
@@ -139,27 +143,16 @@ class OpenAISimulator(CompletionsMixin, BatchesMixin, FaultsMixin):
             self._calls.append(call)
         return call
 
-    def count_request(self, tokens: int) -> tuple[dict[str, str], float | None]:
-        """Count the request in the sliding minute; returns headers and, when over the
-        limit, the seconds until a slot frees up."""
-        now = time.monotonic()
+    def count_request(self, tokens: int, key: str = "") -> Admission:
+        """Count a request of `tokens` against `key`'s RPM and TPM (sliding minute)."""
         with self._lock:
-            while self._window and now - self._window[0][0] >= 60:
-                self._window.popleft()
-            used_requests = len(self._window)
-            used_tokens = sum(count for _, count in self._window)
-            over = used_requests >= self.rate_limit_requests
-            if not over:
-                self._window.append((now, tokens))
-                used_requests += 1
-                used_tokens += tokens
-            reset_s = 60 - (now - self._window[0][0]) if self._window else 0.0
-        headers = {
-            "x-ratelimit-limit-requests": str(self.rate_limit_requests),
-            "x-ratelimit-remaining-requests": str(max(0, self.rate_limit_requests - used_requests)),
-            "x-ratelimit-reset-requests": _duration(reset_s if used_requests else 0),
-            "x-ratelimit-limit-tokens": str(self.rate_limit_tokens),
-            "x-ratelimit-remaining-tokens": str(max(0, self.rate_limit_tokens - used_tokens)),
-            "x-ratelimit-reset-tokens": _duration(reset_s if used_tokens else 0),
-        }
-        return headers, (reset_s if over else None)
+            return self._limits.admit(
+                key, tokens, rpm=self.rate_limit_requests, tpm=self.rate_limit_tokens
+            )
+
+    def limit_headers(self, key: str = "") -> dict[str, str]:
+        """`key`'s rate-limit headers without counting a request."""
+        with self._lock:
+            return self._limits.snapshot(
+                key, rpm=self.rate_limit_requests, tpm=self.rate_limit_tokens
+            )

@@ -14,8 +14,9 @@ State lives in a `ZendeskSimulator` (thread-safe: the app runs in a server threa
 tests read and steer it); `create_zendesk_app(sim)` exposes it as `app.state.sim`.
 
 Modules: `simulator` (state, knobs, faults) built from `pipeline` (auth, rate limits,
-dispatch), `tickets`, `jobs`, `search` and `webhooks`; the endpoints live in `handlers_*`
-and `app` wires them.
+dispatch), `tickets`, `jobs`, `search` and `webhooks`; the endpoints live in `handlers_*`,
+`people` (users, organizations) and `records` (audits, metrics); `app` wires them and
+`builtin` is the per-user sandbox the service mounts.
 """
 
 from sandbox.zendesk.app import create_zendesk_app, main

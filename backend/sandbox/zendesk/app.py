@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.serve import env_int
 from sandbox.zendesk.common import (
     DEFAULT_API_TOKEN,
     DEFAULT_EMAIL,
@@ -120,7 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=env_int("ZENDESK_SIM_RPM"),
+        help="requests per minute for the account (env ZENDESK_SIM_RPM; default unlimited)",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share answered 503")
     parser.add_argument("--timeout-rate", type=float, default=0.0, help="share that hang")
     parser.add_argument("--hang", type=float, default=30.0, help="seconds a hung request waits")

@@ -40,6 +40,7 @@ REAL_ENDPOINT_LIMITS_PER_MINUTE: dict[str, int] = {
     "update_ticket": 100,
     "search_export": 100,
     "incremental_tickets": 10,
+    "incremental_tickets_by_time": 10,
 }
 
 ACCOUNT_ID = 9_242_270

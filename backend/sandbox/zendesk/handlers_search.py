@@ -21,6 +21,7 @@ from sandbox.zendesk.common import (
     parse_iso,
 )
 from sandbox.zendesk.handling import HandlerBase, _cursor_page, _int_param, _offset_page
+from sandbox.zendesk.people import render_organization, render_user, search_people
 
 
 class SearchHandlers(HandlerBase):
@@ -43,6 +44,9 @@ class SearchHandlers(HandlerBase):
                     "than Search Response Limits",
                 },
             )
+        kind = _people_kind(query)
+        if kind is not None:
+            return self._search_people(context, query, kind)
         hits = self.sim._search(
             query,
             sort_by=context.query.get("sort_by"),
@@ -54,6 +58,17 @@ class SearchHandlers(HandlerBase):
         results = [
             {**self.sim._render_ticket(t, context.base_url), "result_type": "ticket"} for t in page
         ]
+        return {"results": results, "facets": None, **paging}
+
+    def _search_people(self, context: _Context, query: str, kind: str) -> Any:
+        if kind == "user":
+            records, render = [self.sim.users[i] for i in sorted(self.sim.users)], render_user
+        else:
+            organizations = self.sim.organizations
+            records = [organizations[i] for i in sorted(organizations)]
+            render = render_organization
+        page, paging = _offset_page(context, search_people(records, query, kind))
+        results = [{**render(r, context.base_url), "result_type": kind} for r in page]
         return {"results": results, "facets": None, **paging}
 
     def search_count(self, context: _Context) -> Any:
@@ -184,3 +199,9 @@ class SearchHandlers(HandlerBase):
 
 def _export_key(ticket: dict[str, Any]) -> tuple[int, int]:
     return int(parse_iso(ticket["updated_at"]).timestamp()), ticket["id"]
+
+
+def _people_kind(query: str) -> str | None:
+    """ "user" or "organization" when the query asks for that object type."""
+    found = re.search(r"(?:^|\s)type:(user|organization)\b", query, re.IGNORECASE)
+    return found.group(1).lower() if found else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -204,3 +205,35 @@ class PeopleHandlers(HandlerBase):
                     organization[key] = copy.deepcopy(data[key])
             organization["updated_at"] = iso_utc(_utcnow())
         return {"organization": render_organization(organization, context.base_url)}
+
+
+_PEOPLE_FILTERS = {
+    "user": {"email": "email", "name": "name", "role": "role", "organization": "organization_id"},
+    "organization": {"name": "name"},
+}
+
+
+def search_people(records: list[dict[str, Any]], query: str, kind: str) -> list[dict[str, Any]]:
+    """`type:user` / `type:organization` searches: `field:value` filters (email, name,
+    role, organization; name) and free words found in the name, email or domains."""
+    filters = _PEOPLE_FILTERS[kind]
+    checks = []
+    for key, value, phrase, word in re.findall(r'(\w+):("[^"]*"|\S+)|"([^"]*)"|(\S+)', query):
+        key = key.lower()
+        if key == "type":
+            continue
+        if key in filters or key == "id":
+            attribute, expected = filters.get(key, "id"), value.strip('"').lower()
+            checks.append(lambda r, a=attribute, e=expected: str(r.get(a) or "").lower() == e)
+        elif key:
+            continue  # an unknown filter narrows nothing here (Zendesk ignores it too)
+        else:
+            text = (phrase or word).lower()
+            checks.append(lambda r, t=text: t in _people_text(r))
+    return [record for record in records if all(check(record) for check in checks)]
+
+
+def _people_text(record: dict[str, Any]) -> str:
+    parts = [record.get("name") or "", record.get("email") or ""]
+    parts += list(record.get("domain_names") or []) + list(record.get("tags") or [])
+    return " ".join(parts).lower()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import random
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,11 @@ from sandbox.zendesk.pipeline import RequestPipelineMixin
 from sandbox.zendesk.search import SearchMixin
 from sandbox.zendesk.tickets import TicketStoreMixin
 from sandbox.zendesk.webhooks import WebhookAttempt, WebhooksMixin, WebhookSubscription
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_seed(path: str, _mtime_ns: int) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 class ZendeskSimulator(
@@ -66,7 +73,11 @@ class ZendeskSimulator(
         incremental_lag_s: float = 0.0,
         endpoint_limits: dict[str, int] | None = None,
         accept_undocumented_additional_tags: bool = False,
+        webhook_endpoint_check: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`webhook_endpoint_check(url)` returns why a webhook endpoint is refused (None
+        accepts it); the built-in sandbox uses it to send only to its own service."""
+        self.webhook_endpoint_check = webhook_endpoint_check
         self.email = email
         self.api_token = api_token
         self.oauth_token = oauth_token
@@ -114,9 +125,10 @@ class ZendeskSimulator(
 
     @staticmethod
     def _load_seed(seed_path: Path | None) -> dict[str, Any]:
+        """The parsed seed, shared read-only by every simulator (reset() copies from it)."""
         if seed_path is None:
             return {"users": [], "tickets": [], "comments": {}, "labels": {}}
-        return json.loads(seed_path.read_text(encoding="utf-8"))
+        return _parsed_seed(str(seed_path), seed_path.stat().st_mtime_ns)
 
     def reset(self) -> None:
         """Restore seed tickets and constructor knobs; forget calls, jobs, faults, events,

@@ -18,8 +18,10 @@ from sandbox.zendesk.common import (
     WEBHOOK_EVENT_VERSION,
     WEBHOOK_MAX_RETRIES,
     WEBHOOK_RETRY_STATUSES,
+    HttpError,
     _id_string,
     _utcnow,
+    _webhook_error,
     iso_utc,
     sign_webhook,
 )
@@ -123,6 +125,9 @@ class WebhooksMixin:
             raise ValueError("payload is 'trigger' or 'event'")
         if duplicate_mode not in {"retry", "new_invocation"}:
             raise ValueError("duplicate_mode is 'retry' or 'new_invocation'")
+        refusal = self.webhook_endpoint_check(url) if self.webhook_endpoint_check else None
+        if refusal is not None:
+            raise HttpError(403, _webhook_error("EndpointNotAllowed", refusal))
         with self._lock:
             subscription = WebhookSubscription(
                 url=url,

@@ -6,13 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
-from app.main import create_app
+from app.embedded import create_embedded_app
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 
 
 def test_the_sandboxs_urls_include_where_it_is_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(get_settings(), "sandbox_enabled", True)
-    with TestClient(create_app()) as client:
+    with TestClient(create_embedded_app()) as client:
         auth = (f"{DEFAULT_EMAIL}/token", DEFAULT_API_TOKEN)
         ticket = client.get("/sandbox/zendesk/api/v2/tickets/1.json", auth=auth).json()["ticket"]
         assert ticket["url"] == "http://testserver/sandbox/zendesk/api/v2/tickets/1.json"

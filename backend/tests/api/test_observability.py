@@ -10,9 +10,11 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -79,8 +81,9 @@ def test_processing_counts_tickets_by_source_and_category_and_zendesk_errors(
     assert sample(client, "triage_queue_depth") == 0  # no Redis configured: not exported
 
 
-def test_metrics_add_up_across_processes_in_multiprocess_mode(tmp_path: Path) -> None:
-    """With PROMETHEUS_MULTIPROC_DIR, /metrics of one process includes what others counted."""
+def test_metrics_add_up_across_processes_and_hosts_in_multiprocess_mode(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics of one process includes what others counted,
+    on this host and on others sharing the directory (containers, whose pids repeat)."""
     script = (
         "import sys\n"
         "from app.observability import observe_request, render_metrics\n"
@@ -100,10 +103,56 @@ def test_metrics_add_up_across_processes_in_multiprocess_mode(tmp_path: Path) ->
             check=True,
         )
     assert 'http_requests_total{method="GET",route="/health",status="200"} 2.0' in result.stdout
-    # Named after host and pid: containers sharing the directory reuse each other's pids.
-    host = socket.gethostname().replace("_", "-")
-    files = sorted(path.name for path in tmp_path.glob("*.db"))
-    assert files and all(re.fullmatch(rf"[a-z]+_{re.escape(host)}-\d+\.db", n) for n in files)
+    # Each host writes in its own subdirectory, files named by pid (prometheus_client's own).
+    host = socket.gethostname()
+    files = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.db"))
+    assert files and all(re.fullmatch(rf"host-{re.escape(host)}/[a-z]+_\d+\.db", n) for n in files)
+    # Another container's process with the same pid: its own subdirectory, added up too.
+    other_host = tmp_path / "host-worker-container"
+    other_host.mkdir()
+    for path in (tmp_path / f"host-{host}").glob("counter_*.db"):
+        (other_host / path.name).write_bytes(path.read_bytes())
+    rendered = subprocess.run(
+        [sys.executable, "-c", script, "render"],
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert 'http_requests_total{method="GET",route="/health",status="200"} 5.0' in rendered
+
+
+def test_metrics_have_a_port_of_their_own(tmp_path: Path) -> None:
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        [sys.executable, "-c", "from app.observability import observe_request as o; "
+         "o('GET', '/health', 200, 0.01)"],
+        cwd=BACKEND_DIR, env=env, check=True, timeout=60,
+    )  # fmt: skip
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.observability", "--port", str(port)],
+        cwd=BACKEND_DIR,
+        env={**env, "DATA_DIR": str(tmp_path / "data")},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert 'http_requests_total{method="GET",route="/health",status="200"} 1.0' in response.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 # --- logs ----------------------------------------------------------------------------------
@@ -194,3 +243,18 @@ def test_log_lines_are_json_with_request_id_and_no_secrets_or_ticket_text(
         ticket["description"][:40],
     ):
         assert secret not in text, secret
+
+
+def test_metrics_on_the_api_port_need_the_token_when_one_is_set_or_in_production(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.get("/metrics").status_code == 200  # outside production: open
+    monkeypatch.setattr(get_settings(), "env", "production")
+    assert client.get("/metrics").status_code == 404  # production without a token: off
+    monkeypatch.setattr(get_settings(), "metrics_token", "scrape-token-0123456789")
+    assert client.get("/metrics").status_code == 404
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    right = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert right.status_code == 200
+    assert "http_requests_total" in right.text

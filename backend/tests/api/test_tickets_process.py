@@ -204,7 +204,7 @@ def test_llm_analysis_records_cost_and_source(
     assert len(openai_sim.calls) == 1
 
 
-@pytest.mark.parametrize("fault", ["500", "malformed", "schema", "refusal", "timeout"])
+@pytest.mark.parametrize("fault", ["429", "500", "malformed", "schema", "refusal", "timeout"])
 def test_llm_fault_falls_back_to_offline_and_logs_the_cause(
     client: TestClient,
     account: tuple[User, dict[str, str]],

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.database import session_scope
+from app.errors import DEFAULT_UPSTREAM_RETRY_AFTER_S
 from app.models import Ticket, TicketAnalysis, User
 from app.services import batch_service
 from app.worker import celery_app, process_batch
@@ -65,19 +66,33 @@ def test_429_storm_within_the_retry_budget_still_processes_once(
     assert len(our_notes(zendesk_sim, TICKET)) == 1
 
 
-def test_429_storm_beyond_the_retry_budget_is_502_after_bounded_tries(
+def test_429_storm_beyond_the_retry_budget_is_503_with_retry_after_after_bounded_tries(
     client: TestClient, headers: dict[str, str], zendesk_sim: ZendeskSimulator, db: Session
 ) -> None:
-    zendesk_sim.fail_next(20, 429, path_contains=FETCH)
+    zendesk_sim.fail_next(20, 429, retry_after=0.01, path_contains=FETCH)
     started = time.monotonic()
     response = process(client, headers)
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "zendesk_unavailable"
-    assert "429" in response.json()["error"]["message"]
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "zendesk_rate_limited"
+    assert error["details"] == {"retry_after_s": 1}
+    assert "429" in error["message"]
     attempts = zendesk_sim.calls_matching(method="GET", path_contains=FETCH)
     assert len(attempts) == get_settings().zendesk_max_retries + 1
     assert time.monotonic() - started < 5
     assert stored(db) == (0, 0)
+
+
+def test_a_429_without_retry_after_still_tells_the_client_when_to_come_back(
+    client: TestClient, headers: dict[str, str], zendesk_sim: ZendeskSimulator
+) -> None:
+    zendesk_sim.fail_next(20, 429, path_contains=FETCH)
+    response = process(client, headers)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == str(DEFAULT_UPSTREAM_RETRY_AFTER_S)
+    documented = client.get("/openapi.json").json()["paths"]["/tickets/process"]["post"]
+    assert "rate limited" in documented["responses"]["503"]["description"]
 
 
 def test_a_retry_after_beyond_the_cap_is_not_waited_out(
@@ -86,7 +101,8 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_out(
     zendesk_sim.fail_next(1, 429, retry_after=3600, path_contains=FETCH)
     started = time.monotonic()
     response = process(client, headers)
-    assert response.status_code == 502
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "3600"  # Zendesk's wait, passed on
     assert time.monotonic() - started < 2
     assert len(zendesk_sim.calls_matching(method="GET", path_contains=FETCH)) == 1
     assert stored(db) == (0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import openai
+import pydantic
 import pytest
 
 from sandbox.openai_sim import OpenAISimulator
@@ -198,3 +199,19 @@ def test_the_labeller_can_be_swapped(
     openai_sim.labeller = lambda messages: {"summary": f"{len(messages)} messages"}
     response = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert response.choices[0].message.content == "2 messages"
+
+
+class Triage(pydantic.BaseModel):
+    category: str
+    urgency: str
+
+
+def test_the_sdks_streaming_helper_parses_structured_output(openai_client: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "The app crashes on start, urgent!"}]
+    with openai_client.chat.completions.stream(
+        model="gpt-4o-mini", messages=messages, response_format=Triage
+    ) as stream:
+        events = [event.type for event in stream]
+        final = stream.get_final_completion()
+    assert "content.delta" in events and "content.done" in events
+    assert final.choices[0].message.parsed == Triage(category="bug", urgency="high")

@@ -200,3 +200,12 @@ def test_deleted_tickets_show_in_the_incremental_export_as_deleted(
     exported = {t.id: t for t in zenpy_client.tickets.incremental(start_time=start)}
     assert exported[9].status == "deleted"
     assert 9 not in {t.id for t in zenpy_client.search(type="ticket", status="open")}
+
+
+def test_search_finds_users_and_organizations(zenpy_client: Zenpy) -> None:
+    (me,) = list(zenpy_client.search(type="user", email="agent@example.com"))
+    assert isinstance(me, User) and me.role == "admin"
+    agents = list(zenpy_client.search(type="user", role="agent"))
+    assert agents and all(user.role == "agent" for user in agents)
+    (globex,) = list(zenpy_client.search("globex", type="organization"))
+    assert isinstance(globex, Organization) and globex.name == "Globex Corporation"

@@ -148,7 +148,7 @@ def test_rotation_reports_secrets_no_key_can_decrypt(
 def test_rotate_command_re_encrypts_a_database(use_keys: UseKeys, tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'rotate.db'}"
     engine = make_engine(database_url)
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         upgrade_head(connection)
     use_keys(KEY_A)
     with Session(engine) as session:

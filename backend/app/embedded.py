@@ -1,0 +1,43 @@
+"""The embedded default's application (`./start.sh`): the API plus, when SANDBOX_ENABLED, the
+built-in Zendesk sandbox that users without a Zendesk account process tickets from.
+
+The only module of `app` that imports `sandbox`; `app.main.create_app` never does.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.auth import get_current_user
+from app.config import Settings, get_settings
+from app.database import get_db
+from app.errors import Unauthorized
+from app.main import create_app
+
+
+def create_embedded_app(config: Settings | None = None) -> FastAPI:
+    config = config or get_settings()
+    app = create_app(config)
+    if not config.sandbox_enabled:
+        return app
+    from sandbox.zendesk.builtin import create_builtin_sandbox
+
+    def sandbox_tenant(token: str) -> str | None:
+        """People reach their own sandbox account with a valid login token."""
+        sessions = app.dependency_overrides.get(get_db, get_db)()
+        try:
+            return str(get_current_user(next(sessions), token).id)
+        except Unauthorized:
+            return None
+        finally:
+            sessions.close()
+
+    # Users without a Zendesk account process the sandbox's tickets, each in an account of
+    # their own; it sends webhooks only to this service.
+    sandbox = create_builtin_sandbox(
+        secret=config.secret_key,
+        service_urls=[config.public_base_url],
+        bearer_tenant=sandbox_tenant,
+    )
+    app.mount("/sandbox/zendesk", sandbox)
+    return app
