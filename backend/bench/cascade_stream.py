@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.integrations import ProcessingOptions
     from app.accounts.users import create_user
     from app.analysis import learning, tasks
-    from app.database import get_engine, session_scope
+    from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
     from app.migrations import upgrade_head
@@ -102,8 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
 
-    with get_engine().begin() as connection:
-        upgrade_head(connection)
+    upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
     with session_scope() as db:
         user_id = create_user(
             db=db, email=f"stream-{time.time_ns()}@example.com", password="cascade-stream"

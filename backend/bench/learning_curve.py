@@ -128,12 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.users import create_user
     from app.analysis import tasks
     from app.analytics import reports
-    from app.database import get_engine, session_scope
+    from app.database import session_scope
     from app.migrations import upgrade_head
     from app.services import analysis_service, ticket_store
 
-    with get_engine().begin() as connection:
-        upgrade_head(connection)
+    upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
     with session_scope() as db:
         user_id = create_user(
             db=db, email=f"curve-{time.time_ns()}@example.com", password="learning-curve"
