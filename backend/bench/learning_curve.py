@@ -142,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def run_retrain_task(queued_user_id: int) -> None:
         started = time.perf_counter()
-        tasks.retrain_user_model(queued_user_id)  # in-process, as the worker runs it
+        result = tasks.retrain_user_model(queued_user_id)  # in-process, as the worker runs it
         retrain_seconds.append(time.perf_counter() - started)
+        verdict = "promoted" if result["promoted"] else "kept"
+        print(f"retrain_{len(retrain_seconds)}={verdict} v{result['version']}: {result['reason']}")
 
     options = ProcessingOptions(analysis_mode="local", redact_pii=False)
     before = model_scores(user_id, test)
