@@ -12,6 +12,7 @@ from fastapi import Depends
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import unit_of_work
 from app.config import get_settings
 
 
@@ -67,22 +68,27 @@ def get_session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on error (tasks, scripts)."""
+def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on error (tasks, scripts); jobs the
+    services enqueued are sent after the commit, and dropped on rollback."""
     session = get_session_factory()()
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
+        unit_of_work.discard(session)
         raise
     finally:
         session.close()
+    unit_of_work.send_after_commit(session, sender)
 
 
-def get_db() -> Iterator[Session]:
+def get_db(
+    sender: Annotated[unit_of_work.Sender, Depends(unit_of_work.job_sender)],
+) -> Iterator[Session]:
     """Request-scoped session; the request owns the transaction and commits at the end."""
-    with session_scope() as session:
+    with session_scope(sender) as session:
         yield session
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -210,6 +210,7 @@ class TicketAnalysis(TimestampMixin, Base):
             sqlite_where=text("feedback_at IS NOT NULL"),
         ),
         Index("ix_ticket_analyses_user_id_category", "user_id", "category"),
+        Index("ix_ticket_analyses_user_id_route", "user_id", "route"),
         Index("ix_ticket_analyses_user_id_urgency", "user_id", "urgency"),
         Index("ix_ticket_analyses_user_id_sentiment", "user_id", "sentiment"),
     )
@@ -231,7 +232,8 @@ class TicketAnalysis(TimestampMixin, Base):
     reply_draft: Mapped[str | None] = mapped_column(String(600))
     suggested_tags: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[AnalysisSource] = mapped_column(_label_enum(AnalysisSource, "source"))
-    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(String(200))  # for people only
+    route: Mapped[AnalysisRoute | None] = mapped_column(_label_enum(AnalysisRoute, "route"))
     model: Mapped[str | None] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -349,11 +351,13 @@ class BatchJobItem(Base):
 
 
 class WebhookDelivery(Base):
-    """One signed Zendesk webhook delivery. Unique per invocation (Zendesk's retries) and per
+    """One signed Zendesk webhook delivery. Unique per signed content (timestamp + body: a
+    replay under a new, unsigned invocation id), per invocation (Zendesk's retries) and per
     ticket event (the same change sent twice), so a repeated delivery is never queued twice."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        UniqueConstraint("integration_id", "signed_digest"),
         UniqueConstraint("integration_id", "invocation_id"),
         UniqueConstraint("user_id", "zendesk_ticket_id", "event_key"),
         Index("ix_webhook_deliveries_user_id_received_at", "user_id", "received_at"),
@@ -367,6 +371,8 @@ class WebhookDelivery(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     webhook_id: Mapped[str | None] = mapped_column(String(64))
     invocation_id: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of what the signature covers (timestamp + raw body)
+    signed_digest: Mapped[str | None] = mapped_column(String(64))
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     event_type: Mapped[str | None] = mapped_column(String(80))
     # "event:<Zendesk event id>" or "updated:<ticket updated_at>"; null when the body has neither

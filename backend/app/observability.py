@@ -67,7 +67,7 @@ from prometheus_client.registry import Collector  # noqa: E402
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from app.services.analysis_service import AnalysisOutcome
+    from app.pipeline.analysis import AnalysisOutcome
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 

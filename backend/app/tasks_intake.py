@@ -1,4 +1,4 @@
-"""Celery tasks for automatic intake by polling (thin: they call intake_service).
+"""Celery tasks for automatic intake by polling (thin: they call app.intake.polling).
 
 Celery beat runs `triage.poll_due_integrations` every POLL_DISPATCH_EVERY_S; it claims the
 integrations with polling on whose `polling_interval_s` has passed and queues one
@@ -13,11 +13,12 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from app.database import session_scope
+from app.database import get_session_factory, session_scope
 from app.errors import AppError
+from app.intake import polling as intake_polling
 from app.integrations.zendesk import ZendeskError
-from app.services import intake_service
-from app.worker import celery_app, dispatch_batch
+from app.unit_of_work import UnitOfWork
+from app.worker import celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +28,10 @@ PRUNE_DELIVERIES_EVERY_S = 3600.0
 
 @celery_app.task(name="triage.poll_due_integrations", ignore_result=True)
 def poll_due_integrations() -> int:
-    """Queue a poll for every integration that is due; returns how many."""
+    """Queue a poll for every integration that is due (sent after the commit of the claim);
+    returns how many."""
     with session_scope() as db:
-        integration_ids = intake_service.claim_due_integrations(db=db)
-    for integration_id in integration_ids:
-        poll_zendesk.apply_async(args=[integration_id], retry=True)
+        integration_ids = intake_polling.claim_due_integrations(db=db)
     return len(integration_ids)
 
 
@@ -39,13 +39,12 @@ def poll_due_integrations() -> int:
 def poll_zendesk(integration_id: int) -> dict[str, Any]:
     """One polling run for one integration. Failures are not retried here: the next due run
     starts again from the last stored cursor."""
-    with session_scope() as db:
+    with get_session_factory()() as db:
         try:
-            result = intake_service.poll_integration(
-                db=db, integration_id=integration_id, dispatch=dispatch_batch
+            result = intake_polling.poll_integration(
+                uow=UnitOfWork(db), integration_id=integration_id
             )
         except (ZendeskError, AppError) as exc:
-            db.rollback()
             message = exc.message
             logger.warning("zendesk poll failed: integration_id=%s %s", integration_id, message)
             return {"integration_id": integration_id, "error": message}
@@ -54,9 +53,15 @@ def poll_zendesk(integration_id: int) -> dict[str, Any]:
 
 @celery_app.task(name="triage.prune_webhook_deliveries", ignore_result=True)
 def prune_webhook_deliveries() -> int:
-    """Delete webhook deliveries past their retention; returns how many."""
-    with session_scope() as db:
-        deleted = intake_service.prune_deliveries(db=db)
+    """Delete webhook deliveries past their retention, a chunk per transaction; returns how
+    many."""
+    deleted = 0
+    while True:
+        with session_scope() as db:
+            chunk = intake_polling.prune_deliveries(db=db)
+        deleted += chunk
+        if chunk == 0:
+            break
     if deleted:
         logger.info("pruned webhook deliveries: deleted=%s", deleted)
     return deleted

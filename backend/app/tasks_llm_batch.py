@@ -1,4 +1,4 @@
-"""Celery tasks of the Batch API path (thin: they call `app.services.llm_batch`).
+"""Celery tasks of the Batch API path (thin: they call `app.batch.llm_batch`).
 
 Loaded by the worker through `celery_app.conf.include`; the beat entries below run when a
 beat process is started (`celery -A app.worker beat`, or a worker with `-B`):
@@ -8,7 +8,7 @@ beat process is started (`celery -A app.worker beat`, or a worker with `-B`):
 
 from __future__ import annotations
 
-from app.services import llm_batch
+from app.batch import llm_batch
 from app.worker import celery_app
 
 SUBMIT_EVERY_S = 600.0

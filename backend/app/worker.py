@@ -21,11 +21,12 @@ from celery.signals import (
 )
 
 from app import broker, observability
+from app.batch import jobs as batch_jobs
+from app.batch import runner as batch_runner
 from app.config import Settings, get_settings
 from app.database import session_scope
 from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
-from app.services import batch_service
 
 logger = logging.getLogger(__name__)
 
@@ -143,14 +144,14 @@ def worker_id(hostname: str | None) -> str:
 def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     """Run or resume one batch job; retry only transient failures, with backoff."""
     try:
-        batch_service.run_job(job_id, worker_id=worker_id(self.request.hostname))
-    except batch_service.LeaseHeld as exc:
+        batch_runner.run_job(job_id, worker_id=worker_id(self.request.hostname))
+    except batch_jobs.LeaseHeld as exc:
         raise self.retry(countdown=max(1.0, exc.retry_in_s), max_retries=None) from exc
-    except batch_service.TransientUpstreamError as exc:
+    except batch_jobs.TransientUpstreamError as exc:
         _retry_or_fail(self, job_id, exc, f"Zendesk kept failing: {exc}")
     except AppError as exc:
         if exc.status_code < 500:  # e.g. the credentials were removed: retrying cannot help
-            batch_service.fail_job(job_id, exc.message)
+            batch_runner.fail_job(job_id, exc.message)
             return
         _retry_or_fail(self, job_id, exc)
     except Exception as exc:  # a database busy or down, a bug: never leave the job hanging
@@ -162,7 +163,7 @@ def _retry_or_fail(task: Any, job_id: str, exc: Exception, reason: str | None = 
     """Retry with backoff; after the last retry, fail the job with `reason`."""
     if task.request.retries >= (task.max_retries or 0):
         reason = reason or f"the job failed after retries: {type(exc).__name__}"
-        batch_service.fail_job(job_id, reason)
+        batch_runner.fail_job(job_id, reason)
         return
     raise task.retry(countdown=min(60, 2 ** (task.request.retries + 1))) from exc
 
@@ -171,9 +172,7 @@ def _retry_or_fail(task: Any, job_id: str, exc: Exception, reason: str | None = 
 def resume_stalled_jobs() -> int:
     """Beat: hand jobs whose task was lost to the queue again."""
     with session_scope() as db:
-        job_ids = batch_service.stalled_jobs(db=db)
-    for job_id in job_ids:
-        dispatch_batch(job_id)
+        job_ids = batch_jobs.stalled_jobs(db=db)
     if job_ids:
         logger.warning("resumed %d stalled batch jobs", len(job_ids))
     return len(job_ids)
@@ -188,7 +187,3 @@ celery_app.conf.beat_schedule = {
         "options": {"expires": RESUME_STALLED_EVERY_S},
     },
 }
-
-
-def dispatch_batch(job_id: str) -> None:
-    process_batch.apply_async(args=[job_id], retry=True)

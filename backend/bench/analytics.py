@@ -245,7 +245,7 @@ def seed(engine: Engine, bench_user_id: int, tickets: int, rng: random.Random) -
 
 
 def rebuild_rollups(engine: Engine) -> int:
-    from app.services import metrics_rollup
+    from app.analytics import rollups as metrics_rollup
 
     written = 0
     with Session(engine) as db:

@@ -106,12 +106,12 @@ def main() -> None:
 
     from app.accounts import integrations
     from app.accounts.users import create_user
+    from app.batch import jobs as batch_jobs
     from app.database import get_engine, session_scope
     from app.migrations import upgrade_head
     from app.models import BatchJob, BatchJobItem
-    from app.services import batch_service
-    from app.services.ticket_processor import process_ticket
-    from app.worker import dispatch_batch
+    from app.pipeline.single import process_ticket
+    from app.unit_of_work import UnitOfWork
     from bench.machine import reference_loop_cpu_ms
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
@@ -167,7 +167,7 @@ def main() -> None:
         for ticket_id in baseline_ids:
             one = time.perf_counter()
             with session_scope() as db:
-                process_ticket(db=db, user_id=user_id, zendesk_ticket_id=ticket_id)
+                process_ticket(uow=UnitOfWork(db), user_id=user_id, zendesk_ticket_id=ticket_id)
             latencies.append(time.perf_counter() - one)
         baseline_wall = time.perf_counter() - started
         baseline_calls = len(zendesk.calls) - calls_before
@@ -213,12 +213,7 @@ def main() -> None:
                 job_ids = []
                 for ids in batches:
                     with session_scope() as db:
-                        job = batch_service.submit(
-                            db=db,
-                            user_id=user_id,
-                            zendesk_ticket_ids=ids,
-                            dispatch=dispatch_batch,
-                        )
+                        job = batch_jobs.submit(db=db, user_id=user_id, zendesk_ticket_ids=ids)
                         job_ids.append(job.id)
                 while True:
                     with session_scope() as db:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Annotated
 
 from tests.targets import resolve_test_database_url
 
@@ -33,10 +34,12 @@ os.environ.update(
 os.environ.pop("REDIS_URL", None)
 
 import pytest  # noqa: E402
+from fastapi import Depends  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app import unit_of_work  # noqa: E402
 from app.database import get_db, get_engine  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrations import upgrade_head  # noqa: E402
@@ -81,6 +84,10 @@ def db(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     connection = engine.connect()
     transaction = connection.begin()
+    if engine.dialect.name == "sqlite":
+        # pysqlite emits no BEGIN before a SAVEPOINT: without one, the release of the
+        # session's savepoint (a unit of work's commit) would commit for real.
+        connection.exec_driver_sql("BEGIN")
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     try:
         yield session
@@ -94,9 +101,18 @@ def db(engine: Engine) -> Iterator[Session]:
 def app(db: Session):  # type: ignore[no-untyped-def]
     application = create_app()
 
-    def _test_db() -> Iterator[Session]:
-        yield db
+    def _test_db(
+        sender: Annotated[unit_of_work.Sender, Depends(unit_of_work.job_sender)],
+    ) -> Iterator[Session]:
+        """The request's unit of work inside the test's transaction: a flush stands for
+        the commit, after which the jobs the request enqueued are sent."""
+        try:
+            yield db
+        except BaseException:
+            unit_of_work.discard(db)
+            raise
         db.flush()
+        unit_of_work.send_after_commit(db, sender)
 
     application.dependency_overrides[get_db] = _test_db
     return application

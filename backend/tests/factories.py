@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.accounts.users import create_user
+from app.batch import jobs as batch_jobs
+from app.batch import runner as batch_runner
 from app.database import session_scope
 from app.models import BatchJob, TicketAnalysis, User
-from app.services import batch_service
 from sandbox.zendesk import ZendeskSimulator
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -123,8 +124,8 @@ def open_ticket_ids(sim: ZendeskSimulator, n: int) -> list[int]:
 def run_batch_in_process(user: User, ids: list[int], worker_id: str = "test") -> BatchJob:
     """Create a batch job and run it in this process, as the Celery task does."""
     with session_scope() as db:
-        job_id = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
-    batch_service.run_job(job_id, worker_id=worker_id)
+        job_id = batch_jobs.create_job(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
+    batch_runner.run_job(job_id, worker_id=worker_id)
     with session_scope() as db:
         job = db.get(BatchJob, job_id)
         assert job is not None

@@ -17,9 +17,7 @@ MAX_MODULES_PER_FOLDER = 12
 # Today's known offenders, while the moves of the current restructuring land; each entry
 # names what has to go. Shrink these as they are fixed; the goal is empty sets.
 LONG_MODULES_ALLOWED: set[str] = {
-    "services/intake_service.py",  # → app/intake
-    "services/batch_service.py",  # → app/batch
-    "services/metrics_rollup.py",  # → app/analytics/rollups
+    "analytics/rollups.py",  # to split: deltas, rebuild and reconcile
 }
 CROWDED_FOLDERS_ALLOWED: set[str] = {
     ".",  # the top level of app: its modules group into app/core

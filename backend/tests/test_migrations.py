@@ -117,3 +117,55 @@ def test_token_key_migration_keeps_every_users_data_and_stops_id_reuse(
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         if fresh_engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_route_migration_fills_the_column_from_the_decision_reason(fresh_engine: Engine) -> None:
+    reasons = {
+        ("local", "no LLM configured"): "no_llm",
+        ("local", "mode=local"): "mode_local",
+        ("local", "cascade: local confident (category 0.97 ≥ 0.93)"): "confident",
+        ("local", "cascade: category 0.5 < 0.9 → llm batch pending"): "batch_pending",
+        ("local", "mode=llm → llm batch failed (upstream)"): "batch_failed",
+        ("llm", "cascade: category 0.5 < 0.9 → llm"): "llm",
+        ("fallback", "mode=llm → llm timeout → offline"): "llm_fallback",
+        ("batch", "cascade: urgency 0.5 < 0.7 → llm batch"): "batch",
+    }
+    with fresh_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0011")
+    with fresh_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (email, hashed_password, timezone, is_active, token_key,"
+                " created_at, updated_at) VALUES ('r@example.com', 'x', 'UTC', true,"
+                " :key, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"key": "k" * 32},
+        )
+        user_id = connection.execute(text("SELECT id FROM users")).scalar()
+        for number, (source, reason) in enumerate(reasons, start=1):
+            ticket_id = connection.execute(
+                text(
+                    "INSERT INTO tickets (user_id, zendesk_ticket_id, subject, description,"
+                    " tags, created_at, updated_at) VALUES (:user, :number, 's', 'd', '[]',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"user": user_id, "number": number},
+            ).scalar()
+            connection.execute(
+                text(
+                    "INSERT INTO ticket_analyses (ticket_id, user_id, category, urgency,"
+                    " sentiment, confidence, summary, suggested_tags, source, decision_reason,"
+                    " input_tokens, cached_input_tokens, output_tokens, cost_usd,"
+                    " processing_time_ms, pii_redactions, tags_written, created_at, updated_at)"
+                    " VALUES (:ticket, :user, 'bug', 'low', 'neutral', 0.5, '', '[]', :source,"
+                    " :reason, 0, 0, 0, 0, 0, '{}', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"ticket": ticket_id, "user": user_id, "source": source, "reason": reason},
+            )
+    with fresh_engine.begin() as connection:
+        upgrade_head(connection)
+    with fresh_engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT source, decision_reason, route FROM ticket_analyses")
+        ).all()
+    assert {(source, reason): route for source, reason, route in rows} == reasons

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.batch import jobs as batch_jobs
 from app.main import create_app
 from app.models import Ticket, TicketAnalysis, User
-from app.services import batch_service
 from tests.factories import UserFactory, create_analysed_ticket
 
 SECRET_SUBJECT = "Owner-only subject 7f3a"
@@ -52,7 +52,7 @@ def analysed_ticket(db: Session, owner: User) -> Owned:
 
 
 def batch_job(db: Session, owner: User) -> Owned:
-    job = batch_service.create_job(
+    job = batch_jobs.create_job(
         db=db, user_id=owner.id, zendesk_ticket_ids=[918_273_645, 918_273_646]
     )
     return Owned({"job_id": job.id}, ["918273645", "918273646"])

@@ -8,13 +8,12 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts import integrations
-from app.analysis.cascade import BATCH_PENDING
 from app.analytics.reports import Window
-from app.enums import AnalysisSource
+from app.enums import AnalysisRoute, AnalysisSource
 from app.integrations.llm import (
     CHARS_PER_TOKEN,
     SYSTEM_PROMPT,
@@ -115,19 +114,12 @@ def cost_report(*, db: Session, window: Window) -> dict[str, Any]:
         )
     tickets = sum(path["tickets"] for path in by_path)
     total_cost = sum((path["total_cost_usd"] for path in by_path), Decimal(0))
-    local = TicketAnalysis.source == AnalysisSource.local
     avoided, pending = db.execute(
         select(
             func.count().filter(
-                local,
-                or_(
-                    TicketAnalysis.decision_reason.like("cascade: local confident%"),
-                    TicketAnalysis.decision_reason == "mode=local",
-                ),
+                TicketAnalysis.route.in_((AnalysisRoute.confident, AnalysisRoute.mode_local))
             ),
-            func.count().filter(
-                local, TicketAnalysis.decision_reason.contains(BATCH_PENDING, autoescape=True)
-            ),
+            func.count().filter(TicketAnalysis.route == AnalysisRoute.batch_pending),
         ).where(*_in_window(window))
     ).one()
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analytics.reports import Window
+from app.analytics.rollups import MONEY_QUANTUM
 from app.models import Ticket, TicketAnalysis
-from app.services.metrics_rollup import MONEY_QUANTUM
 
 EXPORT_HEADER = (
     "zendesk_ticket_id",

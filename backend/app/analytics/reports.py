@@ -19,11 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
-from app.enums import Category, Sentiment, Urgency
-from app.errors import NotFound, Unprocessable
-from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.services import metrics_rollup, ticket_store
-from app.services.metrics_rollup import (
+from app.analytics import rollups as metrics_rollup
+from app.analytics.rollups import (
     MONEY_QUANTUM,
     Interval,
     TimeRange,
@@ -35,6 +32,9 @@ from app.services.metrics_rollup import (
     rollup_columns,
     week_start,
 )
+from app.enums import Category, Sentiment, Urgency
+from app.errors import NotFound, Unprocessable
+from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
 from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
@@ -385,8 +385,16 @@ def record_feedback(
     """Store an agent's correct labels on the ticket's analysis (given fields only) and as
     the user's training row; when that completes a batch of new labels, commit and hand the
     user id to `dispatch_retrain` (an unreachable queue is logged, the feedback still stands)."""
-    ticket = ticket_store.get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
-    analysis = ticket_store.get_analysis(db=db, ticket_id=ticket.id) if ticket else None
+    ticket = db.scalar(
+        select(Ticket).where(
+            Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
+        )
+    )
+    analysis = (
+        db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
+        if ticket
+        else None
+    )
     if ticket is None or analysis is None:
         raise NotFound(f"Ticket {zendesk_ticket_id} has no analysis to give feedback on")
     if category is not None:

@@ -7,8 +7,18 @@ from fastapi import Depends, Request
 
 from app.auth import CurrentUser
 from app.config import Settings
+from app.database import SessionDep
 from app.rate_limit import ProcessingLimiter
 from app.schemas import ErrorResponse
+from app.unit_of_work import Sender, UnitOfWork, job_sender
+
+
+def get_unit_of_work(db: SessionDep, sender: Annotated[Sender, Depends(job_sender)]) -> UnitOfWork:
+    """The request's session as short transactions (for work that calls an upstream)."""
+    return UnitOfWork(db, sender)
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
 def get_app_settings(request: Request) -> Settings:

@@ -6,13 +6,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
-from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED
+from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED, UnitOfWorkDep
 from app.auth import CurrentUser
+from app.batch import jobs as batch_jobs
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.errors import Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
+from app.pipeline import single
+from app.pipeline import store as ticket_store
 from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
@@ -26,7 +30,6 @@ from app.schemas import (
     TicketPage,
     TicketSummary,
 )
-from app.services import batch_service, metrics_rollup, ticket_processor, ticket_store
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -63,15 +66,13 @@ UPSTREAM_ERRORS = {
     responses={**UPSTREAM_ERRORS, 429: BUSY[429]},
     dependencies=[PROCESSING_SLOT],
 )
-def process_ticket(body: ProcessRequest, user: CurrentUser, db: SessionDep) -> ProcessResponse:
+def process_ticket(body: ProcessRequest, user: CurrentUser, uow: UnitOfWorkDep) -> ProcessResponse:
     """Fetch one Zendesk ticket, analyse it, store the result and write tags and a note back.
 
     An LLM that fails or rate limits (429 after retries) does not fail the call: the offline
     model answers (`source` = `fallback`, the reason in the processing log). A write-back
     that fails is reported in `write_back_status`; the analysis is kept."""
-    result = ticket_processor.process_ticket(
-        db=db, user_id=user.id, zendesk_ticket_id=body.ticket_id
-    )
+    result = single.process_ticket(uow=uow, user_id=user.id, zendesk_ticket_id=body.ticket_id)
     return ProcessResponse.model_validate(
         {
             "ticket": result.ticket,
@@ -130,11 +131,7 @@ def process_batch(
     body: BatchRequest, user: CurrentUser, db: SessionDep, response: Response
 ) -> JobOut:
     """Queue 1 to 100 tickets for processing; poll the job at the Location header."""
-    from app.worker import dispatch_batch
-
-    job = batch_service.submit(
-        db=db, user_id=user.id, zendesk_ticket_ids=body.ticket_ids, dispatch=dispatch_batch
-    )
+    job = batch_jobs.submit(db=db, user_id=user.id, zendesk_ticket_ids=body.ticket_ids)
     response.headers["Location"] = f"/tickets/jobs/{job.id}"
     return job_out(job)
 
@@ -151,7 +148,7 @@ def list_jobs(
     user: CurrentUser, db: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> JobList:
     """The user's most recent batch jobs."""
-    jobs = batch_service.recent_jobs(db=db, user_id=user.id, limit=limit)
+    jobs = batch_jobs.recent_jobs(db=db, user_id=user.id, limit=limit)
     return JobList(items=[job_out(job) for job in jobs])
 
 
@@ -160,8 +157,8 @@ def get_job(
     job_id: Annotated[str, Path(max_length=36)], user: CurrentUser, db: SessionDep
 ) -> JobOut:
     """State, progress and the per-ticket result or error of a batch job."""
-    job = batch_service.get_job(db=db, user_id=user.id, job_id=job_id)
-    return job_out(job, batch_service.job_items(db=db, job_id=job.id))
+    job = batch_jobs.get_job(db=db, user_id=user.id, job_id=job_id)
+    return job_out(job, batch_jobs.job_items(db=db, job_id=job.id))
 
 
 @router.get("/", response_model=TicketPage)
@@ -222,5 +219,5 @@ def stats_summary(user: CurrentUser, db: SessionDep) -> TicketSummary:
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
 def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> TicketDetail:
     """A processed ticket with its analysis and processing log."""
-    detail = ticket_processor.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
+    detail = single.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
     return TicketDetail.model_validate(detail, from_attributes=True)

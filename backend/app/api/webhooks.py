@@ -8,15 +8,15 @@ nothing to learn by probing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from pydantic import BaseModel
 
 from app.database import SessionDep
+from app.intake import webhook_payloads
+from app.intake import webhooks as intake_webhooks
 from app.schemas import ErrorResponse
-from app.services import intake_service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -32,14 +32,7 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def job_dispatcher() -> Callable[[str], None]:
-    from app.worker import dispatch_batch
-
-    return dispatch_batch
-
-
 RawBody = Annotated[bytes, Depends(_raw_body)]
-Dispatch = Annotated[Callable[[str], None], Depends(job_dispatcher)]
 OptionalHeader = Annotated[str | None, Header()]
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -68,7 +61,6 @@ def zendesk_webhook(
     integration_id: Annotated[str, Path(max_length=64)],
     body: RawBody,
     db: SessionDep,
-    dispatch: Dispatch,
     response: Response,
     x_zendesk_webhook_signature: OptionalHeader = None,
     x_zendesk_webhook_signature_timestamp: OptionalHeader = None,
@@ -78,17 +70,16 @@ def zendesk_webhook(
     """Receive a Zendesk webhook: `{"ticket_id": "{{ticket.id}}"}` from a trigger, or a
     `ticket.created` event. 202 when the ticket was queued; 200 for a repeated delivery or
     one that starts nothing (another event type, or a change we made ourselves)."""
-    result = intake_service.receive_webhook(
+    result = intake_webhooks.receive_webhook(
         db=db,
         public_id=integration_id,
         raw_body=body,
-        headers=intake_service.WebhookHeaders(
+        headers=webhook_payloads.WebhookHeaders(
             signature=x_zendesk_webhook_signature,
             timestamp=x_zendesk_webhook_signature_timestamp,
             webhook_id=x_zendesk_webhook_id,
             invocation_id=x_zendesk_webhook_invocation_id,
         ),
-        dispatch=dispatch,
     )
     if result.status != "queued":
         response.status_code = status.HTTP_200_OK

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.accounts import integrations
+from app.batch import jobs as batch_jobs
 from app.cli.common import CommandError, ProgressBar, chunks, parse_day, user_by_email
 from app.database import session_scope
 from app.errors import AppError
 from app.models import BatchJob, Ticket, TicketAnalysis
-from app.services import batch_service
 
-JOB_SIZE = batch_service.MAX_BATCH_SIZE
+JOB_SIZE = batch_jobs.MAX_BATCH_SIZE
 POLL_EVERY_S = 0.5
 
 
@@ -39,7 +39,7 @@ def zendesk_query(args: argparse.Namespace) -> str:
 
 
 def found_ticket_ids(user_id: int, query: str) -> list[int]:
-    from app.services.ticket_processor import zendesk_client
+    from app.pipeline.steps import zendesk_client
 
     with session_scope() as db:
         target = integrations.resolve(db=db, user_id=user_id).zendesk
@@ -48,18 +48,12 @@ def found_ticket_ids(user_id: int, query: str) -> list[int]:
 
 
 def queue_jobs(user_id: int, ticket_ids: Sequence[int], origin: str) -> list[str]:
-    from app.worker import dispatch_batch
-
     job_ids = []
     for chunk in chunks(list(ticket_ids), JOB_SIZE):
         with session_scope() as db:
             try:
-                job = batch_service.submit(
-                    db=db,
-                    user_id=user_id,
-                    zendesk_ticket_ids=list(chunk),
-                    dispatch=dispatch_batch,
-                    origin=origin,
+                job = batch_jobs.submit(
+                    db=db, user_id=user_id, zendesk_ticket_ids=list(chunk), origin=origin
                 )
             except AppError as exc:
                 raise CommandError(exc.message) from exc

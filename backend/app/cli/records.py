@@ -13,12 +13,12 @@ from sqlalchemy import select
 from app.accounts import crypto
 from app.analysis import learning
 from app.analytics import reports
+from app.analytics import rollups as metrics_rollup
 from app.analytics.export import export_csv
 from app.cli.common import CommandError, parse_moment, user_by_email
 from app.database import session_scope
 from app.errors import AppError
 from app.models import User
-from app.services import metrics_rollup
 
 
 def export(args: argparse.Namespace) -> int:

@@ -126,7 +126,9 @@ class RequestPipelineMixin:
         if isinstance(result, Response):
             return result
         status_code, payload = result if isinstance(result, tuple) else (200, result)
-        return JSONResponse(payload, status_code=status_code)
+        # ASCII-escaped, as Zendesk's JSON may carry text Python cannot encode (lone surrogates).
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return Response(body, status_code, media_type="application/json")
 
     def _authenticated(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.batch import jobs as batch_jobs
 from app.config import get_settings
 from app.models import Base, Ticket, TrainingExample, User, UserModel
 from app.security import create_access_token
-from app.services import batch_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory, configure_zendesk
 
 NEW_PASSWORD = "a-brand-new-passphrase"
@@ -134,7 +134,7 @@ def test_deleting_my_account_deletes_all_its_data_and_nothing_else(
     for headers_ in (headers, other_headers):
         processed = client.post("/tickets/process", json={"ticket_id": 1}, headers=headers_)
         assert processed.status_code == 200, processed.text
-    batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[2, 3])
+    batch_jobs.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[2, 3])
     ticket = db.scalars(select(Ticket).where(Ticket.user_id == user.id)).first()
     assert ticket is not None
     db.add(TrainingExample(user_id=user.id, ticket_id=ticket.id, origin="feedback"))

@@ -27,6 +27,7 @@ def analysed(
     cost: str = "0",
     reason: str = "",
     *,
+    route: str | None = None,
     at: datetime = NOW - timedelta(hours=1),
     tokens: tuple[int, int, int] = (0, 0, 0),
     text: str = "",
@@ -45,6 +46,8 @@ def analysed(
             sentiment="neutral",
             source=source,
             decision_reason=reason,
+            route=route
+            or {"llm": "llm", "fallback": "llm_fallback", "batch": "batch"}.get(source, "no_llm"),
             cost_usd=Decimal(cost),
             input_tokens=tokens[0],
             cached_input_tokens=tokens[1],
@@ -61,10 +64,11 @@ def test_cost_per_path_avoided_calls_and_savings(
 ) -> None:
     user, headers = users.authed()
     confident = "cascade: local confident (category 0.97 ≥ 0.93, urgency 0.91 ≥ 0.88)"
-    analysed(db, user, "local", reason=confident)
-    analysed(db, user, "local", reason=confident)
+    analysed(db, user, "local", reason=confident, route="confident")
+    analysed(db, user, "local", reason=confident, route="confident")
     analysed(db, user, "local", reason="no LLM configured")  # no LLM: nothing avoided
-    analysed(db, user, "local", reason="cascade: category 0.55 < 0.93 → llm batch pending")
+    pending = "cascade: category 0.55 < 0.93 → llm batch pending"
+    analysed(db, user, "local", reason=pending, route="batch_pending")
     analysed(
         db, user, "llm", "0.0004", "cascade: category 0.55 < 0.93 → llm", tokens=(2000, 1800, 100)
     )

@@ -242,3 +242,36 @@ def account_url(db: Session, user: User) -> str:
     row = get_row(db=db, user_id=user.id)
     assert row is not None and row.zendesk_url
     return row.zendesk_url
+
+
+def test_ticket_whose_requester_id_is_beyond_64_bits_is_422_and_nothing_is_stored(
+    client: TestClient,
+    account: tuple[User, dict[str, str]],
+    zendesk_sim: ZendeskSimulator,
+    db: Session,
+) -> None:
+    _, headers = account
+    bad = zendesk_sim.create_ticket("Printer on fire", "Please help", requester_id=2**64 + 1)
+    response = process(client, headers, bad["id"])
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unstorable_ticket" and "requester_id" in error["message"]
+    assert (
+        db.scalar(select(func.count(Ticket.id)).where(Ticket.zendesk_ticket_id == bad["id"])) == 0
+    )
+    assert notes(zendesk_sim, bad["id"]) == []
+
+
+def test_nul_and_lone_surrogates_in_ticket_text_are_cleaned_and_stored(
+    client: TestClient,
+    account: tuple[User, dict[str, str]],
+    zendesk_sim: ZendeskSimulator,
+    db: Session,
+) -> None:
+    _, headers = account
+    odd = zendesk_sim.create_ticket("Crash \ud800 on save\x00", "It fails \udfff\x00 every time")
+    response = process(client, headers, odd["id"])
+    assert response.status_code == 200, response.text
+    assert response.json()["ticket"]["subject"] == "Crash \ufffd on save"
+    stored = db.scalar(select(Ticket).where(Ticket.zendesk_ticket_id == odd["id"]))
+    assert stored is not None and stored.description == "It fails \ufffd every time"

@@ -15,10 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.accounts import integrations
-from app.api.webhooks import job_dispatcher
+from app.batch import jobs as batch_jobs
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
 from app.schemas import MAX_TICKET_ID
+from app.unit_of_work import PROCESS_BATCH, QueuedJob, job_sender
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket
 
@@ -27,21 +29,22 @@ SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 
 @dataclass
 class Queue:
-    """Stands in for the Celery queue: records the job ids handed to it."""
+    """Stands in for the Celery queue: records the batch job ids sent after the commit."""
 
     job_ids: list[str] = field(default_factory=list)
     down: bool = False
 
-    def __call__(self, job_id: str) -> None:
+    def __call__(self, job: QueuedJob) -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
-        self.job_ids.append(job_id)
+        assert job.task == PROCESS_BATCH
+        self.job_ids.append(job.args[0])
 
 
 @pytest.fixture
 def queue(app: FastAPI) -> Queue:
     recorder = Queue()
-    app.dependency_overrides[job_dispatcher] = lambda: recorder
+    app.dependency_overrides[job_sender] = lambda: recorder
     return recorder
 
 
@@ -254,11 +257,38 @@ def test_same_event_under_a_new_invocation_is_processed_once(
     assert len(jobs_of(db, hook.user)) == 1 and len(queue.job_ids) == 1
 
 
+def test_replay_under_a_new_invocation_id_is_not_processed_again(
+    client: TestClient, hook: Hook, queue: Queue, db: Session
+) -> None:
+    raw = json.dumps({"ticket_id": "78"}).encode()
+    timestamp = iso_utc(datetime.now(UTC))
+    signed = {
+        "Content-Type": "application/json",
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "X-Zendesk-Webhook-Signature": sign_webhook(SECRET, timestamp, raw),
+    }
+    first = client.post(
+        hook.url, content=raw, headers=signed | {"X-Zendesk-Webhook-Invocation-Id": "1"}
+    )
+    assert first.status_code == 202, first.text
+    job = db.get(BatchJob, first.json()["job_id"])
+    assert job is not None
+    job.state = "succeeded"  # processed: the ticket is no longer waiting in a queued job
+    db.flush()
+    replay = client.post(
+        hook.url, content=raw, headers=signed | {"X-Zendesk-Webhook-Invocation-Id": "2"}
+    )
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["status"] == "duplicate" and replay.json()["job_id"] == job.id
+    assert len(jobs_of(db, hook.user)) == 1 and queue.job_ids == [job.id]
+
+
 def test_ticket_waiting_in_a_queued_job_is_not_queued_again(
     client: TestClient, hook: Hook, queue: Queue, db: Session
 ) -> None:
     assert deliver(client, hook.url, {"ticket_id": "91"}).status_code == 202
-    again = deliver(client, hook.url, {"ticket_id": "91"})  # a second trigger run
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    again = deliver(client, hook.url, {"ticket_id": "91"}, signed_at=later)  # a 2nd trigger run
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     assert [d.status for d in deliveries_of(db, hook.user)] == ["queued", "duplicate"]
@@ -459,23 +489,30 @@ def test_delivery_during_our_write_back_is_ignored(
         BatchJobItem.__table__.update().where(BatchJobItem.job_id == first).values(status="writing")
     )
     db.flush()
-    response = deliver(client, hook.url, {"ticket_id": "31"})
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    response = deliver(client, hook.url, {"ticket_id": "31"}, signed_at=later)
     assert response.status_code == 200
     assert response.json()["detail"] == "our own write-back to this ticket is in progress"
     assert len(queue.job_ids) == 1
 
 
-def test_queue_down_is_503_and_the_retry_is_accepted(
+def test_queue_down_at_commit_keeps_the_job_for_the_stalled_job_sweep(
     client: TestClient, hook: Hook, queue: Queue, db: Session
 ) -> None:
     queue.down = True
-    failed = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
-    assert failed.status_code == 503
-    assert jobs_of(db, hook.user) == [] and deliveries_of(db, hook.user) == []
-    queue.down = False
+    accepted = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
+    assert accepted.status_code == 202, accepted.text
+    (job,) = jobs_of(db, hook.user)
+    assert (job.id, job.state) == (accepted.json()["job_id"], "queued") and queue.job_ids == []
     retried = deliver(client, hook.url, {"ticket_id": "64"}, invocation_id="555")
-    assert retried.status_code == 202, retried.text
-    assert len(queue.job_ids) == 1
+    assert retried.json()["status"] == "duplicate"  # Zendesk's retry starts nothing new
+
+    queue.down = False
+    job.dispatched_at = job.dispatched_at - batch_jobs.STALL_AFTER * 2
+    db.flush()
+    assert job.id in batch_jobs.stalled_jobs(db=db)
+    unit_of_work.send_after_commit(db, queue)  # what the beat task does after its commit
+    assert queue.job_ids == [job.id]
 
 
 def test_secret_never_appears_in_logs(

@@ -14,10 +14,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 
 from app.accounts import integrations
+from app.batch import runner as batch_runner
 from app.config import get_settings
 from app.database import session_scope
 from app.models import ProcessingLog, TicketAnalysis, User
-from app.services import batch_service
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process
@@ -103,7 +103,7 @@ def test_batch_with_the_llm_endpoint_down_is_analysed_offline_and_rerun_changes_
     user = committed_user.id
     sql = "SELECT count(*) FROM ticket_analyses WHERE user_id = :u AND source = 'fallback'"
     assert count(engine, sql, u=user) == 6
-    batch_service.run_job(job.id, worker_id="late-duplicate")  # a redelivered task
+    batch_runner.run_job(job.id, worker_id="late-duplicate")  # a redelivered task
     assert count(engine, "SELECT count(*) FROM ticket_analyses WHERE user_id = :u", u=user) == 6
     assert count(engine, "SELECT count(*) FROM tickets WHERE user_id = :u", u=user) == 6
     notes = [

@@ -16,15 +16,14 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.batch import jobs as batch_jobs
 from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.models import User
-from app.services import batch_service
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids
-from tests.faults.test_zendesk_faults import dispatch_to
 from tests.tcp_proxy import TcpProxy
-from tests.worker.conftest import count, login, wait_for
+from tests.worker.conftest import count, login, sender_to, wait_for
 
 pytestmark = pytest.mark.postgres_only
 
@@ -68,12 +67,8 @@ def worker_on(tmp_path: Path) -> Iterator[Callable[[str, str], subprocess.Popen[
 
 
 def submit(user: User, broker_url: str, ids: list[int]) -> str:
-    with session_scope() as db:
-        return str(
-            batch_service.submit(
-                db=db, user_id=user.id, zendesk_ticket_ids=ids, dispatch=dispatch_to(broker_url)
-            ).id
-        )
+    with session_scope(sender_to(broker_url)) as db:
+        return str(batch_jobs.submit(db=db, user_id=user.id, zendesk_ticket_ids=ids).id)
 
 
 def finished(client: TestClient, headers: dict[str, str], job_id: str) -> dict:

@@ -5,22 +5,20 @@ work finishes or reports per-ticket errors, and nothing is stored or posted twic
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.batch import jobs as batch_jobs
 from app.config import get_settings
 from app.database import session_scope
 from app.errors import DEFAULT_UPSTREAM_RETRY_AFTER_S
 from app.models import Ticket, TicketAnalysis, User
-from app.services import batch_service
-from app.worker import celery_app, process_batch
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import UserFactory, configure_zendesk, open_ticket_ids
-from tests.worker.conftest import WorkerFactory, count, login, wait_for
+from tests.worker.conftest import WorkerFactory, count, login, sender_to, wait_for
 
 TICKET = 1
 FETCH = f"/tickets/{TICKET}.json"
@@ -211,23 +209,11 @@ def test_a_timed_out_note_is_not_posted_twice(
 # --- batch jobs on a real worker ------------------------------------------------------------
 
 
-def dispatch_to(broker_url: str) -> Callable[[str], None]:
-    """Queue on the faults' own Redis database without reconfiguring the shared Celery app."""
-
-    def dispatch(job_id: str) -> None:
-        with celery_app.connection_for_write(broker_url) as connection:
-            process_batch.apply_async(args=[job_id], connection=connection)
-
-    return dispatch
-
-
 def run_batch(
     client: TestClient, user: User, broker_url: str, ids: list[int], timeout_s: float = 45
 ) -> dict:
-    with session_scope() as db:
-        job_id = batch_service.submit(
-            db=db, user_id=user.id, zendesk_ticket_ids=ids, dispatch=dispatch_to(broker_url)
-        ).id
+    with session_scope(sender_to(broker_url)) as db:
+        job_id = batch_jobs.submit(db=db, user_id=user.id, zendesk_ticket_ids=ids).id
     headers = login(client, user)
 
     def finished() -> dict | None:

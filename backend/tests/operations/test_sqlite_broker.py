@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from app.batch import jobs as batch_jobs
 from app.config import BACKEND_DIR, get_settings
 from app.database import session_scope
 from app.models import User
-from app.services import batch_service
 from app.worker import create_celery
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids
@@ -85,7 +85,7 @@ def test_a_killed_workers_job_resumes_on_the_next_worker_within_a_minute(
     zendesk_sim.job_delay_s = 5.0  # the bulk update keeps the job in flight
     jobs_before = len(zendesk_sim.jobs)
     with session_scope() as db:
-        job_id = batch_service.create_job(
+        job_id = batch_jobs.create_job(
             db=db, user_id=committed_user.id, zendesk_ticket_ids=open_ticket_ids(zendesk_sim, 10)
         ).id
     producer.send_task("triage.process_batch", args=[job_id])

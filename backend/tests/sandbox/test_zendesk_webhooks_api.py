@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.services import intake_service
+from app.intake import webhook_payloads
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator
 
@@ -67,7 +67,7 @@ def test_webhooks_api_creates_a_signed_ticket_created_subscription(
     ).json()["ticket"]
     zendesk_sim.wait_for_webhooks(1)
     ((headers, raw),) = received
-    assert intake_service.signature_matches(
+    assert webhook_payloads.signature_matches(
         secret=secret,
         timestamp=headers["x-zendesk-webhook-signature-timestamp"],
         raw_body=raw,

@@ -1,4 +1,4 @@
-"""Batch jobs run in this process (`batch_service.run_job`) need committed users."""
+"""Batch jobs run in this process (`batch_runner.run_job`) need committed users."""
 
 from __future__ import annotations
 

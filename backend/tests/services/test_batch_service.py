@@ -19,11 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.accounts import integrations
+from app.analytics import rollups as metrics_rollup
+from app.analytics.rollups import MONEY_QUANTUM
+from app.batch import jobs as batch_jobs
+from app.batch import runner as batch_runner
 from app.database import get_engine, session_scope
 from app.enums import AnalysisSource
-from app.models import BatchJob, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
-from app.services import batch_service, metrics_rollup
-from app.services.metrics_rollup import MONEY_QUANTUM
+from app.models import BatchJob, BatchJobItem, ProcessingLog, Ticket, TicketAnalysis, User, utcnow
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids, run_batch_in_process
@@ -192,7 +194,7 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
 def leased_job(user: User, holder: str) -> str:
     """A queued job whose lease another pool process took a moment ago."""
     with session_scope() as db:
-        job = batch_service.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1])
+        job = batch_jobs.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1])
         job.lease_owner = holder
         job.lease_expires_at = utcnow() + timedelta(minutes=5)
         return job.id
@@ -219,14 +221,14 @@ def test_a_lease_is_taken_over_only_from_a_dead_process_of_our_own_node(
     job_id = leased_job(committed_user, holder())
     me = f"node@a/{os.getpid()}"
     if taken_over:
-        context = batch_service._claim(job_id, me)
+        context = batch_runner.claim(job_id, me)
         assert context is not None and context.worker_id == me
         with session_scope() as db:
             job = db.get(BatchJob, job_id)
             assert job is not None and job.lease_owner == me and job.state == "running"
     else:
-        with pytest.raises(batch_service.LeaseHeld):
-            batch_service._claim(job_id, me)
+        with pytest.raises(batch_jobs.LeaseHeld):
+            batch_runner.claim(job_id, me)
 
 
 # --- overlapping jobs --------------------------------------------------------------------
@@ -254,3 +256,23 @@ def test_overlapping_jobs_on_the_same_tickets_post_each_note_once(
     assert second.state == "succeeded"
     for ticket_id in ids:
         assert len(our_notes(zendesk_sim, ticket_id)) == 1, ticket_id
+
+
+def test_a_ticket_that_cannot_be_stored_fails_alone_and_the_others_succeed(
+    committed_user: User, zendesk_sim: ZendeskSimulator
+) -> None:
+    good = open_ticket_ids(zendesk_sim, 3)
+    beyond = zendesk_sim.create_ticket("Huge requester", "text", requester_id=2**63)["id"]
+    odd = zendesk_sim.create_ticket("Odd \ud800 text\x00", "body \udc00")["id"]
+    job = run_batch_in_process(committed_user, [good[0], beyond, good[1], odd, good[2]])
+    assert (job.state, job.done, job.failed) == ("partially_failed", 4, 1)
+    with session_scope() as db:
+        items = {
+            item.zendesk_ticket_id: item
+            for item in db.scalars(select(BatchJobItem).where(BatchJobItem.job_id == job.id))
+        }
+    assert items[beyond].status == "failed"
+    assert "requester_id" in (items[beyond].error or "") and "64 bits" in items[beyond].error
+    assert all(items[zid].status == "done" for zid in [*good, odd])
+    assert our_notes(zendesk_sim, beyond) == []
+    assert all(len(our_notes(zendesk_sim, zid)) == 1 for zid in [*good, odd])

@@ -17,7 +17,7 @@ from app.analysis.ml.evaluation import expected_calibration_error
 from app.analysis.offline_analyzer import get_offline_analyzer
 from app.integrations.llm import LLMAnalyzer
 from app.models import TicketAnalysis
-from app.services import analysis_service
+from app.pipeline import analysis as analysis_service
 from sandbox.openai_sim import OpenAISimulator
 from tests.factories import UserFactory, configure_zendesk
 

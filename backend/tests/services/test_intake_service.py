@@ -13,7 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import integrations
-from app.errors import ServiceUnavailable, Unauthorized, Unprocessable
+from app.errors import Unauthorized, Unprocessable
+from app.intake import polling as intake_polling
+from app.intake import webhook_payloads
+from app.intake.webhook_payloads import WebhookHeaders
 from app.integrations.zendesk import ZendeskClient, ZendeskCredentials
 from app.models import (
     BatchJob,
@@ -24,8 +27,8 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
-from app.services import intake_service, ticket_store
-from app.services.intake_service import WebhookHeaders
+from app.pipeline import store as ticket_store
+from app.unit_of_work import QueuedJob, UnitOfWork
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app, iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk
@@ -37,10 +40,10 @@ class Queue:
     job_ids: list[str] = field(default_factory=list)
     down: bool = False
 
-    def __call__(self, job_id: str) -> None:
+    def __call__(self, job: QueuedJob) -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
-        self.job_ids.append(job_id)
+        self.job_ids.append(job.args[0])
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +91,10 @@ def polling(users: UserFactory, db: Session, empty_zendesk: ZendeskServer) -> Po
 
 def poll(
     db: Session, polling: Polling, client: ZendeskClient, queue: Queue, **options: object
-) -> intake_service.PollResult:
-    return intake_service.poll_integration(
-        db=db,
+) -> intake_polling.PollResult:
+    return intake_polling.poll_integration(
+        uow=UnitOfWork(db, queue),
         integration_id=polling.integration_id,
-        dispatch=queue,
         client=client,
         **options,  # type: ignore[arg-type]
     )
@@ -284,15 +286,15 @@ def test_tickets_waiting_in_a_queued_job_are_not_queued_twice(
     assert again.tickets_seen == 2 and again.job_ids == []
 
 
-def test_queue_failure_leaves_the_cursor_for_the_next_run(
+def test_queue_down_at_commit_keeps_the_jobs_and_the_cursor_moves_on(
     db: Session, polling: Polling, client: ZendeskClient, sim: ZendeskSimulator
 ) -> None:
     new_tickets(sim, 2)
-    with pytest.raises(ServiceUnavailable):
-        poll(db, polling, client, Queue(down=True))
-    assert stored_cursor(db, polling)[0] is None
-    assert db.scalars(select(BatchJob).where(BatchJob.user_id == polling.user.id)).all() == []
-    assert poll(db, polling, client, Queue()).queued == 2
+    result = poll(db, polling, client, Queue(down=True))
+    assert result.queued == 2 and stored_cursor(db, polling)[0] is not None
+    (job,) = db.scalars(select(BatchJob).where(BatchJob.user_id == polling.user.id)).all()
+    assert job.state == "queued"  # the stalled-job sweep sends it once the broker is back
+    assert poll(db, polling, client, Queue()).queued == 0  # the same page is not queued twice
 
 
 def test_polling_off_does_nothing(
@@ -307,14 +309,14 @@ def test_polling_off_does_nothing(
 
 def test_due_integrations_are_claimed_once_per_interval(db: Session, polling: Polling) -> None:
     now = utcnow()
-    assert polling.integration_id in intake_service.claim_due_integrations(db=db, now=now)
+    assert polling.integration_id in intake_polling.claim_due_integrations(db=db, now=now)
     soon = now + timedelta(seconds=30)
-    assert polling.integration_id not in intake_service.claim_due_integrations(db=db, now=soon)
+    assert polling.integration_id not in intake_polling.claim_due_integrations(db=db, now=soon)
     later = now + timedelta(seconds=61)
-    assert polling.integration_id in intake_service.claim_due_integrations(db=db, now=later)
+    assert polling.integration_id in intake_polling.claim_due_integrations(db=db, now=later)
     integrations.update(db=db, user_id=polling.user.id, changes={"polling_enabled": False})
     much_later = now + timedelta(hours=1)
-    assert polling.integration_id not in intake_service.claim_due_integrations(
+    assert polling.integration_id not in intake_polling.claim_due_integrations(
         db=db, now=much_later
     )
 
@@ -339,14 +341,14 @@ def test_prune_deliveries_deletes_only_rows_past_retention(db: Session, polling:
         )
     db.flush()
 
-    deleted = intake_service.prune_deliveries(db=db, now=now, chunk_size=2)
+    chunks = [intake_polling.prune_deliveries(db=db, now=now, chunk_size=2) for _ in range(4)]
 
-    assert deleted == 5
+    assert chunks == [2, 2, 1, 0]  # a chunk per call: the task commits each one
     kept = db.scalars(
         select(WebhookDelivery.invocation_id).where(WebhookDelivery.user_id == polling.user.id)
     ).all()
     assert sorted(kept) == ["edge", "fresh"]
-    assert intake_service.prune_deliveries(db=db, now=now) == 0
+    assert intake_polling.prune_deliveries(db=db, now=now) == 0
 
 
 def test_prune_task_is_on_the_beat_schedule() -> None:
@@ -362,11 +364,11 @@ def test_prune_task_is_on_the_beat_schedule() -> None:
 def test_signature_matches_zendesk_scheme() -> None:
     body, timestamp = b'{"ticket_id":"1"}', "2026-11-25T10:00:00Z"
     signature = sign_webhook("secret", timestamp, body)
-    assert intake_service.sign(secret="secret", timestamp=timestamp, raw_body=body) == signature
-    assert intake_service.signature_matches(
+    assert webhook_payloads.sign(secret="secret", timestamp=timestamp, raw_body=body) == signature
+    assert webhook_payloads.signature_matches(
         secret="secret", timestamp=timestamp, raw_body=body, signature=f" {signature} "
     )
-    assert not intake_service.signature_matches(
+    assert not webhook_payloads.signature_matches(
         secret="secret", timestamp=timestamp, raw_body=body + b" ", signature=signature
     )
 
@@ -390,7 +392,7 @@ def test_authenticate_checks_signature_before_the_timestamp(
     body = b"{}"
     signature = sign_webhook("s", timestamp, body) if signed else "AAAA"
     with pytest.raises(Unauthorized) as refused:
-        intake_service.authenticate(
+        webhook_payloads.authenticate(
             secret="s",
             headers=WebhookHeaders(signature=signature, timestamp=timestamp),
             raw_body=body,
@@ -400,28 +402,28 @@ def test_authenticate_checks_signature_before_the_timestamp(
 
 
 def test_payload_event_key_prefers_the_event_id() -> None:
-    event = intake_service.parse_payload(
+    event = webhook_payloads.parse_payload(
         b'{"type": "zen:event-type:ticket.created", "id": "e-1",'
         b' "detail": {"id": "7", "updated_at": "2026-11-25T10:00:00Z"}}'
     )
     assert (event.zendesk_ticket_id, event.event_key) == (7, "event:e-1")
-    trigger = intake_service.parse_payload(
+    trigger = webhook_payloads.parse_payload(
         b'{"ticket_id": "7", "updated_at": "2026-11-25T10:00:00Z"}'
     )
     assert trigger.event_key == "updated:2026-11-25T10:00:00+00:00"
-    assert intake_service.parse_payload(b'{"ticket_id": 7}').event_key is None
+    assert webhook_payloads.parse_payload(b'{"ticket_id": 7}').event_key is None
 
 
 def test_an_event_id_is_never_read_as_a_ticket_id() -> None:
     with pytest.raises(Unprocessable):
-        intake_service.parse_payload(b'{"type": "zen:event-type:ticket.created", "id": "123"}')
-    trigger = intake_service.parse_payload(b'{"id": "123", "type": "Question"}')
+        webhook_payloads.parse_payload(b'{"type": "zen:event-type:ticket.created", "id": "123"}')
+    trigger = webhook_payloads.parse_payload(b'{"id": "123", "type": "Question"}')
     assert (trigger.zendesk_ticket_id, trigger.event_type) == (123, None)
 
 
 def test_ticket_id_must_be_a_positive_integer() -> None:
-    assert intake_service.ticket_id_of("0042") == 42
-    assert intake_service.ticket_id_of(str(2**53)) == 2**53  # the cap every route shares
+    assert webhook_payloads.ticket_id_of("0042") == 42
+    assert webhook_payloads.ticket_id_of(str(2**53)) == 2**53  # the cap every route shares
     for bad in ("", "4 2", "٤٢", 0, -1, 2**53 + 1, str(2**53 + 1), 2**63, True, 4.0, None, [1]):
         with pytest.raises(Unprocessable):
-            intake_service.ticket_id_of(bad)
+            webhook_payloads.ticket_id_of(bad)

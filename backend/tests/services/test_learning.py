@@ -16,7 +16,7 @@ from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 from app.analysis.ml.user_models import Row
 from app.analysis.offline_analyzer import get_offline_analyzer
 from app.models import Ticket, TicketAnalysis, TrainingExample, User, UserModel
-from app.services import analysis_service
+from app.pipeline import analysis as analysis_service
 from tests.factories import UserFactory
 
 _ticket_ids = itertools.count(500_000)

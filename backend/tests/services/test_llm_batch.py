@@ -14,13 +14,16 @@ from sqlalchemy.orm import Session
 from app.accounts import integrations
 from app.analysis import learning
 from app.analysis.cascade import BATCH_PENDING
+from app.batch import llm_batch
 from app.config import get_settings
 from app.database import session_scope
 from app.integrations.llm import response_format_schema
 from app.integrations.llm.pricing import cost_usd
 from app.integrations.zendesk import ZendeskClient
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
-from app.services import analysis_service, llm_batch, ticket_store
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
+from app.unit_of_work import UnitOfWork
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import UserFactory, configure_zendesk
@@ -163,6 +166,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
         provisional = _analyse(db, account, zendesk_client, zendesk_id)
         assert provisional.source == "local" and provisional.cost_usd == 0
         assert provisional.decision_reason.endswith(BATCH_PENDING)
+        assert provisional.route == "batch_pending"
     assert openai_sim.chat_requests() == []  # nothing synchronous
 
     submitted = llm_batch.submit_pending(db=db, user_id=account.id)
@@ -178,13 +182,14 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
     # Nothing pending is submitted twice.
     assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0
 
-    assert llm_batch.poll_batch(db=db, batch_id=batch.id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch.id) == "applied"
     requests = db.scalars(select(LLMBatchRequest).where(LLMBatchRequest.batch_id == batch.id))
     for request in requests:
         assert request.state == "applied"
         analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
         assert analysis is not None and analysis.source == "batch"
         assert analysis.decision_reason.endswith("→ llm batch")
+        assert analysis.route == "batch"
         full_price = cost_usd(
             "gpt-4o-mini",
             analysis.input_tokens,
@@ -208,9 +213,9 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
             select(TicketAnalysis).where(TicketAnalysis.user_id == account.id)
         )
     }
-    again = llm_batch.apply_batch(db=db, batch_id=batch.id)
+    again = llm_batch.apply_batch(uow=UnitOfWork(db), batch_id=batch.id)
     assert again.already_applied and again.applied == 0
-    assert llm_batch.poll_batch(db=db, batch_id=batch.id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch.id) == "applied"
     db.expire_all()
     assert snapshot == {
         analysis.id: (analysis.cost_usd, analysis.updated_at)
@@ -247,13 +252,13 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
     openai_sim.batch_delay_s = 3600
     submitted = llm_batch.submit_pending(db=db, user_id=account.id)
     assert submitted.batch_id is not None
-    assert llm_batch.poll_batch(db=db, batch_id=submitted.batch_id) == "submitted"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=submitted.batch_id) == "submitted"
     batch = db.get(LLMBatch, submitted.batch_id)
     assert batch is not None and batch.status == "in_progress"
 
     openai_sim.batch_delay_s = 0
     openai_sim.fail_next(1, "500")
-    assert llm_batch.poll_batch(db=db, batch_id=submitted.batch_id) == "applied"
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=submitted.batch_id) == "applied"
     states = sorted(
         request.state
         for request in db.scalars(
@@ -267,6 +272,7 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
         )
     )
     assert kept is not None and kept.decision_reason.endswith("→ llm batch failed (upstream)")
+    assert kept.route == "batch_failed"
     assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0  # not retried
 
 

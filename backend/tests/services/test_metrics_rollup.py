@@ -17,11 +17,12 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from app.accounts.users import create_user
+from app.analytics import rollups as metrics_rollup
 from app.database import session_scope
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User
-from app.services import metrics_rollup, ticket_store
-from app.services.analysis_service import AnalysisOutcome
+from app.pipeline import store as ticket_store
+from app.pipeline.analysis import AnalysisOutcome
 from tests.factories import create_analysed_ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -66,6 +67,7 @@ def outcome(category: Category = Category.bug, cost: str = "0.002") -> AnalysisO
         suggested_tags=[],
         source=AnalysisSource.llm,
         decision_reason="test",
+        route=AnalysisRoute.llm,
         cost_usd=Decimal(cost),
     )
 

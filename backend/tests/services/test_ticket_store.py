@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.accounts.users import create_user
 from app.database import session_scope
 from app.models import Ticket, User
-from app.services import ticket_store
+from app.pipeline import store as ticket_store
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
+from app.unit_of_work import QueuedJob, Sender
 from app.worker import celery_app
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from tests.factories import DEFAULT_PASSWORD
@@ -86,6 +87,17 @@ def redis_broker() -> Iterator[str]:
     point_celery_at(REDIS_TEST_URL)
     yield REDIS_TEST_URL
     wipe_redis(client)
+
+
+def sender_to(broker_url: str) -> Sender:
+    """Send jobs to `broker_url` with a connection of our own: another test may have closed
+    the shared Celery app's producer pool, and the faults' workers listen elsewhere."""
+
+    def send(job: QueuedJob) -> None:
+        with celery_app.connection_for_write(broker_url) as connection:
+            celery_app.send_task(job.task, args=list(job.args), connection=connection)
+
+    return send
 
 
 WorkerFactory = Callable[..., subprocess.Popen[bytes]]

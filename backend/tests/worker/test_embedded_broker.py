@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from app.batch import jobs as batch_jobs
 from app.config import BACKEND_DIR, get_settings
 from app.database import session_scope
 from app.models import User
-from app.services import batch_service
 from app.worker import create_celery
 from sandbox.zendesk import ZendeskSimulator
 from tests.worker.conftest import count, wait_for
@@ -33,7 +33,7 @@ def test_sqlite_broker_worker_processes_a_batch(
     producer = create_celery()
     assert producer.conf.broker_url.startswith("sqla+sqlite:///")
     with session_scope() as db:
-        job_id = batch_service.create_job(
+        job_id = batch_jobs.create_job(
             db=db, user_id=committed_user.id, zendesk_ticket_ids=[1, 2, 3]
         ).id
     producer.send_task("triage.process_batch", args=[job_id])

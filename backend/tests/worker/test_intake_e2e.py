@@ -10,22 +10,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
 from app.accounts import integrations
-from app.api.webhooks import job_dispatcher
 from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
-from app.worker import celery_app, process_batch
+from app.unit_of_work import job_sender
+from app.worker import celery_app
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator
-from tests.worker.conftest import count, wait_for
+from tests.worker.conftest import count, sender_to, wait_for
 
 pytestmark = pytest.mark.postgres_only
 
@@ -45,17 +45,6 @@ def our_notes(sim: ZendeskSimulator, ticket_id: int) -> list[dict]:
     ]
 
 
-def dispatch_to(broker_url: str) -> Callable[[str], None]:
-    """Queue on the test Redis with a connection of our own: another test may have closed
-    the shared Celery app's producer pool."""
-
-    def dispatch(job_id: str) -> None:
-        with celery_app.connection_for_write(broker_url) as connection:
-            process_batch.apply_async(args=[job_id], connection=connection)
-
-    return dispatch
-
-
 @pytest.fixture
 def webhook_url(committed_user: User, redis_broker: str) -> Iterator[str]:
     """The app on a real port (the simulator posts to it), with the signing secret set."""
@@ -65,7 +54,7 @@ def webhook_url(committed_user: User, redis_broker: str) -> Iterator[str]:
         )
         public_id = row.public_id
     app = create_app()
-    app.dependency_overrides[job_dispatcher] = lambda: dispatch_to(redis_broker)
+    app.dependency_overrides[job_sender] = lambda: sender_to(redis_broker)
     with serve_in_thread(app) as api_url:
         httpx.get(f"{api_url}/health/ready")  # a running service has warm connection pools
         yield f"{api_url}/webhooks/zendesk/{public_id}"

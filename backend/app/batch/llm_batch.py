@@ -3,8 +3,8 @@
 Opting in: `cascade_settings.use_llm_batch_api` (per user, off by default). With it on, a
 ticket the LLM should answer (cascade unsure, or mode `llm`) that is not urgent (the offline
 urgency is not high and no urgency rule fired) gets the offline answer at once, written back
-as usual, with `decision_reason` ending in "→ llm batch pending". Urgent tickets still go to
-the LLM synchronously.
+as usual, with route `batch_pending` (its `decision_reason` ends in "→ llm batch pending",
+for people). Urgent tickets still go to the LLM synchronously.
 
 - `submit_pending` puts a user's pending tickets into one batch: a JSONL upload whose lines
   are built by the synchronous call's own builder (`LLMAnalyzer.build_request`),
@@ -37,7 +37,7 @@ from app.accounts import integrations
 from app.accounts.integrations import LLMTarget, ProcessingOptions
 from app.analysis.cascade import BATCH_PENDING, clip
 from app.config import get_settings
-from app.enums import AnalysisSource
+from app.enums import AnalysisRoute, AnalysisSource, LLMBatchState, LLMRequestState
 from app.errors import AppError
 from app.integrations.llm import (
     LLMAnalyzer,
@@ -46,16 +46,13 @@ from app.integrations.llm import (
     LLMUpstreamError,
 )
 from app.integrations.llm.clients import sdk_client
-from app.integrations.zendesk import ZendeskError
 from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, utcnow
-from app.services import analysis_service, ticket_store
-from app.services.analysis_service import AnalysisOutcome, from_llm
-from app.services.ticket_processor import (
-    StepLog,
-    apply_write_back,
-    log_analysis,
-    zendesk_client,
-)
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
+from app.pipeline.analysis import AnalysisOutcome, from_llm
+from app.pipeline.single import write_back_each
+from app.pipeline.steps import StepLog, log_analysis, save_step_logs, zendesk_client
+from app.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +121,7 @@ def pending(*, db: Session, user_id: int, limit: int) -> list[tuple[TicketAnalys
         .where(
             TicketAnalysis.user_id == user_id,
             Ticket.user_id == user_id,
-            TicketAnalysis.source == AnalysisSource.local,
-            TicketAnalysis.decision_reason.contains(BATCH_PENDING, autoescape=True),
+            TicketAnalysis.route == AnalysisRoute.batch_pending,
             ~in_flight,
         )
         .order_by(TicketAnalysis.id)
@@ -203,50 +199,58 @@ def _locked_batch(db: Session, batch_id: int) -> LLMBatch | None:
     return db.scalar(query)
 
 
-def poll_batch(*, db: Session, batch_id: int) -> str:
+def poll_batch(*, uow: UnitOfWork, batch_id: int) -> str:
     """Refresh one batch; apply it when completed, give up on it when it failed. Returns our
-    state (submitted, applied or failed)."""
-    batch = _locked_batch(db, batch_id)
-    if batch is None:
-        raise LookupError(f"no LLM batch {batch_id}")
-    if batch.state != "submitted":
-        return batch.state
-    setup = _llm_setup(db, batch.user_id)
-    if setup is None:
-        _fail_batch(db, batch, "no OpenAI key configured any more")
-        return batch.state
-    target, _ = setup
+    state (submitted, applied or failed). OpenAI is asked with no transaction open."""
+    with uow.transaction() as db:
+        batch = db.get(LLMBatch, batch_id)
+        if batch is None:
+            raise LookupError(f"no LLM batch {batch_id}")
+        if batch.state != LLMBatchState.submitted:
+            return batch.state
+        setup = _llm_setup(db, batch.user_id)
+        if setup is None:
+            _fail_batch(db, batch, "no OpenAI key configured any more")
+            return batch.state
+        target, remote_id = setup[0], str(batch.openai_batch_id)
     with _client(target) as client:
-        remote = client.batches.retrieve(str(batch.openai_batch_id))
-    batch.status = remote.status
-    if remote.status in OPEN_STATUSES:
-        return batch.state
-    if remote.status != "completed":
-        errors = remote.errors.data if remote.errors and remote.errors.data else []
-        detail = "; ".join(f"{error.code}: {error.message}" for error in errors[:3])
-        _fail_batch(db, batch, f"batch {remote.status}" + (f" ({detail})" if detail else ""))
-        return batch.state
-    batch.output_file_id = remote.output_file_id
-    batch.error_file_id = remote.error_file_id
-    batch.completed_at = utcnow()
-    apply_batch(db=db, batch_id=batch.id)
-    return batch.state
+        remote = client.batches.retrieve(remote_id)
+    with uow.transaction() as db:
+        batch = _locked_batch(db, batch_id)
+        assert batch is not None
+        if batch.state != LLMBatchState.submitted:
+            return batch.state  # another poll finished it meanwhile
+        batch.status = remote.status
+        if remote.status in OPEN_STATUSES:
+            return batch.state
+        if remote.status != "completed":
+            errors = remote.errors.data if remote.errors and remote.errors.data else []
+            detail = "; ".join(f"{error.code}: {error.message}" for error in errors[:3])
+            _fail_batch(db, batch, f"batch {remote.status}" + (f" ({detail})" if detail else ""))
+            return batch.state
+        batch.output_file_id = remote.output_file_id
+        batch.error_file_id = remote.error_file_id
+        batch.completed_at = utcnow()
+    apply_batch(uow=uow, batch_id=batch_id)
+    with uow.transaction() as db:
+        return db.get_one(LLMBatch, batch_id).state
 
 
 def poll_open_batches(*, user_id: int | None = None) -> dict[str, int]:
-    """Poll every submitted batch, one transaction each; a failing one does not stop the rest."""
-    from app.database import session_scope
+    """Poll every submitted batch, each in its own units of work; a failing one does not
+    stop the rest (the Celery task's entry point: it owns the transactions)."""
+    from app.database import get_session_factory, session_scope
 
     with session_scope() as db:
-        query = select(LLMBatch.id).where(LLMBatch.state == "submitted")
+        query = select(LLMBatch.id).where(LLMBatch.state == LLMBatchState.submitted)
         if user_id is not None:
             query = query.where(LLMBatch.user_id == user_id)
         batch_ids = list(db.scalars(query.order_by(LLMBatch.id)))
     counts: dict[str, int] = {}
     for batch_id in batch_ids:
         try:
-            with session_scope() as db:
-                state = poll_batch(db=db, batch_id=batch_id)
+            with get_session_factory()() as db:
+                state = poll_batch(uow=UnitOfWork(db), batch_id=batch_id)
         except (LLMBatchError, AppError) as exc:
             logger.warning("polling LLM batch %s failed: %s", batch_id, exc)
             state = "error"
@@ -264,7 +268,8 @@ def _fail_batch(db: Session, batch: LLMBatch, error: str) -> None:
     ):
         request.state, request.error = "failed", error[:2000]
         analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
-        if analysis is not None and BATCH_PENDING in (analysis.decision_reason or ""):
+        if analysis is not None and analysis.route == AnalysisRoute.batch_pending:
+            analysis.route = AnalysisRoute.batch_failed
             analysis.decision_reason = _replace_marker(
                 analysis.decision_reason, f"→ llm batch failed ({error[:40]})"
             )
@@ -306,40 +311,76 @@ def _outcome(
         options,
         _replace_marker(analysis.decision_reason, BATCH_ANSWERED),
         source=AnalysisSource.batch,
+        route=AnalysisRoute.batch,
     )
 
 
-def apply_batch(*, db: Session, batch_id: int) -> ApplyResult:
-    """Store the answers of a completed batch once and write them back to Zendesk."""
-    batch = _locked_batch(db, batch_id)
-    if batch is None:
-        raise LookupError(f"no LLM batch {batch_id}")
-    if batch.state == "applied":
-        return ApplyResult(already_applied=True)
-    if batch.status != "completed":
-        raise ValueError(f"batch {batch_id} is {batch.status}, not completed")
-    setup = _llm_setup(db, batch.user_id)
-    if setup is None:
-        _fail_batch(db, batch, "no OpenAI key configured any more")
-        return ApplyResult()
-    target, options = setup
-    with _client(target) as client:
-        results = _result_lines(client, batch.output_file_id)
-        results.update(_result_lines(client, batch.error_file_id))
-    analyzer = analysis_service.build_llm_analyzer(target, options)
-    try:
-        integration = integrations.resolve(db=db, user_id=batch.user_id)
-        zendesk = zendesk_client(integration.zendesk)
-    except AppError as exc:
-        logger.warning("batch %s: answers stored without write-back: %s", batch.id, exc)
-        integration, zendesk = None, None
+def apply_batch(*, uow: UnitOfWork, batch_id: int) -> ApplyResult:
+    """Store the answers of a completed batch once, then write them back to Zendesk.
 
+    Plan (read the batch), I/O (download the result files), record (under the batch's
+    lock, only requests still submitted: a second apply changes nothing), then the
+    write-back in its own phases."""
+    with uow.transaction() as db:
+        batch = db.get(LLMBatch, batch_id)
+        if batch is None:
+            raise LookupError(f"no LLM batch {batch_id}")
+        if batch.state == LLMBatchState.applied:
+            return ApplyResult(already_applied=True)
+        if batch.status != "completed":
+            raise ValueError(f"batch {batch_id} is {batch.status}, not completed")
+        setup = _llm_setup(db, batch.user_id)
+        if setup is None:
+            _fail_batch(db, batch, "no OpenAI key configured any more")
+            return ApplyResult()
+        target, options = setup
+        user_id, files = batch.user_id, (batch.output_file_id, batch.error_file_id)
+    with _client(target) as client:
+        results = _result_lines(client, files[0])
+        results.update(_result_lines(client, files[1]))
+    analyzer = analysis_service.build_llm_analyzer(target, options)
+    with uow.transaction() as db:
+        batch = _locked_batch(db, batch_id)
+        assert batch is not None
+        if batch.state == LLMBatchState.applied:
+            return ApplyResult(already_applied=True)
+        counts, applied_ids = _store_answers(db, batch, results, analyzer, options)
+        batch.state, batch.applied_at = LLMBatchState.applied, utcnow()
+        try:
+            integration = integrations.resolve(db=db, user_id=user_id)
+        except AppError as exc:
+            logger.warning("batch %s: answers stored without write-back: %s", batch_id, exc)
+            integration = None
+    logger.info("batch %s applied: %s", batch_id, counts)
+    if integration is not None and applied_ids:
+        write_back_each(
+            uow=uow,
+            client=zendesk_client(integration.zendesk),
+            options=integration.options,
+            ticket_ids=applied_ids,
+        )
+    return ApplyResult(**counts)
+
+
+def _store_answers(
+    db: Session,
+    batch: LLMBatch,
+    results: dict[str, dict[str, Any]],
+    analyzer: LLMAnalyzer,
+    options: ProcessingOptions,
+) -> tuple[dict[str, int], list[int]]:
+    """Each request still submitted: its answer becomes the ticket's analysis, or fails."""
     counts = {"applied": 0, "failed": 0, "superseded": 0}
+    applied_ids: list[int] = []
     requests = db.scalars(
         select(LLMBatchRequest)
-        .where(LLMBatchRequest.batch_id == batch.id, LLMBatchRequest.state == "submitted")
+        .where(
+            LLMBatchRequest.batch_id == batch.id,
+            LLMBatchRequest.state == LLMRequestState.submitted,
+        )
         .order_by(LLMBatchRequest.id)
     ).all()
+    logs: list[tuple[StepLog, int | None]] = []
     for request in requests:
         ticket = db.get(Ticket, request.ticket_id)
         analysis = ticket_store.get_analysis(db=db, ticket_id=request.ticket_id)
@@ -347,52 +388,36 @@ def apply_batch(*, db: Session, batch_id: int) -> ApplyResult:
             ticket is None
             or ticket.user_id != batch.user_id
             or analysis is None
-            or analysis.source != AnalysisSource.local
-            or BATCH_PENDING not in (analysis.decision_reason or "")
+            or analysis.route != AnalysisRoute.batch_pending
         ):
-            request.state = "superseded"  # re-analysed (or gone) since it was submitted
+            request.state = LLMRequestState.superseded  # re-analysed (or gone) since
             counts["superseded"] += 1
             continue
         try:
             outcome = _outcome(results.get(request.custom_id), analysis, analyzer, options)
         except LLMError as exc:
-            request.state, request.error = "failed", f"{exc.kind}: {exc}"[:2000]
+            request.state, request.error = LLMRequestState.failed, f"{exc.kind}: {exc}"[:2000]
+            analysis.route = AnalysisRoute.batch_failed
             analysis.decision_reason = _replace_marker(
                 analysis.decision_reason, f"→ llm batch failed ({exc.kind})"
             )
             counts["failed"] += 1
             continue
-        saved = ticket_store.save_analysis(
+        ticket_store.save_analysis(
             db=db, ticket=ticket, outcome=outcome, processing_time_ms=analysis.processing_time_ms
         )
-        request.state, request.applied_at = "applied", utcnow()
+        request.state, request.applied_at = LLMRequestState.applied, utcnow()
         request.input_tokens = outcome.input_tokens
         request.cached_input_tokens = outcome.cached_input_tokens
         request.output_tokens = outcome.output_tokens
         request.cost_usd = outcome.cost_usd
         counts["applied"] += 1
+        applied_ids.append(ticket.id)
         steps = StepLog(batch.user_id, ticket.zendesk_ticket_id)
         log_analysis(steps, outcome)
-        if zendesk is not None and integration is not None:
-            try:
-                current = zendesk.get_ticket(ticket.zendesk_ticket_id)
-            except ZendeskError as exc:
-                steps.add("write_back", "error", 0, f"{type(exc).__name__}: {exc}"[:2000])
-            else:
-                fresh = ticket_store.ticket_fields(current)
-                ticket.tags, ticket.status = fresh["tags"], fresh["status"] or ticket.status
-                apply_write_back(
-                    client=zendesk,
-                    ticket=ticket,
-                    analysis=saved,
-                    integration=integration,
-                    steps=steps,
-                )
-        steps.save(db, ticket.id)
-    batch.state, batch.applied_at = "applied", utcnow()
-    db.flush()
-    logger.info("batch %s applied: %s", batch.openai_batch_id, counts)
-    return ApplyResult(**counts)
+        logs.append((steps, ticket.id))
+    save_step_logs(db, logs)
+    return counts, applied_ids
 
 
 def submit_all_pending() -> dict[str, int]:

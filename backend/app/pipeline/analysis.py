@@ -9,7 +9,7 @@ which path answered and why.
 
 With `user_id`, the user's active offline model and cascade settings are used; users who
 opted in to the Batch API get a provisional offline answer for non-urgent tickets the LLM
-should answer, marked for `app.services.llm_batch`.
+should answer, marked for `app.batch.llm_batch`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from app.analysis.cascade import CascadeContext
 from app.analysis.offline_analyzer import OfflineAnalysis
 from app.analysis.pii import redact
 from app.config import get_settings
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
 
@@ -51,6 +51,7 @@ class AnalysisOutcome:
     suggested_tags: list[str]
     source: AnalysisSource
     decision_reason: str
+    route: AnalysisRoute
     model: str | None = None
     input_tokens: int = 0
     cached_input_tokens: int = 0
@@ -77,6 +78,7 @@ def _from_offline(
     *,
     model_version: str,
     source: AnalysisSource,
+    route: AnalysisRoute,
     reason: str,
     redact_summary: bool,
     llm_error: str | None = None,
@@ -100,6 +102,7 @@ def _from_offline(
         suggested_tags=list(result.suggested_tags),
         source=source,
         decision_reason=cascade.clip(reason),
+        route=route,
         model=f"offline-{model_version}"[:100],
         pii_redactions=counts,
         llm_error=llm_error,
@@ -111,6 +114,7 @@ def from_llm(
     options: ProcessingOptions,
     reason: str,
     source: AnalysisSource = AnalysisSource.llm,
+    route: AnalysisRoute = AnalysisRoute.llm,
 ) -> AnalysisOutcome:
     """The outcome of an LLM answer (a live call, or a Batch API result with source=batch)."""
     output = result.output
@@ -128,6 +132,7 @@ def from_llm(
         suggested_tags=list(output.suggested_tags),
         source=source,
         decision_reason=cascade.clip(reason),
+        route=route,
         model=result.model,
         input_tokens=result.input_tokens,
         cached_input_tokens=result.cached_input_tokens,
@@ -152,11 +157,13 @@ def analyze(
     llm: LLMAnalyzer | None,
     user_id: int | None = None,
     db: Session | None = None,
+    context: CascadeContext | None = None,
 ) -> AnalysisOutcome:
-    """Analyse one ticket. `user_id` selects the user's model and cascade settings (read
-    through `db` when given, else from a short-lived per-process cache)."""
+    """Analyse one ticket. `context` (else `user_id`) selects the user's model and cascade
+    settings (read through `db` when given, else from a short-lived per-process cache).
+    Pass a context read beforehand to call the LLM with no transaction open."""
     started = time.perf_counter()
-    context = cascade.context_for(user_id, db=db)
+    context = context or cascade.context_for(user_id, db=db)
     outcome = _analyze(subject, body, options=options, llm=llm, context=context)
     duration_ms = int((time.perf_counter() - started) * 1000)
     return replace(outcome, duration_ms=duration_ms)
@@ -174,30 +181,33 @@ def _analyze(
     mode = effective_mode(options.analysis_mode, llm is not None)
     result: OfflineAnalysis | None = None
 
-    def local(reason: str) -> AnalysisOutcome:
+    def local(reason: str, route: AnalysisRoute) -> AnalysisOutcome:
         return _from_offline(
             result or offline.analyze(subject, body),
             model_version=offline.version,
             source=AnalysisSource.local,
+            route=route,
             reason=reason,
             redact_summary=options.redact_pii,
         )
 
     if mode == "local":
-        return local("no LLM configured" if llm is None else "mode=local")
+        if llm is None:
+            return local("no LLM configured", AnalysisRoute.no_llm)
+        return local("mode=local", AnalysisRoute.mode_local)
     assert llm is not None
     if mode == "cascade":
         result = offline.analyze(subject, body)
         decision = cascade.decide(result, context.thresholds)
         if decision.local:
-            return local(decision.reason)
+            return local(decision.reason, AnalysisRoute.confident)
         basis = decision.reason
     else:
         basis = "mode=llm"
     if context.use_llm_batch_api:
         result = result or offline.analyze(subject, body)
         if not cascade.is_urgent(result):
-            return local(cascade.route(basis, cascade.BATCH_PENDING))
+            return local(cascade.route(basis, cascade.BATCH_PENDING), AnalysisRoute.batch_pending)
     reason = cascade.route(basis, "→ llm")
     try:
         return from_llm(llm.analyze(subject, body), options, reason)
@@ -207,6 +217,7 @@ def _analyze(
             result or offline.analyze(subject, body),
             model_version=offline.version,
             source=AnalysisSource.fallback,
+            route=AnalysisRoute.llm_fallback,
             reason=cascade.route(basis, f"→ llm {exc.kind} → offline"),
             redact_summary=options.redact_pii,
             llm_error=f"{exc.kind}: {exc}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,14 +11,25 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from app.analytics.rollups import MONEY_QUANTUM
+from app.errors import Unprocessable
 from app.models import ProcessingLog, Ticket, TicketAnalysis
-from app.services.analysis_service import AnalysisOutcome
-from app.services.metrics_rollup import MONEY_QUANTUM
+from app.pipeline.analysis import AnalysisOutcome
+
+MAX_BIGINT = 2**63 - 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class UnstorableTicket(Unprocessable):
+    """A ticket from Zendesk with a value no column can hold: that ticket fails alone."""
+
+    code = "unstorable_ticket"
 
 
 def clean_text(value: Any, limit: int | None = None) -> str:
-    """Text from outside: PostgreSQL cannot store NUL characters."""
-    text = str(value or "").replace("\x00", "")
+    """Text from outside: PostgreSQL stores neither NUL characters nor lone surrogates
+    (JSON may carry both, escaped); NULs are dropped, surrogates become U+FFFD."""
+    text = _LONE_SURROGATE.sub("\ufffd", str(value or "").replace("\x00", ""))
     return text[:limit] if limit else text
 
 
@@ -31,8 +43,14 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def ticket_fields(raw: dict[str, Any]) -> dict[str, Any]:
-    """Our columns from a Zendesk ticket object."""
+    """Our columns from a Zendesk ticket object; UnstorableTicket for a value that fits none."""
     requester = raw.get("requester_id")
+    if isinstance(requester, int) and not -MAX_BIGINT - 1 <= requester <= MAX_BIGINT:
+        raise UnstorableTicket(
+            f"Ticket {raw.get('id')} cannot be stored: its requester_id {requester} is "
+            "beyond 64 bits",
+            details=[{"loc": ["ticket", "requester_id"], "msg": "beyond 64 bits"}],
+        )
     return {
         "subject": clean_text(raw.get("subject") or raw.get("raw_subject"), 500),
         "description": clean_text(raw.get("description")),
@@ -154,6 +172,8 @@ def _apply_outcome(
 ) -> None:
     values = {name: getattr(outcome, name) for name in ANALYSIS_FIELDS}
     values["summary"] = clean_text(values["summary"], 300)
+    values["suggested_tags"] = [clean_text(tag, 80) for tag in values["suggested_tags"] or []]
+    values["decision_reason"] = clean_text(values["decision_reason"], 200) or None
     # Stored as PostgreSQL's NUMERIC(14, 6) would round it, on SQLite too, so that sums of
     # stored costs and the daily rollups' running totals agree to the micro-dollar.
     values["cost_usd"] = Decimal(str(values["cost_usd"] or 0)).quantize(MONEY_QUANTUM)
@@ -182,6 +202,7 @@ ANALYSIS_FIELDS = (
     "suggested_tags",
     "source",
     "decision_reason",
+    "route",
     "model",
     "input_tokens",
     "cached_input_tokens",

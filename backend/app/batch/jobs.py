@@ -1,0 +1,194 @@
+"""Batch jobs of up to 100 tickets: submission, the job and item rows, and their queries.
+
+A job is resumable at every step (see `app.batch.runner`). Items move pending → analyzed →
+writing → done (or failed); those states are the idempotency keys that let the next worker
+continue a killed one's job without repeating analyses, tags or notes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app import unit_of_work
+from app.accounts import integrations
+from app.accounts.integrations import ResolvedIntegration
+from app.config import get_settings
+from app.enums import ItemStatus, JobOrigin, JobState
+from app.errors import NotFound
+from app.models import BatchJob, BatchJobItem, TicketAnalysis, utcnow
+
+MAX_BATCH_SIZE = 100
+STALL_AFTER = timedelta(minutes=30)
+FINAL_JOB_STATES = {JobState.succeeded, JobState.partially_failed, JobState.failed}
+OPEN_ITEM_STATES = (ItemStatus.pending, ItemStatus.analyzed, ItemStatus.writing)
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=get_settings().batch_lease_s)
+
+
+class LeaseHeld(Exception):
+    """Another live worker is running this job; try again later."""
+
+    def __init__(self, retry_in_s: float) -> None:
+        super().__init__(f"job is leased for another {retry_in_s:.0f} s")
+        self.retry_in_s = retry_in_s
+
+
+class TransientUpstreamError(Exception):
+    """Zendesk failed in a way worth retrying the whole job later."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: str
+    user_id: int
+    worker_id: str
+    integration: ResolvedIntegration
+
+
+# --- submission --------------------------------------------------------------------------
+
+
+def create_job(
+    *, db: Session, user_id: int, zendesk_ticket_ids: list[int], origin: str = JobOrigin.api
+) -> BatchJob:
+    if not 1 <= len(zendesk_ticket_ids) <= MAX_BATCH_SIZE:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH_SIZE} tickets")
+    job = BatchJob(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        state=JobState.queued,
+        total=len(zendesk_ticket_ids),
+        origin=origin,
+    )
+    db.add(job)
+    db.flush()
+    db.add_all(
+        BatchJobItem(job_id=job.id, zendesk_ticket_id=ticket_id, position=position)
+        for position, ticket_id in enumerate(zendesk_ticket_ids)
+    )
+    db.flush()
+    return job
+
+
+def submit(
+    *, db: Session, user_id: int, zendesk_ticket_ids: list[int], origin: str = JobOrigin.api
+) -> BatchJob:
+    """Create the job; it is sent to the workers once the caller's transaction commits."""
+    integrations.resolve(db=db, user_id=user_id)  # fail fast (400) when nothing is configured
+    job = create_job(db=db, user_id=user_id, zendesk_ticket_ids=zendesk_ticket_ids, origin=origin)
+    unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+    return job
+
+
+def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
+    """Jobs whose task is gone (a message lost with the broker's data or never sent because
+    the broker was down at commit, a task that gave up without recording it): queued for
+    longer than any queue wait, or running with a lease that expired long ago. Each is
+    marked as handed again and sent after the caller's commit, so it comes back at most once
+    per STALL_AFTER; a job handed twice is harmless (the second run finds it finished or
+    leased)."""
+    now = utcnow()
+    query = (
+        select(BatchJob)
+        .where(
+            BatchJob.dispatched_at < now - STALL_AFTER,
+            or_(
+                BatchJob.state == JobState.queued,
+                and_(
+                    BatchJob.state == JobState.running,
+                    BatchJob.lease_expires_at < now - STALL_AFTER,
+                ),
+            ),
+        )
+        .order_by(BatchJob.dispatched_at)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = list(db.scalars(query))
+    for job in jobs:
+        job.dispatched_at = now
+        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+    return [job.id for job in jobs]
+
+
+def get_job(*, db: Session, user_id: int, job_id: str) -> BatchJob:
+    job = db.get(BatchJob, job_id)
+    if job is None or job.user_id != user_id:
+        raise NotFound(f"Job {job_id} not found")
+    return job
+
+
+def job_items(*, db: Session, job_id: str) -> list[tuple[BatchJobItem, TicketAnalysis | None]]:
+    """The job's items in submitted order, each with its ticket's analysis once there is one."""
+    rows = db.execute(
+        select(BatchJobItem, TicketAnalysis)
+        .outerjoin(TicketAnalysis, TicketAnalysis.ticket_id == BatchJobItem.ticket_id)
+        .where(BatchJobItem.job_id == job_id)
+        .order_by(BatchJobItem.position)
+    ).all()
+    return [(item, analysis) for item, analysis in rows]
+
+
+def recent_jobs(*, db: Session, user_id: int, limit: int = 20) -> list[BatchJob]:
+    return list(
+        db.scalars(
+            select(BatchJob)
+            .where(BatchJob.user_id == user_id)
+            .order_by(BatchJob.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- shared by the runner's phases ------------------------------------------------------------
+
+
+def renew(db: Session, ctx: JobContext) -> None:
+    job = db.get(BatchJob, ctx.job_id)
+    assert job is not None
+    job.lease_expires_at = utcnow() + lease()
+    refresh_counts(db, job)
+
+
+def refresh_counts(db: Session, job: BatchJob) -> None:
+    rows = db.execute(
+        select(BatchJobItem.status, func.count())
+        .where(BatchJobItem.job_id == job.id)
+        .group_by(BatchJobItem.status)
+    ).all()
+    counts = {status: int(count) for status, count in rows}
+    job.failed = counts.get(ItemStatus.failed, 0)
+    job.done = sum(
+        counts.get(status, 0)
+        for status in (ItemStatus.done, ItemStatus.analyzed, ItemStatus.writing)
+    )
+
+
+def open_items(db: Session, job_id: str) -> list[BatchJobItem]:
+    return list(
+        db.scalars(
+            select(BatchJobItem)
+            .where(BatchJobItem.job_id == job_id, BatchJobItem.status.in_(OPEN_ITEM_STATES))
+            .order_by(BatchJobItem.position)
+        )
+    )
+
+
+def rows_by_id(db: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:
+    """Rows of `model` by primary key, loaded with one query."""
+    return {row.id: row for row in db.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def fail_item(item: BatchJobItem, error: str) -> None:
+    item.status = ItemStatus.failed
+    item.error = error[:2000]
+    item.finished_at = utcnow()

@@ -1,0 +1,293 @@
+"""Running a batch job: claim, bulk fetch, concurrent analysis, bulk write-back, finish.
+
+The Celery task `triage.process_batch` calls `run_job`, which owns its transactions: each
+phase is a short transaction, and Zendesk and the LLM are called with none open. A job is
+resumable at every step: item states (pending → analyzed → writing → done) are committed
+as they change, so a worker killed mid-batch leaves a state the next one continues from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app import observability
+from app.accounts import integrations
+from app.analysis import cascade
+from app.batch.jobs import (
+    FINAL_JOB_STATES,
+    JobContext,
+    LeaseHeld,
+    TransientUpstreamError,
+    fail_item,
+    lease,
+    open_items,
+    refresh_counts,
+    renew,
+    rows_by_id,
+)
+from app.batch.writing import write_back
+from app.config import get_settings
+from app.database import session_scope
+from app.enums import ItemStatus, JobState
+from app.integrations.zendesk import (
+    ZendeskAuthError,
+    ZendeskClient,
+    ZendeskError,
+    ZendeskNotFound,
+)
+from app.models import BatchJob, BatchJobItem, Ticket, utcnow
+from app.pipeline import analysis as analysis_service
+from app.pipeline import store as ticket_store
+from app.pipeline.analysis import AnalysisOutcome
+from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
+from app.pipeline.store import UnstorableTicket
+
+logger = logging.getLogger(__name__)
+
+
+def _holder_is_gone(holder: str, worker_id: str) -> bool:
+    """A lease holder on our own node ("node/pid") whose process has died: a pool process
+    killed mid-job, whose task was redelivered to a sibling. Others keep their lease."""
+    holder_node, _, holder_pid = holder.rpartition("/")
+    if holder_node != worker_id.rpartition("/")[0] or not holder_pid.isdigit():
+        return False
+    try:
+        os.kill(int(holder_pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # alive, or dead but not yet reaped by the pool (a zombie)
+        with open(f"/proc/{holder_pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except OSError:
+        return False
+
+
+def claim(job_id: str, worker_id: str) -> JobContext | None:
+    """Take the job's lease; None when the job is finished or gone."""
+    with session_scope() as db:
+        query = select(BatchJob).where(BatchJob.id == job_id)
+        if db.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        job = db.scalar(query)
+        if job is None or job.state in FINAL_JOB_STATES:
+            return None
+        now = utcnow()
+        if (
+            job.lease_owner not in (None, worker_id)
+            and job.lease_expires_at is not None
+            and job.lease_expires_at > now
+            and not _holder_is_gone(job.lease_owner, worker_id)
+        ):
+            raise LeaseHeld((job.lease_expires_at - now).total_seconds())
+        job.lease_owner = worker_id
+        job.lease_expires_at = now + lease()
+        job.attempts += 1
+        job.state = JobState.running
+        job.started_at = job.started_at or now
+        integration = integrations.resolve(db=db, user_id=job.user_id)
+        return JobContext(
+            job_id=job.id, user_id=job.user_id, worker_id=worker_id, integration=integration
+        )
+
+
+def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[str, Any]]:
+    """show_many for every open item; store tickets; fail the ones Zendesk lacks."""
+    with session_scope() as db:
+        ids = [item.zendesk_ticket_id for item in open_items(db, ctx.job_id)]
+    if not ids:
+        return {}
+    started = time.perf_counter()
+    try:
+        raws = client.get_tickets(ids)
+    except ZendeskAuthError:
+        raise
+    except ZendeskError as exc:
+        raise TransientUpstreamError(exc.message) from exc
+    fetch_ms = int((time.perf_counter() - started) * 1000)
+    with session_scope() as db:
+        items = open_items(db, ctx.job_id)
+        store_started = time.perf_counter()
+        tickets, unstorable = _store_tickets(
+            db,
+            ctx.user_id,
+            [raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
+        )
+        store_ms = int((time.perf_counter() - store_started) * 1000)
+        logs: list[tuple[StepLog, int | None]] = []
+        for item in items:
+            ticket = tickets.get(item.zendesk_ticket_id)
+            steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
+            if item.zendesk_ticket_id in unstorable:
+                steps.add("fetch", "ok", fetch_ms, "show_many")
+                steps.add("store", "error", store_ms, unstorable[item.zendesk_ticket_id])
+                fail_item(item, unstorable[item.zendesk_ticket_id])
+            elif ticket is None:
+                steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
+                fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
+            else:
+                steps.add("fetch", "ok", fetch_ms, "show_many")
+                steps.add("store", "ok", store_ms)
+                item.ticket_id = ticket.id
+            logs.append((steps, ticket.id if ticket is not None else None))
+        save_step_logs(db, logs)
+        renew(db, ctx)
+    return raws
+
+
+def _store_tickets(
+    db: Session, user_id: int, raws: list[dict[str, Any]]
+) -> tuple[dict[int, Ticket], dict[int, str]]:
+    """Store what can be stored; for each ticket that cannot, why (it fails alone)."""
+    unstorable: dict[int, str] = {}
+    storable: list[dict[str, Any]] = []
+    for raw in raws:
+        try:
+            ticket_store.ticket_fields(raw)
+        except UnstorableTicket as exc:
+            unstorable[int(raw["id"])] = exc.message
+            continue
+        storable.append(raw)
+    try:
+        with db.begin_nested():
+            tickets = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
+        return tickets, unstorable
+    except DBAPIError:
+        logger.warning("a ticket of the batch was refused by the database: storing one by one")
+    tickets = {}
+    for raw in storable:
+        zendesk_ticket_id = int(raw["id"])
+        try:
+            with db.begin_nested():
+                tickets[zendesk_ticket_id] = ticket_store.upsert_ticket(
+                    db=db, user_id=user_id, raw=raw
+                )
+        except DBAPIError as exc:
+            unstorable[zendesk_ticket_id] = (
+                f"Ticket {zendesk_ticket_id} cannot be stored: {type(exc.orig).__name__}"
+            )
+    return tickets, unstorable
+
+
+def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
+    """Analyse pending items concurrently; results are saved from this thread as they land."""
+    with session_scope() as db:
+        pending = [
+            (item.id, ticket.id, ticket.subject, ticket.description)
+            for item, ticket in db.execute(
+                select(BatchJobItem, Ticket)
+                .join(Ticket, Ticket.id == BatchJobItem.ticket_id)
+                .where(BatchJobItem.job_id == ctx.job_id, BatchJobItem.status == ItemStatus.pending)
+            ).all()
+        ]
+    if not pending:
+        return
+    llm = llm_analyzer(ctx.integration)
+    options = ctx.integration.options
+    cascade.context_for(ctx.user_id)  # load the user's model once, not in every thread
+    workers = min(get_settings().batch_concurrency, len(pending))
+    finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
+    last_commit = time.monotonic()
+
+    def analyse(subject: str, body: str) -> AnalysisOutcome:
+        return analysis_service.analyze(
+            subject, body, options=options, llm=llm, user_id=ctx.user_id
+        )
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+        futures = {
+            pool.submit(analyse, subject, body): (item_id, ticket_id)
+            for item_id, ticket_id, subject, body in pending
+        }
+        for future in as_completed(futures):
+            item_id, ticket_id = futures[future]
+            try:
+                finished.append((item_id, ticket_id, future.result()))
+            except Exception as exc:  # one bad ticket fails alone
+                logger.exception("analysis failed for batch item %s", item_id)
+                finished.append((item_id, ticket_id, exc))
+            if time.monotonic() - last_commit >= commit_every_s:
+                _save_outcomes(ctx, finished)
+                finished, last_commit = [], time.monotonic()
+    _save_outcomes(ctx, finished)
+
+
+def _save_outcomes(
+    ctx: JobContext, finished: list[tuple[int, int, AnalysisOutcome | Exception]]
+) -> None:
+    if not finished:
+        return
+    with session_scope() as db:
+        items = rows_by_id(db, BatchJobItem, [item_id for item_id, _, _ in finished])
+        tickets = rows_by_id(db, Ticket, [ticket_id for _, ticket_id, _ in finished])
+        saved: list[tuple[Ticket, AnalysisOutcome, int]] = []
+        logs: list[tuple[StepLog, int | None]] = []
+        for item_id, ticket_id, outcome in finished:
+            item, ticket = items[item_id], tickets[ticket_id]
+            steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
+            if isinstance(outcome, Exception):
+                steps.add("analyze", "error", 0, f"{type(outcome).__name__}: {outcome}")
+                fail_item(item, f"analysis failed: {type(outcome).__name__}")
+            else:
+                log_analysis(steps, outcome)
+                saved.append((ticket, outcome, outcome.duration_ms))
+                steps.add("save", "ok", 0)
+                item.status = ItemStatus.analyzed
+            logs.append((steps, ticket.id))
+        ticket_store.save_analyses(db=db, results=saved)
+        save_step_logs(db, logs)
+        renew(db, ctx)
+
+
+def _finish_job(job_id: str, error: str | None = None) -> None:
+    with session_scope() as db:
+        job = db.get(BatchJob, job_id)
+        assert job is not None
+        if error is not None:
+            for item in open_items(db, job_id):
+                fail_item(item, error)
+        refresh_counts(db, job)
+        if job.failed == 0:
+            job.state = JobState.succeeded
+        elif job.failed == job.total:
+            job.state = JobState.failed
+        else:
+            job.state = JobState.partially_failed
+        job.error = error
+        job.finished_at = utcnow()
+        observability.record_job_finished(job.state, job.started_at, job.finished_at)
+        job.lease_owner = None
+        job.lease_expires_at = None
+
+
+def run_job(job_id: str, *, worker_id: str) -> None:
+    """Run (or resume) a job. Raises LeaseHeld or TransientUpstreamError for a later retry."""
+    ctx = claim(job_id, worker_id)
+    if ctx is None:
+        return
+    client = zendesk_client(ctx.integration.zendesk)
+    try:
+        raws = _fetch_and_store(ctx, client)
+        _analyse_pending(ctx)
+        write_back(ctx, client, raws)
+    except ZendeskAuthError as exc:
+        _finish_job(job_id, f"Zendesk rejected the credentials: {exc.message}")
+        return
+    except ZendeskNotFound as exc:
+        _finish_job(job_id, f"Zendesk: {exc.message}")
+        return
+    _finish_job(job_id)
+
+
+def fail_job(job_id: str, error: str) -> None:
+    """Give up on a job after its retries: open items fail with the reason."""
+    _finish_job(job_id, error)

@@ -1,0 +1,252 @@
+"""Writing an analysis back to Zendesk: tags and an internal note, for every path.
+
+Three phases: `plan_ticket` decides inside a transaction (and stores the note's fingerprint
+as `pending:` — the idempotency key), `apply_one` or one `update_many` of `bulk_entry`s
+calls Zendesk with no transaction open, and `record` stores the outcome in the next short
+transaction. A note whose fingerprint is still pending is looked for among the ticket's
+comments before it is posted again, so a crash or timeout between the phases never posts
+it twice. Every path reports one `WriteBack` result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.accounts.integrations import ProcessingOptions
+from app.enums import WriteBack
+from app.integrations.zendesk import ZendeskClient, ZendeskError
+from app.models import Ticket, TicketAnalysis, utcnow
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    tags: list[str]
+    stale_tags: list[str]  # our own tags from an earlier analysis that no longer apply
+    note: str | None
+    note_fingerprint: str | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.tags and not self.note
+
+
+def triage_tags(analysis: TicketAnalysis, prefix: str) -> list[str]:
+    return [
+        f"{prefix}_category_{analysis.category.value}",
+        f"{prefix}_urgency_{analysis.urgency.value}",
+        f"{prefix}_sentiment_{analysis.sentiment.value}",
+    ]
+
+
+def note_body(analysis: TicketAnalysis, *, include_reply: bool) -> str:
+    lines = [
+        "AI triage (internal note, not visible to the requester)",
+        f"Category: {analysis.category.value} | Urgency: {analysis.urgency.value} | "
+        f"Sentiment: {analysis.sentiment.value} | Confidence: {analysis.confidence:.2f} "
+        f"| Source: {analysis.source.value}",
+        "",
+        f"Summary: {analysis.summary}",
+    ]
+    if include_reply and analysis.reply_draft:
+        lines += ["", "Suggested reply (draft for the agent, never sent automatically):"]
+        lines.append(analysis.reply_draft)
+    return "\n".join(lines)
+
+
+PENDING = "pending:"
+
+
+def fingerprint(text: str) -> str:
+    """Identifies a note's text; short enough to store with a `pending:` marker."""
+    return hashlib.sha256(text.encode()).hexdigest()[:48]
+
+
+def pending(note_fingerprint: str) -> str:
+    """Stored before a note is posted: if the write fails ambiguously (a timeout after
+    Zendesk may have applied it), the next attempt looks for the note before posting."""
+    return PENDING + note_fingerprint
+
+
+def already_posted(comments: list[dict[str, Any]], note_fingerprint: str) -> bool:
+    """Is a private comment with this note's text on the ticket?"""
+    return any(
+        not comment.get("public", True) and fingerprint(comment.get("body", "")) == note_fingerprint
+        for comment in comments
+    )
+
+
+def plan(
+    analysis: TicketAnalysis, options: ProcessingOptions, *, current_tags: list[str]
+) -> WritePlan:
+    """Only what is not there yet: tags the ticket lacks, a note not already posted."""
+    tags: list[str] = []
+    stale: list[str] = []
+    if options.write_tags:
+        wanted = triage_tags(analysis, options.tag_prefix)
+        tags = [tag for tag in wanted if tag not in current_tags]
+        previous = [tag for tag in analysis.tags_written or [] if tag not in wanted]
+        stale = [tag for tag in previous if tag in current_tags]
+    note = None
+    note_print = None
+    if options.write_note:
+        body = note_body(analysis, include_reply=options.reply_draft)
+        note_print = fingerprint(body)
+        if note_print != analysis.note_fingerprint:
+            note = body
+    return WritePlan(tags=tags, stale_tags=stale, note=note, note_fingerprint=note_print)
+
+
+@dataclass(frozen=True)
+class TicketWrite:
+    """What to send for one ticket: decided in a transaction, sent with none open."""
+
+    ticket_id: int
+    zendesk_ticket_id: int
+    plan: WritePlan
+    wanted: list[str]  # our triage tags, remembered as written once the write succeeded
+    current_tags: list[str]
+    check_comments: bool = False  # an earlier attempt may already have posted the note
+    decided: WriteBack | None = None  # known without calling Zendesk
+    reason: str = ""
+
+    @property
+    def new_tags(self) -> list[str]:
+        kept = [tag for tag in self.current_tags if tag not in self.plan.stale_tags]
+        return kept + [tag for tag in self.plan.tags if tag not in kept]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What Zendesk did with one TicketWrite."""
+
+    status: WriteBack
+    tags: list[str] | None = None  # the ticket's tags after the write
+    note_posted: bool = False
+    error: str | None = None
+    duration_ms: int = 0
+    message: str = field(default="")
+
+
+def plan_ticket(
+    ticket: Ticket,
+    analysis: TicketAnalysis,
+    options: ProcessingOptions,
+    *,
+    current_tags: list[str] | None = None,
+    zendesk_status: str | None = None,
+) -> TicketWrite:
+    """Decide one ticket's write-back; marks a note about to be posted as pending."""
+    current = list(ticket.tags) if current_tags is None else list(current_tags)
+    wanted = triage_tags(analysis, options.tag_prefix) if options.write_tags else []
+    base = {"ticket_id": ticket.id, "zendesk_ticket_id": ticket.zendesk_ticket_id}
+    if (zendesk_status or ticket.status) == "closed":
+        empty = WritePlan([], [], None, None)
+        return TicketWrite(
+            **base,
+            plan=empty,
+            wanted=wanted,
+            current_tags=current,
+            decided=WriteBack.skipped,
+            reason="closed tickets cannot be updated in Zendesk",
+        )
+    write_plan = plan(analysis, options, current_tags=current)
+    if write_plan.empty and not write_plan.stale_tags:
+        enabled = options.write_tags or options.write_note
+        return TicketWrite(
+            **base,
+            plan=write_plan,
+            wanted=wanted,
+            current_tags=current,
+            decided=WriteBack.unchanged if enabled else WriteBack.disabled,
+            reason="nothing new to write" if enabled else "write-back is off in the settings",
+        )
+    check = False
+    if write_plan.note is not None and write_plan.note_fingerprint is not None:
+        check = analysis.note_fingerprint == pending(write_plan.note_fingerprint)
+        analysis.note_fingerprint = pending(write_plan.note_fingerprint)
+    return TicketWrite(
+        **base, plan=write_plan, wanted=wanted, current_tags=current, check_comments=check
+    )
+
+
+def note_already_posted(client: ZendeskClient, write: TicketWrite) -> bool:
+    """After an ambiguous failure (a timeout Zendesk may have applied): is our note there?"""
+    fingerprint_ = write.plan.note_fingerprint
+    return (
+        write.check_comments
+        and fingerprint_ is not None
+        and already_posted(client.get_comments(write.zendesk_ticket_id), fingerprint_)
+    )
+
+
+def apply_one(client: ZendeskClient, write: TicketWrite) -> Applied:
+    """Send one ticket's write-back through the tags and update endpoints (no database)."""
+    if write.decided is not None:
+        return Applied(status=write.decided, message=write.reason)
+    started = time.perf_counter()
+    plan_ = write.plan
+    tags: list[str] | None = None
+    try:
+        note = None if note_already_posted(client, write) else plan_.note
+        if plan_.stale_tags:
+            tags = client.remove_tags(write.zendesk_ticket_id, plan_.stale_tags)
+        if plan_.tags or note:
+            result = client.add_tags_and_note(write.zendesk_ticket_id, plan_.tags, note)
+            tags = list(result.tags)
+    except ZendeskError as exc:
+        return Applied(
+            status=WriteBack.failed,
+            error=exc.message,
+            duration_ms=_ms_since(started),
+            message=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+    note_state = "posted" if plan_.note else "unchanged"
+    return Applied(
+        status=WriteBack.written,
+        tags=tags,
+        note_posted=plan_.note is not None,
+        duration_ms=_ms_since(started),
+        message=f"tags +{plan_.tags} -{plan_.stale_tags}; note {note_state}",
+    )
+
+
+def bulk_entry(write: TicketWrite, *, updated_stamp: str | None, note: str | None) -> dict:
+    """One ticket of an update_many: the full tag set guarded by safe_update, and the note."""
+    entry: dict[str, Any] = {"id": write.zendesk_ticket_id}
+    if write.plan.tags or write.plan.stale_tags:
+        entry.update(tags=write.new_tags, safe_update=True, updated_stamp=updated_stamp)
+    if note:
+        entry["comment"] = {"body": note, "public": False}
+    return entry
+
+
+def record(ticket: Ticket, analysis: TicketAnalysis, write: TicketWrite, applied: Applied) -> None:
+    """Store the outcome (in the record phase's transaction): tags, note fingerprint, time."""
+    if applied.status is WriteBack.failed:
+        return
+    if applied.tags is not None:
+        ticket.tags = list(applied.tags)
+    elif applied.status is not WriteBack.skipped:
+        ticket.tags = list(write.current_tags)
+    if applied.status is WriteBack.skipped:
+        return
+    if write.wanted:
+        analysis.tags_written = write.wanted
+    if write.plan.note_fingerprint is not None and (
+        applied.status is WriteBack.written or not write.plan.note
+    ):
+        analysis.note_fingerprint = write.plan.note_fingerprint
+    if applied.status is not WriteBack.disabled:
+        analysis.written_back_at = utcnow()
+
+
+def step_status(result: WriteBack) -> str:
+    """The processing log's status for a write-back result."""
+    return {WriteBack.written: "ok", WriteBack.failed: "error"}.get(result, "skipped")
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

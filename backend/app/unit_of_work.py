@@ -1,0 +1,100 @@
+"""The unit of work: who commits, and background jobs sent only after the commit.
+
+Routers and Celery tasks own the transaction; services add and flush, never commit.
+Work that calls Zendesk or the LLM runs in phases (plan, I/O, record), each phase a short
+transaction of a `UnitOfWork`, so no transaction is open while an upstream answers.
+
+Services call `enqueue(db, task, *args)`; whoever owns the transaction (the request's
+session dependency, a Celery task's `session_scope`) calls `send_after_commit` once the
+commit succeeded and `discard` when it rolled back. So a worker never receives the id of a
+row that was never stored, and a rolled-back request sends nothing.
+
+A send that fails after the commit is logged and left to the stalled-job sweep
+(`triage.resume_stalled_jobs`): the job's row is committed, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+PROCESS_BATCH = "triage.process_batch"
+POLL_ZENDESK = "triage.poll_zendesk"
+
+_PENDING = "pending_jobs"
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    task: str
+    args: tuple[Any, ...]
+
+
+Sender = Callable[[QueuedJob], None]
+
+
+def enqueue(db: Session, task: str, *args: Any) -> None:
+    """Send `task(*args)` once the session's transaction commits (never if it rolls back)."""
+    db.info.setdefault(_PENDING, []).append(QueuedJob(task=task, args=args))
+
+
+def pending(db: Session) -> list[QueuedJob]:
+    return list(db.info.get(_PENDING, []))
+
+
+def discard(db: Session) -> None:
+    db.info.pop(_PENDING, None)
+
+
+def celery_sender(job: QueuedJob) -> None:
+    from app.worker import celery_app
+
+    # Outcomes live in our tables: no result-backend subscription per send.
+    celery_app.send_task(job.task, args=list(job.args), retry=True, ignore_result=True)
+
+
+def send_after_commit(db: Session, sender: Sender | None = None) -> list[QueuedJob]:
+    """Send what the committed unit of work enqueued; returns the jobs that were sent."""
+    jobs = db.info.pop(_PENDING, [])
+    send = sender or celery_sender
+    sent: list[QueuedJob] = []
+    for job in jobs:
+        try:
+            send(job)
+        except Exception:  # the rows are committed: the stalled-job sweep sends them again
+            logger.exception("could not send %s%s after commit", job.task, job.args)
+            continue
+        sent.append(job)
+    return sent
+
+
+def job_sender() -> Sender:
+    """The request's sender (a dependency, so tests can record what a request sends)."""
+    return celery_sender
+
+
+class UnitOfWork:
+    """Short transactions on one session, owned by the router or task that made it."""
+
+    def __init__(self, db: Session, sender: Sender | None = None) -> None:
+        self.db = db
+        self.sender = sender
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit at the end (then send the jobs enqueued), roll back on error."""
+        try:
+            yield self.db
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            discard(self.db)
+            raise
+        send_after_commit(self.db, self.sender)

@@ -1,0 +1,85 @@
+"""The unit of work: jobs enqueued by services are sent after the commit, never on rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
+
+from app.batch import jobs as batch_jobs
+from app.database import session_scope
+from app.main import create_app
+from app.models import BatchJob, User
+from app.unit_of_work import PROCESS_BATCH, QueuedJob, UnitOfWork, job_sender
+from tests.worker.conftest import login
+
+
+class Recorder:
+    """A sender that also checks, from another connection, that the job's row is committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[QueuedJob] = []
+        self.visible: list[bool] = []
+
+    def __call__(self, job: QueuedJob) -> None:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT count(*) FROM batch_jobs WHERE id = :id"), {"id": job.args[0]}
+            ).scalar_one()
+        self.visible.append(found == 1)
+        self.sent.append(job)
+
+
+@pytest.fixture
+def recorder(engine: Engine) -> Recorder:
+    return Recorder(engine)
+
+
+def job_count(user: User) -> int:
+    with session_scope() as db:
+        return len(db.scalars(select(BatchJob).where(BatchJob.user_id == user.id)).all())
+
+
+def test_rolled_back_unit_of_work_sends_nothing(committed_user: User, recorder: Recorder) -> None:
+    with pytest.raises(RuntimeError), session_scope(recorder) as db:
+        batch_jobs.submit(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1, 2])
+        raise RuntimeError("something failed after the job was enqueued")
+    assert recorder.sent == [] and job_count(committed_user) == 0
+
+
+def test_failed_phase_sends_nothing_and_the_next_phase_sends_its_own(
+    committed_user: User, recorder: Recorder
+) -> None:
+    with session_scope() as db:
+        uow = UnitOfWork(db, recorder)
+        with pytest.raises(RuntimeError), uow.transaction():
+            batch_jobs.submit(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1])
+            raise RuntimeError("rolled back")
+        with uow.transaction():
+            job = batch_jobs.submit(db=db, user_id=committed_user.id, zendesk_ticket_ids=[2])
+    assert [sent.args for sent in recorder.sent] == [(job.id,)]
+    assert recorder.visible == [True]
+
+
+@pytest.fixture
+def recorded_client(engine: Engine, recorder: Recorder) -> Iterator[TestClient]:
+    app = create_app()
+    app.dependency_overrides[job_sender] = lambda: recorder
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_committed_request_sends_its_job_once_after_the_commit(
+    recorded_client: TestClient, committed_user: User, recorder: Recorder
+) -> None:
+    response = recorded_client.post(
+        "/tickets/process-batch",
+        json={"ticket_ids": [1, 2, 3]},
+        headers=login(recorded_client, committed_user),
+    )
+    assert response.status_code == 202, response.text
+    assert recorder.sent == [QueuedJob(task=PROCESS_BATCH, args=(response.json()["id"],))]
+    assert recorder.visible == [True]  # the worker can read the row it is handed
