@@ -297,14 +297,15 @@ async def load(
         for n in range(args.users)
     ]
     setup_started = time.monotonic()
-    await asyncio.gather(
-        *(
-            set_up_account(
+    setting_up = asyncio.Semaphore(8)  # registrations hash passwords: not all 50 at once
+
+    async def set_up(account: Account) -> None:
+        async with setting_up:
+            await set_up_account(
                 base_url, zendesk_url, sim, account, random.sample(open_ids, args.seed_tickets)
             )
-            for account in accounts
-        )
-    )
+
+    await asyncio.gather(*(set_up(account) for account in accounts))
     print(f"setup_s={time.monotonic() - setup_started:.1f}")
     operations = dict(MIX)
     async with httpx.AsyncClient(base_url=base_url) as client:
