@@ -352,7 +352,8 @@ async def load(
     print(f"errors={errors}")
     print(f"responses_5xx={sum(n for code, n in results.statuses.items() if code >= 500)}")
     print(f"responses_503={results.statuses.get(503, 0)}")
-    print(f"responses_429={results.statuses.get(429, 0)}")
+    for code in sorted(results.statuses):
+        print(f"responses_{code}={results.statuses[code]}")
     for name in sorted(results.latencies_ms):
         values = results.latencies_ms[name]
         print(f"count_{name}={len(values)}")
