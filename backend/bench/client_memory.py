@@ -113,6 +113,8 @@ def run(
     login.raise_for_status()
     client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
 
+    samples: dict[int, str] = {}
+
     def save_and_use(token: str) -> int:
         client.put(
             "/settings",
@@ -123,6 +125,8 @@ def run(
             },
         ).raise_for_status()
         processed = client.post("/tickets/process", json={"ticket_id": zendesk_ticket_id})
+        if processed.status_code not in samples:
+            samples[processed.status_code] = processed.text[:200]
         return processed.status_code
 
     save_and_use("warm-up-token")  # imports and first-use allocations before the baseline
@@ -131,6 +135,8 @@ def run(
     started = time.monotonic()
     for number in range(args.credentials):
         statuses[save_and_use(f"distinct-token-{number:05d}")] += 1
+        if (number + 1) % 250 == 0 and number + 1 < args.credentials:
+            print(f"api_rss_mb_after_{number + 1}_credentials={rss_mb(api_pid):.1f}", flush=True)
     after = rss_mb(api_pid)
     print(f"credentials={args.credentials}")
     print(f"duration_s={time.monotonic() - started:.1f}")
@@ -139,6 +145,8 @@ def run(
     print(f"api_rss_mb_growth={after - before:.1f}")
     for status, count in sorted(statuses.items()):
         print(f"process_responses_{status}={count}")
+    for status, body in sorted(samples.items()):
+        print(f"process_response_sample_{status}={body}")
     return 0
 
 
