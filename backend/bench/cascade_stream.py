@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
-    from app.migrations import upgrade_head
+    from app.core.migrations import upgrade_head
     from app.services import analysis_service, ticket_store
     from sandbox.llm_oracle import OracleLabeller
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
