@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.
     webhook_delivery_retention_days: int = Field(default=14, ge=1)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Learning loop: the least time between two automatic retrains of one user's model, and
+    # how many of a user's model versions are kept (the active one always is).
+    retrain_cooldown_s: int = Field(default=600, ge=0)
+    keep_model_versions: int = Field(default=5, ge=1, le=100)
     # Synchronous upstream calls (POST /tickets/process, connection tests) in flight in one
     # API process: per user (429 beyond) and in total (503 beyond), below the 40 threads.
     processing_concurrency_per_user: int = Field(default=4, ge=1)

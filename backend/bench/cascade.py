@@ -1,6 +1,7 @@
 """What the local-first cascade answers alone, how well, and what it costs against all-LLM.
 
     cd backend && python bench/cascade.py [--targets 0.90,0.95,0.98] [--model gpt-4o-mini]
+    cd backend && python bench/cascade.py --stream CSV [...]   # see bench/cascade_stream.py
 
 On the committed held-out split (never trained on, never used to pick thresholds): for each
 target precision, the thresholds stored with the shared model (out-of-fold on the training
@@ -82,6 +83,11 @@ def accuracy(correct: np.ndarray, mask: np.ndarray) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--stream" in arguments or any(a.startswith("--stream=") for a in arguments):
+        from bench import cascade_stream
+
+        return cascade_stream.main(arguments)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", default="0.90,0.95,0.98")
     parser.add_argument("--model", default="gpt-4o-mini")

@@ -28,6 +28,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -38,6 +39,7 @@ from app.analysis import cascade, model_versions
 from app.analysis.ml import user_models
 from app.analysis.ml.user_models import Row
 from app.analysis.text import MAX_MODEL_CHARS
+from app.config import get_settings as get_app_settings
 from app.enums import AnalysisSource
 from app.errors import Unprocessable
 from app.models import (
@@ -46,6 +48,7 @@ from app.models import (
     TicketAnalysis,
     TrainingExample,
     UserModel,
+    utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -211,13 +214,24 @@ def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> boo
             example = db.scalar(existing)
             if example is None:
                 raise
+    counts = True
     if example is not None:
         if not _changed(example, values):
             return False
+        counts = _first_change_since_training(db, user_id, example)
         for name, value in values.items():
             setattr(example, name, value)
     db.flush()
-    return _count_new_label(db, user_id)
+    return _count_new_label(db, user_id) if counts else False
+
+
+def _first_change_since_training(db: Session, user_id: int, example: TrainingExample) -> bool:
+    """Whether this ticket's row is unchanged since the newest model was trained: toggling one
+    ticket's labels counts once per retrain, not once per click."""
+    trained_at = model_versions.last_trained_at(db, user_id)
+    if trained_at is None:
+        return False  # counted when the row was created, and nothing was trained since
+    return example.updated_at <= trained_at
 
 
 def _count_new_label(db: Session, user_id: int) -> bool:
@@ -234,7 +248,7 @@ def _count_new_label(db: Session, user_id: int) -> bool:
         )
         .returning(CascadeSettings.labels_since_retrain)
     ).scalar_one()
-    if count < RETRAIN_AFTER_NEW_LABELS:
+    if count < RETRAIN_AFTER_NEW_LABELS or _cooling_down(db, user_id):
         return False
     db.execute(
         update(CascadeSettings)
@@ -242,6 +256,15 @@ def _count_new_label(db: Session, user_id: int) -> bool:
         .values(labels_since_retrain=0, updated_at=CascadeSettings.updated_at)
     )
     return True
+
+
+def _cooling_down(db: Session, user_id: int, cooldown_s: float | None = None) -> bool:
+    """The newest model is younger than the cooldown: the count keeps growing, and the first
+    new label after the cooldown queues the retrain."""
+    if cooldown_s is None:
+        cooldown_s = get_app_settings().retrain_cooldown_s
+    trained_at = model_versions.last_trained_at(db, user_id)
+    return trained_at is not None and utcnow() - trained_at < timedelta(seconds=cooldown_s)
 
 
 def queue_retrain(*, db: Session, user_id: int, dispatch: Callable[[int], None]) -> bool:
@@ -327,9 +350,9 @@ def training_set(
 ) -> TrainingSet:
     """Shared rows (weight 1) + the user's non-held-out rows (weighted up); the held-out rest."""
     if base_rows is None:
-        from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
+        from app.analysis.ml.dataset import shared_training_rows
 
-        base_rows = read_rows(DEFAULT_TRAIN_CSV)
+        base_rows, _ = shared_training_rows()
     own = user_rows(db=db, user_id=user_id)
     train = [item for item in own if not is_holdout(user_id, item.ticket_id)]
     holdout = [item.row for item in own if is_holdout(user_id, item.ticket_id)]
@@ -359,12 +382,16 @@ def retrain_user_model(
     base_rows: Sequence[Row] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     include_llm: bool | None = None,
+    cooldown_s: float | None = None,
 ) -> RetrainResult:
     """Collect rows, train a candidate, keep it as a new version, activate it if not worse.
 
     `base_rows` defaults to the shared training split; `params` to the shared model's
-    hyperparameters."""
+    hyperparameters. With `cooldown_s` (the queued task), nothing is trained when the newest
+    version is younger than that: a retrain queued twice runs once."""
     model_versions.lock_user(db, user_id)
+    if cooldown_s is not None and _cooling_down(db, user_id, cooldown_s):
+        return RetrainResult(False, f"cooldown: the newest model is under {cooldown_s:g} s old")
     collect_examples(db=db, user_id=user_id, include_llm=include_llm)
     data = training_set(db=db, user_id=user_id, base_rows=base_rows)
     total = data.user_train_rows + len(data.holdout)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analysis import cascade
 from app.analysis.ml import user_models
 from app.analysis.offline_analyzer import OfflineAnalyzer, get_offline_analyzer
+from app.config import get_settings
 from app.errors import NotFound
 from app.models import User, UserModel, utcnow
-
-KEEP_VERSIONS = 10
 
 
 def active_model(*, db: Session, user_id: int) -> UserModel | None:
@@ -57,13 +58,16 @@ def activate(db: Session, user_id: int, target: UserModel | None) -> None:
     cascade.invalidate(user_id)
 
 
-def prune(db: Session, user_id: int) -> None:
-    """Keep the newest KEEP_VERSIONS versions (and the active one)."""
+def prune(db: Session, user_id: int, keep: int | None = None) -> None:
+    """Keep `keep` versions (default: the `keep_model_versions` setting): the active one,
+    whatever its age, and the newest others."""
+    if keep is None:
+        keep = get_settings().keep_model_versions
     stale = db.scalars(
         select(UserModel)
         .where(UserModel.user_id == user_id, UserModel.active.is_(False))
         .order_by(UserModel.version.desc())
-        .offset(KEEP_VERSIONS)
+        .offset(max(0, keep - 1))
     ).all()
     for row in stale:
         db.delete(row)
@@ -98,3 +102,8 @@ def rollback(*, db: Session, user_id: int, to_version: int | None = None) -> Use
         )
     activate(db, user_id, target)
     return target
+
+
+def last_trained_at(db: Session, user_id: int) -> datetime | None:
+    """When the user's newest model version was trained (None: never)."""
+    return db.scalar(select(func.max(UserModel.created_at)).where(UserModel.user_id == user_id))

@@ -15,25 +15,29 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from app.analysis.language import detect_language, is_supported
+from app.analysis.normalize import normalize_body, strip_quoted
+from app.analysis.rules import serve_category, serve_urgency
 from app.analysis.sentiment import (
-    COURTESY_RE,
-    SUPPORT_NEUTRAL_WORDS,
-    sentiment_from_compound,
+    SentimentScorer,
     unit,
 )
-from app.analysis.signals import URGENCY_RULE_NAMES, find_urgency_signals, suggest_tags
+from app.analysis.signals import (
+    URGENCY_RULE_NAMES,
+    find_category_cue,
+    find_rule_signals,
+    suggest_tags,
+)
 from app.analysis.text import (
     MAX_MODEL_CHARS,
     clean_text,
-    detect_language,
-    model_text,
-    model_text_of_clean,
+    model_text_of_normalized,
     summary_of_clean,
     word_char_ngrams,
     word_ngrams,
@@ -49,6 +53,10 @@ LABEL_ENUMS: dict[str, type[Category] | type[Urgency]] = {
 }
 
 _CHAR_CACHE_SIZE = 200_000
+TEXT_VERSION = 2
+"""1: cleaned subject + body; 2: subject twice + normalised body (see `normalize`)."""
+ABSTAIN_BELOW = 0.5
+"""Below this calibrated confidence a field is reported as uncertain (never as a sure guess)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class OfflineAnalysis:
     suggested_tags: list[str]
     language: str
     urgency_signals: list[str]
+    low_urgency_signals: list[str] = dataclass_field(default_factory=list)
+    language_supported: bool = True
+    uncertain: list[str] = dataclass_field(default_factory=list)
+    """Fields whose confidence is below ABSTAIN_BELOW: an honest "not sure"."""
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -116,10 +128,11 @@ class OfflineAnalyzer:
                 calibration_coef=arrays[f"{field}_calibration_coef"].astype(np.float64),
                 calibration_intercept=arrays[f"{field}_calibration_intercept"].astype(np.float64),
             )
+        self._rule_names = tuple(metadata["features"].get("rules", URGENCY_RULE_NAMES))
+        self._text_version = int(metadata["features"].get("text_version", 1))
         self._rule_high_rate = float(metadata["urgency_rules"]["high_rate"])
-        self._sentiment = SentimentIntensityAnalyzer()
-        for word in SUPPORT_NEUTRAL_WORDS:
-            self._sentiment.lexicon.pop(word, None)
+        self._rule_low_rate = float(metadata["urgency_rules"].get("low_rate", 0.0))
+        self._sentiment = SentimentScorer()
         self._char_cache: dict[str, tuple[int, ...]] = {}
 
     @classmethod
@@ -174,7 +187,7 @@ class OfflineAnalyzer:
             self._char_indices(text), self._char_idf, self._char_offset
         )
         rule_idx = np.array(
-            [self._rule_offset + i for i, name in enumerate(URGENCY_RULE_NAMES) if name in signals],
+            [self._rule_offset + i for i, name in enumerate(self._rule_names) if name in signals],
             dtype=np.intp,
         )
         rule_val = np.full(len(rule_idx), self._rule_weight)
@@ -200,12 +213,21 @@ class OfflineAnalyzer:
         self, subjects: Sequence[str], bodies: Sequence[str]
     ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         """Calibrated probabilities of the learned models per field (urgency rules not applied)."""
-        texts = [model_text(s, b) for s, b in zip(subjects, bodies, strict=True)]
-        scores = self._scores(texts, [find_urgency_signals(text) for text in texts])
+        texts = [self.model_text(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        scores = self._scores(texts, [find_rule_signals(text) for text in texts])
         return {
             field: (model.classes, model.probabilities(scores))
             for field, model in self._fields.items()
         }
+
+    def model_text(self, subject: str, body: str) -> str:
+        """The text this artifact was trained on (its text version) for a raw subject and body."""
+        return self._model_text_of_clean(clean_text(subject), clean_text(body))
+
+    def _model_text_of_clean(self, subject: str, body: str) -> str:
+        if self._text_version == 1:
+            return f"{subject}\n{body}"[:MAX_MODEL_CHARS].lower()
+        return model_text_of_normalized(subject, normalize_body(body))
 
     # -- per-field pieces --
     def sentiment(self, subject: str, body: str) -> tuple[Sentiment, float]:
@@ -213,9 +235,7 @@ class OfflineAnalyzer:
         return self._sentiment_of_clean(clean_text(subject), clean_text(body))
 
     def _sentiment_of_clean(self, subject: str, body: str) -> tuple[Sentiment, float]:
-        text = COURTESY_RE.sub(" ", f"{subject}.\n{body}"[:MAX_MODEL_CHARS])
-        compound = float(self._sentiment.polarity_scores(text)["compound"])
-        return sentiment_from_compound(compound)
+        return self._sentiment.label(f"{subject}.\n{normalize_body(body)}"[:MAX_MODEL_CHARS])
 
     def analyze(self, subject: str, body: str) -> OfflineAnalysis:
         """Classify one ticket."""
@@ -227,44 +247,65 @@ class OfflineAnalyzer:
             return []
         subjects = [clean_text(subject) for subject, _ in items]
         bodies = [clean_text(body) for _, body in items]
-        texts = [model_text_of_clean(s, b) for s, b in zip(subjects, bodies, strict=True)]
-        signals = [find_urgency_signals(text) for text in texts]
+        texts = [self._model_text_of_clean(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        signals = [find_rule_signals(text) for text in texts]
         scores = self._scores(texts, signals)
         category_model, urgency_model = self._fields["category"], self._fields["urgency"]
         category_proba = category_model.probabilities(scores)
         urgency_proba = urgency_model.probabilities(scores)
-        high_column = (
-            urgency_model.classes.index(Urgency.high)
-            if Urgency.high in urgency_model.classes
-            else None
-        )
         results: list[OfflineAnalysis] = []
         for row, (subject, body, text, fired) in enumerate(
             zip(subjects, bodies, texts, signals, strict=True)
         ):
-            category_index = int(category_proba[row].argmax())
-            urgency_index = int(urgency_proba[row].argmax())
-            urgency = Urgency(urgency_model.classes[urgency_index])
-            urgency_confidence = float(urgency_proba[row, urgency_index])
-            if fired:
-                high_proba = 0.0 if high_column is None else float(urgency_proba[row, high_column])
-                urgency, urgency_confidence = Urgency.high, max(high_proba, self._rule_high_rate)
+            high = [name for name in fired if name in URGENCY_RULE_NAMES]
+            low = [name for name in fired if name not in URGENCY_RULE_NAMES]
+            category, category_confidence = serve_category(
+                category_model.classes, category_proba[row], find_category_cue(text)
+            )
+            category_confidence = unit(category_confidence)
+            urgency, urgency_confidence = self._served_urgency(urgency_proba[row], high, low)
+            own_words = strip_quoted(body)
+            language, _ = detect_language(f"{subject}\n{normalize_body(body)}")
             sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
+            confidences = {
+                "category": category_confidence,
+                "urgency": urgency_confidence,
+                "sentiment": sentiment_confidence,
+            }
             results.append(
                 OfflineAnalysis(
-                    category=Category(category_model.classes[category_index]),
-                    category_confidence=unit(category_proba[row, category_index]),
+                    category=Category(category),
+                    category_confidence=category_confidence,
                     urgency=urgency,
-                    urgency_confidence=unit(urgency_confidence),
+                    urgency_confidence=urgency_confidence,
                     sentiment=sentiment,
                     sentiment_confidence=sentiment_confidence,
-                    summary=summary_of_clean(subject, body),
-                    suggested_tags=suggest_tags(text, fired),
-                    language=detect_language(f"{subject}\n{body}"),
-                    urgency_signals=list(fired),
+                    summary=summary_of_clean(subject, own_words),
+                    suggested_tags=suggest_tags(text, high),
+                    language=language,
+                    urgency_signals=high,
+                    low_urgency_signals=low,
+                    language_supported=is_supported(language),
+                    uncertain=[
+                        name for name, value in confidences.items() if value < ABSTAIN_BELOW
+                    ],
                 )
             )
         return results
+
+    def _served_urgency(
+        self, proba: np.ndarray, high: Sequence[str], low: Sequence[str]
+    ) -> tuple[Urgency, float]:
+        """See `rules.serve_urgency`."""
+        classes = self._fields["urgency"].classes
+        label, confidence = serve_urgency(
+            classes, proba, bool(high), low, self._rule_high_rate, self._rule_low_rate
+        )
+        return Urgency(label), unit(confidence)
+
+
+def uncertain_fields(confidences: dict[str, float]) -> list[str]:
+    return [name for name, value in confidences.items() if value < ABSTAIN_BELOW]
 
 
 _cached_analyzer: OfflineAnalyzer | None = None

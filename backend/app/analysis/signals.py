@@ -12,6 +12,7 @@ _NEGATED_URGENCY_RE = re.compile(
     r"\b(?:not|isn't|is not|wasn't|no|nothing|non)[- ]"
     r"(?:very |really |that |particularly |too |super |an? )?"
     r"(?:urgent|urgently|critical|emergency|urgency|rush|hurry|deadline)\b|\bno (?:rush|hurry)\b"
+    r"|\b(?:for|in) (?:urgent|emergency) (?:matters|issues|requests|cases|inquiries|questions)\b"
 )
 _PREVENTIVE_CONTEXT_RE = re.compile(
     r"\b(?:prevent(?:s|ed|ing)?|avoid(?:s|ed|ing)?|against|prevention|protect(?:s|ion|ing)?"
@@ -68,6 +69,38 @@ URGENCY_RULES: dict[str, re.Pattern[str]] = {
 _PREVENTIVE_RULES = frozenset({"outage", "security_breach", "data_loss"})
 
 URGENCY_RULE_NAMES: tuple[str, ...] = tuple(URGENCY_RULES)
+
+LOW_URGENCY_RULES: dict[str, re.Pattern[str]] = {
+    "low_cosmetic": re.compile(
+        r"\b(?:cosmetic|typo|misspell\w*|spelling|misaligned|alignment|colou?r of|font|padding"
+        r"|wording|tooltip|icon looks|looks (?:a bit )?off)\b"
+    ),
+    "low_no_rush": re.compile(
+        r"\b(?:no (?:rush|hurry)|not urgent|non[- ]urgent|low priority|whenever you (?:can|get)"
+        r"|when(?:ever)? you (?:get|have) (?:a|the) (?:chance|moment|minute|time)"
+        r"|at your (?:convenience|leisure)|no pressure|not (?:a big deal|blocking)"
+        r"|nicht dringend|keine eile|sin prisa|no es urgente|pas urgent|sans urgence"
+        r"|não é urgente|sem pressa)\b"
+    ),
+    "low_question": re.compile(
+        r"(?:\b(?:quick|small|general|simple) question|\bquestion (?:about|regarding|on)\b"
+        r"|\bjust (?:curious|wondering)|\bout of curiosity|\bfor future reference"
+        r"|\bis (?:it|there) (?:possible|a way)|\bhow (?:do|can|does|would|should) (?:i|we|you"
+        r"|it|one)\b|\bhow to\b|\bwhere (?:can|do|is|are|should) (?:i|we|my|our|the)\b"
+        r"|\bwhat(?:'s| is) the (?:difference|best way)|\bwie (?:kann|können) (?:ich|wir)\b"
+        r"|\bcomment (?:puis-je|pouvons-nous|faire)|\bcómo (?:puedo|podemos)\b"
+        r"|\bcomo (?:posso|podemos|faço)\b)"
+    ),
+    "low_minor": re.compile(
+        r"\b(?:minor|small|slight|tiny|little) (?:issue|bug|glitch|problem|thing|request"
+        r"|suggestion|inconsistenc\w*|detail)|\bnice to have\b|\bsuggestion\b"
+        r"|\bfeature (?:idea|suggestion)\b"
+    ),
+}
+"""Rule name -> pattern on lowercased text; with no high signal, a hit suggests low urgency."""
+LOW_URGENCY_RULE_NAMES: tuple[str, ...] = tuple(LOW_URGENCY_RULES)
+RULE_FEATURE_NAMES: tuple[str, ...] = URGENCY_RULE_NAMES + LOW_URGENCY_RULE_NAMES
+"""The rule indicators the model is trained on, in this order."""
 
 # --- topic tags ----------------------------------------------------------------------------
 _TOPIC_TAGS: dict[str, str] = {
@@ -127,9 +160,19 @@ def find_urgency_signals(text: str) -> list[str]:
     return fired
 
 
-def rule_features(signals: Sequence[str]) -> list[float]:
-    """One indicator per urgency rule, in URGENCY_RULE_NAMES order."""
-    return [1.0 if name in signals else 0.0 for name in URGENCY_RULE_NAMES]
+def find_low_urgency_signals(text: str) -> list[str]:
+    """Names of the low-urgency rules matching a lowercased text, in rule order."""
+    return [name for name, pattern in LOW_URGENCY_RULES.items() if pattern.search(text)]
+
+
+def find_rule_signals(text: str) -> list[str]:
+    """Every rule that fires on a lowercased text: high ones, then low ones."""
+    return find_urgency_signals(text) + find_low_urgency_signals(text)
+
+
+def rule_features(signals: Sequence[str], names: Sequence[str] = RULE_FEATURE_NAMES) -> list[float]:
+    """One indicator per rule, in `names` order."""
+    return [1.0 if name in signals else 0.0 for name in names]
 
 
 def suggest_tags(text: str, signals: Sequence[str]) -> list[str]:
@@ -142,3 +185,39 @@ def suggest_tags(text: str, signals: Sequence[str]) -> list[str]:
         if tag not in tags:
             tags.append(tag)
     return tags
+
+
+# --- category cues ---------------------------------------------------------------------------
+CATEGORY_CUES: dict[str, re.Pattern[str]] = {
+    "feature": re.compile(
+        r"\b(?:feature request|would (?:be (?:great|nice|helpful|useful)"
+        r"|love (?:to see|a|an|it if))"
+        r"|it would be (?:great|nice|helpful|useful)|please add|could you (?:please )?add"
+        r"|can you add|any plans? to (?:add|support)|would like (?:to see|an option|a way)"
+        r"|nice to have|wish(?:list| there was)|feature (?:idea|suggestion)|add support for"
+        r"|wäre (?:schön|toll|super)|sería (?:genial|útil)|serait (?:bien|utile|génial)"
+        r"|seria (?:ótimo|útil|bom))"
+    ),
+    "support": re.compile(
+        r"(?:\bhow (?:do|can|should|would) (?:i|we)\b|\bhow to\b"
+        r"|\bwhere (?:can|do|is|are|should) (?:i|we|my|our|the)\b|\bwhat(?:'s| is) the best way\b"
+        r"|\bis (?:it|there) (?:possible|a way)"
+        r"|\bcan (?:i|we) (?:change|set|add|invite|connect|configure|use|export|get|have)\b"
+        r"|\bwie (?:kann|können) (?:ich|wir)\b|\bcomment (?:puis-je|pouvons-nous|faire|ajouter)"
+        r"|\bcómo (?:puedo|podemos|se)\b|\bcomo (?:posso|podemos|faço)\b)"
+    ),
+    "other": re.compile(
+        r"\b(?:partnership|partner program|reseller|affiliate program|press (?:inquiry|request)"
+        r"|interview (?:request|with)|(?:an|my) article|journalist|sponsorship|job (?:application"
+        r"|opening|posting)|apply for (?:a|the) (?:job|position|role)|out of (?:the )?office"
+        r"|automatic reply|auto-?reply|abwesenheitsnotiz|absence du bureau|fuera de la oficina)\b"
+    ),
+}
+"""Category -> phrasing that names the kind of ticket (a how-to question, a feature wish, a
+press, partnership or job inquiry, an out-of-office reply)."""
+
+
+def find_category_cue(text: str) -> str | None:
+    """The one category whose phrasing a lowercased text uses; None for none or several."""
+    fired = [name for name, pattern in CATEGORY_CUES.items() if pattern.search(text)]
+    return fired[0] if len(fired) == 1 else None

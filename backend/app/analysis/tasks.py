@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.analysis import learning
+from app.config import get_settings
 from app.database import session_scope
 from app.worker import celery_app
 
@@ -17,7 +18,9 @@ from app.worker import celery_app
 def retrain_user_model(user_id: int) -> dict[str, Any]:
     """Train a candidate for one user and activate it only if it is not worse."""
     with session_scope() as db:
-        result = learning.retrain_user_model(db=db, user_id=user_id)
+        result = learning.retrain_user_model(
+            db=db, user_id=user_id, cooldown_s=get_settings().retrain_cooldown_s
+        )
     return {"promoted": result.promoted, "version": result.version, "reason": result.reason}
 
 

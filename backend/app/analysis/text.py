@@ -7,6 +7,8 @@ import re
 from functools import lru_cache
 from itertools import pairwise
 
+from app.analysis.normalize import normalize_body
+
 MAX_MODEL_CHARS = 6000
 """Longer texts are cut before featurizing: keeps analyze() bounded on pathological input."""
 MAX_INPUT_CHARS = 20_000
@@ -39,28 +41,6 @@ _FILLER_SENTENCE_RE = re.compile(
     re.IGNORECASE,
 )
 
-# --- language ------------------------------------------------------------------------------
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": word_set("the and is are to of for with my our you this that it not have please"),
-    "de": word_set("der die das und ist nicht mit ich wir sie ein eine für zu auf bitte"),
-    "fr": word_set("le la les et est pas avec je nous vous une des pour sur merci dans"),
-    "es": word_set("el la los las y es no con yo nosotros una para por gracias del que"),
-    "pt": word_set("o os as e é não com eu nós uma para por obrigado do da que"),
-    "it": word_set("il lo gli le e è non con io noi una per grazie del della che"),
-    "nl": word_set("de het en is niet met ik wij een voor op bedankt van dat"),
-}
-_SCRIPT_LANGUAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ja", re.compile(r"[\u3040-\u30ff]")),
-    ("ko", re.compile(r"[\uac00-\ud7af]")),
-    ("zh", re.compile(r"[\u4e00-\u9fff]")),
-    ("ru", re.compile(r"[\u0400-\u04ff]")),
-    ("ar", re.compile(r"[\u0600-\u06ff]")),
-    ("he", re.compile(r"[\u0590-\u05ff]")),
-    ("el", re.compile(r"[\u0370-\u03ff]")),
-    ("hi", re.compile(r"[\u0900-\u097f]")),
-    ("th", re.compile(r"[\u0e00-\u0e7f]")),
-)
-
 
 def clean_text(text: str | None) -> str:
     """Strip NULs, control characters and HTML tags; keep line breaks, collapse other spaces.
@@ -76,11 +56,12 @@ def clean_text(text: str | None) -> str:
 
 def model_text(subject: str | None, body: str | None) -> str:
     """The lowercased, length-capped text the models and rules see."""
-    return model_text_of_clean(clean_text(subject), clean_text(body))
+    return model_text_of_normalized(clean_text(subject), normalize_body(clean_text(body)))
 
 
-def model_text_of_clean(subject: str, body: str) -> str:
-    return f"{subject}\n{body}"[:MAX_MODEL_CHARS].lower()
+def model_text_of_normalized(subject: str, body: str) -> str:
+    """Subject twice (it names the problem; bodies ramble), then the normalised body."""
+    return f"{subject}\n{subject}\n{body}"[:MAX_MODEL_CHARS].lower()
 
 
 def word_ngrams(text: str) -> list[str]:
@@ -141,17 +122,3 @@ def _truncate(text: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "\u2026"
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code by script, then by stopword overlap; "en" when unsure."""
-    sample = text[:2000]
-    for code, pattern in _SCRIPT_LANGUAGES:
-        if len(pattern.findall(sample)) >= 3:
-            return code
-    words = _WORD_RE.findall(sample.lower())
-    if not words:
-        return "en"
-    scores = {code: sum(word in stop for word in words) for code, stop in _STOPWORDS.items()}
-    best = max(scores, key=lambda code: scores[code])
-    return best if scores[best] > scores["en"] else "en"

@@ -28,8 +28,8 @@ from app.analysis.cascade import (
     MAX_TARGET_PRECISION,
     MIN_TARGET_PRECISION,
 )
+from app.core.time_zones import time_zone_error
 from app.integrations.zendesk import zendesk_base_url
-from app.time_zones import time_zone_error
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]
 TAG_PREFIX_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"

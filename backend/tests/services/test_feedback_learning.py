@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.analysis import learning
+from app.analysis import learning, model_versions
 from app.analytics import reports
-from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User
+from app.config import get_settings
+from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User, UserModel, utcnow
 from tests.factories import UserFactory, create_analysed_ticket
 
 THRESHOLD = learning.RETRAIN_AFTER_NEW_LABELS
@@ -119,9 +121,9 @@ def test_later_feedback_refreshes_the_same_row(
 
     [row] = training_rows(db, user)
     assert (row.category, row.urgency) == ("billing", "high")
-    assert new_labels(db, user) == 2
+    assert new_labels(db, user) == 1  # one ticket changed: one new label
     give_feedback(db, user, ticket, queue, category="billing")  # nothing new
-    assert new_labels(db, user) == 2
+    assert new_labels(db, user) == 1
 
 
 def test_sentiment_alone_is_not_a_training_row(
@@ -216,3 +218,97 @@ def test_feedback_through_the_api_stores_the_training_row(
     )
     assert response.status_code == 404
     assert training_rows(db, other) == []
+
+
+def fake_model_version(db: Session, user: User, version: int, age_s: float) -> UserModel:
+    """A stored model version trained `age_s` seconds ago (artifact bytes are not read here)."""
+    row = UserModel(
+        user_id=user.id,
+        version=version,
+        model_version=f"user{user.id}_v{version}",
+        artifact=b"",
+        metrics={},
+        active=False,
+        created_at=utcnow() - timedelta(seconds=age_s),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def test_toggling_one_tickets_feedback_counts_one_label_until_the_next_retrain(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user = users.create()
+    ticket = analysed_ticket(db, user)
+    for round_ in range(THRESHOLD):
+        give_feedback(db, user, ticket, queue, category="billing" if round_ % 2 else "feature")
+    assert new_labels(db, user) == 1
+    assert queue.user_ids == []
+
+    fake_model_version(db, user, 1, age_s=0)  # a retrain since: the next change is new
+    give_feedback(db, user, ticket, queue, category="other")
+    give_feedback(db, user, ticket, queue, category="bug")
+    assert new_labels(db, user) == 2
+
+
+def test_no_retrain_is_queued_within_the_cooldown_and_the_count_waits(
+    db: Session, users: UserFactory, queue: RecordingQueue
+) -> None:
+    user = users.create()
+    cooldown_s = get_settings().retrain_cooldown_s
+    assert cooldown_s > 0
+    fake_model_version(db, user, 1, age_s=cooldown_s / 2)
+    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD + 1)]
+    for ticket in tickets[:THRESHOLD]:
+        give_feedback(db, user, ticket, queue)
+    assert queue.user_ids == []
+    assert new_labels(db, user) == THRESHOLD  # kept for when the cooldown is over
+
+    db.execute(
+        UserModel.__table__.update()
+        .where(UserModel.user_id == user.id)
+        .values(created_at=utcnow() - timedelta(seconds=cooldown_s + 1))
+    )
+    give_feedback(db, user, tickets[THRESHOLD], queue)
+    assert queue.user_ids == [user.id]
+    assert new_labels(db, user) == 0
+
+
+def test_the_queued_retrain_skips_when_a_model_was_just_trained(
+    db: Session, users: UserFactory
+) -> None:
+    user = users.create()
+    fake_model_version(db, user, 1, age_s=5)
+    result = learning.retrain_user_model(db=db, user_id=user.id, cooldown_s=600)
+    assert not result.promoted
+    assert result.reason.startswith("cooldown")
+    assert [row.version for row in model_versions.list_models(db=db, user_id=user.id)] == [1]
+
+
+@pytest.mark.parametrize("keep", [1, 3])
+def test_only_the_last_n_versions_are_kept_and_the_active_one_always(
+    db: Session, users: UserFactory, keep: int
+) -> None:
+    user = users.create()
+    for version in range(1, 8):
+        fake_model_version(db, user, version, age_s=1000 - version)
+    active = db.scalar(
+        select(UserModel).where(UserModel.user_id == user.id, UserModel.version == 2)
+    )
+    assert active is not None
+    active.active = True
+    db.flush()
+
+    model_versions.prune(db, user.id, keep=keep)
+    db.flush()
+
+    kept = [row.version for row in model_versions.list_models(db=db, user_id=user.id)]
+    assert kept == sorted([2, *range(7, 7 - (keep - 1), -1)])
+
+
+def test_the_number_of_kept_versions_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_MODEL_VERSIONS", "3")
+    monkeypatch.setenv("RETRAIN_COOLDOWN_S", "0")
+    settings = type(get_settings())()
+    assert (settings.keep_model_versions, settings.retrain_cooldown_s) == (3, 0)

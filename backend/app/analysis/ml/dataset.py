@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -105,3 +107,56 @@ def field_labels(rows: Sequence[Row], field: str) -> list[str | None]:
             f"unknown {field} label(s) {dict(unknown.most_common(5))}; allowed: {sorted(allowed)}"
         )
     return labels
+
+
+# --- the multilingual set (not in the repository: read from the shared data directory) ---------
+MULTI_CSV_NAME = "tickets_multi.csv"
+SHARED_DATA_ENV = "TRIAGE_SHARED_DATA"
+MULTI_LANGUAGES = ("de", "es", "pt", "fr")
+_REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def shared_data_dir() -> Path | None:
+    """Where tickets_multi.csv lives: $TRIAGE_SHARED_DATA, else ../shared/data beside the repo."""
+    candidates = [os.environ.get(SHARED_DATA_ENV, ""), str(_REPO_ROOT.parent / "shared" / "data")]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / MULTI_CSV_NAME).is_file():
+            return Path(candidate)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _multi_split(directory: Path) -> dict[str, tuple[list[Row], list[Row]]]:
+    rows = read_rows(directory / MULTI_CSV_NAME, ("language", "subject", "body"))
+    split: dict[str, tuple[list[Row], list[Row]]] = {}
+    for language in MULTI_LANGUAGES:
+        of_language = [row for row in rows if row.get("language") == language]
+        if of_language:
+            split[language] = split_rows(of_language)
+    return split
+
+
+def multi_split() -> dict[str, tuple[list[Row], list[Row]]]:
+    """Per language: the fixed (train, held-out) split of tickets_multi.csv; {} without it.
+
+    The split is the same hash split as the English one, made per language, so every
+    language has its own held-out rows and adding rows of one language never moves another's.
+    """
+    directory = shared_data_dir()
+    if directory is None:
+        return {}
+    return {
+        language: (list(train), list(heldout))
+        for language, (train, heldout) in _multi_split(directory).items()
+    }
+
+
+def shared_training_rows() -> tuple[list[Row], str]:
+    """The shared model's training rows (English split + each language's training part) and
+    a short description of them."""
+    rows = read_rows(DEFAULT_TRAIN_CSV)
+    described = [f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name} ({len(rows)} en)"]
+    for language, (train, _) in multi_split().items():
+        rows.extend(train)
+        described.append(f"{MULTI_CSV_NAME} {language} train split ({len(train)})")
+    return rows, " + ".join(described)

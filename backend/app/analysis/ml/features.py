@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app.analysis.signals import find_urgency_signals, rule_features
+from app.analysis.signals import RULE_FEATURE_NAMES, find_rule_signals, rule_features
 from app.analysis.text import char_ngrams, word_ngrams
 
 RULE_WEIGHT = 1.0
@@ -23,7 +23,7 @@ class Featurizer:
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> Featurizer:
-        min_df = 2 if len(texts) >= 50 else 1
+        min_df = 3 if len(texts) >= 2000 else 2 if len(texts) >= 50 else 1
         word = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, min_df=min_df)
         char = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, min_df=min_df)
         word.fit(texts)
@@ -31,7 +31,7 @@ class Featurizer:
         return cls(word=word, char=char)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        rules = [rule_features(find_urgency_signals(text)) for text in texts]
+        rules = [rule_features(find_rule_signals(text), RULE_FEATURE_NAMES) for text in texts]
         return sp.hstack(
             [
                 self.word.transform(texts),

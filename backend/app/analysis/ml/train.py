@@ -14,44 +14,51 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from app.analysis.ml.dataset import (
     DEFAULT_HELDOUT_CSV,
     DEFAULT_TRAIN_CSV,
     HELDOUT_FRACTION,
+    MULTI_CSV_NAME,
     Row,
     TrainingDataError,
     field_labels,
+    multi_split,
     read_rows,
+    shared_training_rows,
     split_rows,
     write_rows,
 )
 from app.analysis.ml.evaluation import evaluate
 from app.analysis.ml.features import RULE_WEIGHT, Featurizer, vocabulary_bytes
+from app.analysis.ml.fitting import (
+    MAX_FOLDS,
+    FieldFit,
+    calibration_arrays,
+    fit_field,
+)
 from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
+    TEXT_VERSION,
     OfflineAnalyzer,
 )
-from app.analysis.signals import URGENCY_RULE_NAMES, find_urgency_signals
+from app.analysis.rules import NO_RUSH_SIGNAL
+from app.analysis.signals import (
+    RULE_FEATURE_NAMES,
+    find_low_urgency_signals,
+    find_urgency_signals,
+)
 from app.analysis.text import (
     CHAR_NGRAM_RANGE,
     MAX_MODEL_CHARS,
@@ -63,103 +70,6 @@ ARTIFACT_NAME = "offline_v1"
 DEFAULT_ATTRIBUTION = (
     '"Customer Support Tickets" data set by Tobias Bueck, CC BY-NC 4.0 (non-commercial use only)'
 )
-C_GRID = (0.02, 0.05, 0.1, 0.2, 0.5)
-CLASS_WEIGHT_GRID: tuple[str | None, ...] = (None, "balanced")
-MIN_CLASS_ROWS = 3
-MAX_FOLDS = 5
-
-
-# --- models ---------------------------------------------------------------------------------
-@dataclass
-class FieldFit:
-    classes: list[str]
-    classifier: LinearSVC
-    temperature_scale: float
-    params: dict[str, Any]
-    cv_accuracy: float
-    cv_log_loss: float
-    class_counts: dict[str, int]
-    dropped_classes: dict[str, int]
-
-    def probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
-        return softmax(_logits(_decision(self.classifier, matrix)) * self.temperature_scale, axis=1)
-
-
-def _decision(classifier: LinearSVC, matrix: sp.csr_matrix) -> np.ndarray:
-    scores = classifier.decision_function(matrix)
-    return scores.reshape(-1, 1) if scores.ndim == 1 else scores
-
-
-def _logits(scores: np.ndarray) -> np.ndarray:
-    """Per-class logits; a binary LinearSVC has one score column (for the second class)."""
-    return np.hstack([np.zeros_like(scores), scores]) if scores.shape[1] == 1 else scores
-
-
-def fit_temperature(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Scale a for softmax(a * logits) minimising log loss; keeps the classifier's ranking."""
-    logits = _logits(scores)
-    rows = np.arange(len(targets))
-
-    def log_loss(log_scale: float) -> float:
-        return float(-log_softmax(logits * math.exp(log_scale), axis=1)[rows, targets].mean())
-
-    result = minimize_scalar(log_loss, bounds=(-6.0, 6.0), method="bounded")
-    return float(math.exp(result.x))
-
-
-@dataclass(frozen=True)
-class FieldRows:
-    """The rows one field trains on: labelled, of labels with enough rows, plus the extra
-    (short variant) rows mapped to their source row's position."""
-
-    kept: np.ndarray
-    y: np.ndarray
-    classes: list[str]
-    counts: dict[str, int]
-    dropped: dict[str, int]
-    targets: np.ndarray
-    features: sp.csr_matrix
-    extra_features: sp.csr_matrix
-    extra_pos: np.ndarray
-
-
-def field_rows(
-    matrix: sp.csr_matrix,
-    labels: Sequence[str | None],
-    field: str,
-    extra_matrix: sp.csr_matrix | None = None,
-    extra_source: Sequence[int] = (),
-) -> FieldRows:
-    counts = Counter(label for label in labels if label is not None)
-    dropped = {label: n for label, n in counts.items() if n < MIN_CLASS_ROWS}
-    kept = np.array(
-        [i for i, label in enumerate(labels) if label is not None and label not in dropped],
-        dtype=np.intp,
-    )
-    y = np.array([labels[i] for i in kept])
-    classes = sorted(set(y.tolist()))
-    if len(classes) < 2:
-        raise TrainingDataError(
-            f"{field}: need at least 2 labels with {MIN_CLASS_ROWS}+ rows each; got {dict(counts)}"
-        )
-    position = {int(row): pos for pos, row in enumerate(kept)}
-    extra_pos = np.array([position.get(int(src), -1) for src in extra_source], dtype=np.intp)
-    extra_rows = np.flatnonzero(extra_pos >= 0)
-    if extra_matrix is None or not len(extra_rows):
-        extra_features, extra_pos = matrix[:0], np.empty(0, dtype=np.intp)
-    else:
-        extra_features, extra_pos = extra_matrix[extra_rows], extra_pos[extra_rows]
-    return FieldRows(
-        kept=kept,
-        y=y,
-        classes=classes,
-        counts=dict(counts),
-        dropped=dropped,
-        targets=np.searchsorted(classes, y),
-        features=matrix[kept],
-        extra_features=extra_features,
-        extra_pos=extra_pos,
-    )
 
 
 def model_arrays(
@@ -174,7 +84,7 @@ def model_arrays(
         width = fit.classifier.coef_.shape[0]
         coef_blocks.append(fit.classifier.coef_.T)
         intercepts.append(fit.classifier.intercept_)
-        calibration_coef, calibration_intercept = _calibration_arrays(fit)
+        calibration_coef, calibration_intercept = calibration_arrays(fit)
         arrays[f"{field}_calibration_coef"] = calibration_coef.astype(np.float32)
         arrays[f"{field}_calibration_intercept"] = calibration_intercept.astype(np.float32)
         fields_meta[field] = {
@@ -185,6 +95,7 @@ def model_arrays(
             "cv_accuracy": round(fit.cv_accuracy, 4),
             "cv_log_loss": round(fit.cv_log_loss, 4),
             "temperature_scale": round(fit.temperature_scale, 6),
+            "class_bias": [round(float(value), 6) for value in fit.bias],
             "class_counts": fit.class_counts,
             "dropped_rare_classes": fit.dropped_classes,
         }
@@ -212,76 +123,16 @@ def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
 def features_metadata(featurizer: Any) -> dict[str, Any]:
     """How the artifact's features are built, recorded with every trained model."""
     return {
-        "text": "lowercased subject + newline + body, HTML and control characters removed",
+        "text": "lowercased subject twice + normalised body (quotes, signatures, markup removed)",
+        "text_version": TEXT_VERSION,
         "max_chars": MAX_MODEL_CHARS,
         "word": "tf-idf word 1-2-grams, sublinear tf, l2",
         "char": f"tf-idf char {CHAR_NGRAM_RANGE[0]}-{CHAR_NGRAM_RANGE[1]}-grams in words, l2",
-        "rules": list(URGENCY_RULE_NAMES),
+        "rules": list(RULE_FEATURE_NAMES),
         "rule_weight": RULE_WEIGHT,
         "n_word": len(featurizer.word.vocabulary_),
         "n_char": len(featurizer.char.vocabulary_),
     }
-
-
-def fit_field(
-    matrix: sp.csr_matrix,
-    labels: Sequence[str | None],
-    field: str,
-    extra_matrix: sp.csr_matrix | None = None,
-    extra_source: Sequence[int] = (),
-) -> FieldFit:
-    """Pick C and class weights by stratified CV, then temperature-scale out-of-fold scores.
-
-    Extra rows (short variants of training rows) inherit their source row's label and are only
-    ever trained on, in the folds where their source row is trained on.
-    """
-    rows = field_rows(matrix, labels, field, extra_matrix, extra_source)
-    y, classes, targets = rows.y, rows.classes, rows.targets
-    features, extra_features, extra_pos = rows.features, rows.extra_features, rows.extra_pos
-
-    def fit(params: dict[str, Any], fit_index: np.ndarray) -> LinearSVC:
-        with_extra = np.flatnonzero(np.isin(extra_pos, fit_index))
-        design = sp.vstack([features[fit_index], extra_features[with_extra]], format="csr")
-        target = np.concatenate([y[fit_index], y[extra_pos[with_extra]]])
-        return LinearSVC(random_state=0, **params).fit(design, target)
-
-    folds = StratifiedKFold(
-        n_splits=min(MAX_FOLDS, min(Counter(y.tolist()).values())), shuffle=True, random_state=0
-    )
-    best: tuple[float, dict[str, Any], np.ndarray] | None = None
-    for c_value in C_GRID:
-        for class_weight in CLASS_WEIGHT_GRID:
-            params = {"C": c_value, "class_weight": class_weight}
-            oof = np.zeros((len(y), 1 if len(classes) == 2 else len(classes)))
-            for fit_index, score_index in folds.split(features, y):
-                oof[score_index] = _decision(fit(params, fit_index), features[score_index])
-            accuracy = float((_logits(oof).argmax(axis=1) == targets).mean())
-            if best is None or accuracy > best[0] + 1e-9:
-                best = (accuracy, params, oof)
-    assert best is not None
-    accuracy, params, oof = best
-    scale = fit_temperature(oof, targets)
-    oof_log_loss = -log_softmax(_logits(oof) * scale, axis=1)[np.arange(len(y)), targets].mean()
-    return FieldFit(
-        classes=classes,
-        classifier=fit(params, np.arange(len(y))),
-        temperature_scale=scale,
-        params=params,
-        cv_accuracy=accuracy,
-        cv_log_loss=float(oof_log_loss),
-        class_counts={label: int(rows.counts[label]) for label in classes},
-        dropped_classes=rows.dropped,
-    )
-
-
-def _calibration_arrays(fit: FieldFit) -> tuple[np.ndarray, np.ndarray]:
-    """Temperature scaling in the artifact's general form softmax(scores @ coef.T + intercept)."""
-    width = fit.classifier.coef_.shape[0]
-    if len(fit.classes) == 2:
-        coef = np.array([[0.0], [fit.temperature_scale]])
-    else:
-        coef = np.eye(width) * fit.temperature_scale
-    return coef, np.zeros(len(fit.classes))
 
 
 def short_variant(row: Row) -> str:
@@ -291,14 +142,26 @@ def short_variant(row: Row) -> str:
 
 
 def _rule_high_rate(texts: Sequence[str], labels: Sequence[str | None]) -> dict[str, Any]:
-    """Smoothed share of high-urgency labels among training rows where a rule fired."""
-    fired = [
-        label
-        for text, label in zip(texts, labels, strict=True)
-        if label and find_urgency_signals(text)
-    ]
+    """Smoothed share of high-urgency labels among training rows where a high rule fired, and
+    of low-urgency labels among rows saying there is no rush (and no high rule)."""
+    fired, no_rush = [], []
+    for text, label in zip(texts, labels, strict=True):
+        if not label:
+            continue
+        if find_urgency_signals(text):
+            fired.append(label)
+        elif NO_RUSH_SIGNAL in find_low_urgency_signals(text):
+            no_rush.append(label)
     high = sum(label == "high" for label in fired)
-    return {"rows_fired": len(fired), "rows_high": high, "high_rate": (high + 1) / (len(fired) + 2)}
+    low = sum(label == "low" for label in no_rush)
+    return {
+        "rows_fired": len(fired),
+        "rows_high": high,
+        "high_rate": (high + 1) / (len(fired) + 2),
+        "rows_no_rush": len(no_rush),
+        "rows_low": low,
+        "low_rate": (low + 1) / (len(no_rush) + 2),
+    }
 
 
 # --- artifact -------------------------------------------------------------------------------
@@ -349,9 +212,9 @@ def train(
             "rows": len(train_rows),
             "data_sha256": data_sha256,
             "attribution": attribution,
-            "cv": f"stratified {MAX_FOLDS}-fold on training rows",
+            "cv": f"stratified {MAX_FOLDS}-fold on training rows, chosen by macro-F1",
             "augmentation": "each row also trained as subject + first sentence of body",
-            "calibration": "temperature scaling fitted on out-of-fold decision scores",
+            "calibration": "temperature and class bias fitted on out-of-fold decision scores",
             "library": "scikit-learn",
         },
         "features": features_metadata(featurizer),
@@ -434,12 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
         started = time.perf_counter()
+        language_heldout: dict[str, list[Row]] = {}
         if args.data is None:
-            train_rows = read_rows(DEFAULT_TRAIN_CSV)
+            train_rows, data_name = shared_training_rows()
             heldout_rows = read_rows(args.heldout or DEFAULT_HELDOUT_CSV)
-            data_name = f"app/analysis/ml/data/{DEFAULT_TRAIN_CSV.name}"
             heldout_name = f"app/analysis/ml/data/{(args.heldout or DEFAULT_HELDOUT_CSV).name}"
             attribution = args.attribution or DEFAULT_ATTRIBUTION
+            language_heldout = {lang: heldout for lang, (_, heldout) in multi_split().items()}
+            if not language_heldout:
+                print(f"warning: {MULTI_CSV_NAME} not found; training on English only")
         else:
             rows = read_rows(args.data)
             if args.heldout is not None:
@@ -459,9 +325,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{field}_params=C:{info['params']['C']},class_weight:{info['params']['class_weight']}"
             )
         if heldout_rows:
-            metrics = evaluate(OfflineAnalyzer(arrays, metadata), heldout_rows)
+            analyzer = OfflineAnalyzer(arrays, metadata)
+            metrics = evaluate(analyzer, heldout_rows)
             metadata["heldout"] = {"data": heldout_name, **metrics}
             _print_metrics(metrics)
+            for language, rows_of_language in language_heldout.items():
+                metadata[f"heldout_{language}"] = {
+                    "data": f"{MULTI_CSV_NAME} {language} held-out split",
+                    **evaluate(analyzer, rows_of_language),
+                }
+                print(f"# {language}")
+                _print_metrics(metadata[f"heldout_{language}"])
         save_artifact(args.out, arrays, metadata)
     except TrainingDataError as error:
         print(f"error: {error}", file=sys.stderr)
