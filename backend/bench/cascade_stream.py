@@ -93,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.integrations import ProcessingOptions
     from app.accounts.users import create_user
     from app.analysis import learning, tasks
+    from app.core.migrations import upgrade_head
     from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
-    from app.migrations import upgrade_head
     from app.services import analysis_service, ticket_store
     from sandbox.llm_oracle import OracleLabeller
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app

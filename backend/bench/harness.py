@@ -55,7 +55,7 @@ def bench_environment(database_url: str, redis_url: str, **extra: str) -> dict[s
 def migrate(database_url: str) -> None:
     from sqlalchemy import create_engine
 
-    from app.migrations import upgrade_head
+    from app.core.migrations import upgrade_head
 
     engine = create_engine(database_url)
     with engine.begin() as connection:

@@ -128,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.users import create_user
     from app.analysis import tasks
     from app.analytics import reports
+    from app.core.migrations import upgrade_head
     from app.database import session_scope
-    from app.migrations import upgrade_head
     from app.services import analysis_service, ticket_store
 
     upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)

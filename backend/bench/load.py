@@ -83,11 +83,16 @@ class Account:
 class Results:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     error_samples: list[str] = field(default_factory=list)
     measured: int = 0  # requests started inside the measured window
 
-    def record(self, name: str, started: float, problem: str | None, measured: bool) -> None:
+    def record(
+        self, name: str, started: float, status: int | None, problem: str | None, measured: bool
+    ) -> None:
         self.measured += measured
+        if status is not None:
+            self.statuses[status] += 1
         self.latencies_ms[name].append((time.perf_counter() - started) * 1000)
         if problem is not None:
             self.errors[name] += 1
@@ -244,11 +249,13 @@ async def run_user(
             started_at = time.monotonic()
             started = time.perf_counter()
             problem: str | None = None
+            status: int | None = None
             try:
                 response = await calls[name]()
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
+                status = response.status_code
                 if response.status_code >= 400:
                     problem = f"{response.status_code} {response.text[:200]}"
                 elif name == "login":
@@ -256,7 +263,7 @@ async def run_user(
                     account.headers = {"Authorization": f"Bearer {token}"}
             in_window = started_at >= measure_from
             if in_window or name == "login":
-                results.record(name, started, problem, in_window)
+                results.record(name, started, status, problem, in_window)
             if think_s:
                 await asyncio.sleep(random.uniform(0.5 * think_s, 1.5 * think_s))
             name = random.choices(names, weights)[0]
@@ -361,14 +368,15 @@ async def load(
         for n in range(args.users)
     ]
     setup_started = time.monotonic()
-    await asyncio.gather(
-        *(
-            set_up_account(
+    setting_up = asyncio.Semaphore(8)  # registrations hash passwords: not all 50 at once
+
+    async def set_up(account: Account) -> None:
+        async with setting_up:
+            await set_up_account(
                 base_url, zendesk_url, sim, account, random.sample(open_ids, args.seed_tickets)
             )
-            for account in accounts
-        )
-    )
+
+    await asyncio.gather(*(set_up(account) for account in accounts))
     print(f"setup_s={time.monotonic() - setup_started:.1f}")
     operations = dict(MIX)
     async with httpx.AsyncClient(base_url=base_url) as client:
@@ -427,6 +435,10 @@ async def load(
     print(f"requests={total}")
     print(f"requests_per_s={total / elapsed:.1f}")
     print(f"errors={errors}")
+    print(f"responses_5xx={sum(n for code, n in results.statuses.items() if code >= 500)}")
+    print(f"responses_503={results.statuses.get(503, 0)}")
+    for code in sorted(results.statuses):
+        print(f"responses_{code}={results.statuses[code]}")
     for name in sorted(results.latencies_ms):
         values = results.latencies_ms[name]
         print(f"count_{name}={len(values)}")
@@ -468,11 +480,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0, help="open loop: reads a second")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--log-level", default="WARNING", help="the API's LOG_LEVEL")
+    parser.add_argument("--port", type=int, default=0, help="the API's port (0: a free one)")
     args = parser.parse_args()
 
     recreate_database(args.database_url)
     sim = ZendeskSimulator()
-    port = free_port()
+    port = args.port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="triage-load-") as data_dir:
         api = start_api(args, port, data_dir)
