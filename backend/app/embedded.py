@@ -36,7 +36,7 @@ def create_embedded_app(config: Settings | None = None) -> FastAPI:
     # their own; it sends webhooks only to this service.
     sandbox = create_builtin_sandbox(
         secret=config.secret_key,
-        service_urls=[config.public_base_url],
+        service_urls=[url for url in (config.public_base_url, config.internal_base_url) if url],
         bearer_tenant=sandbox_tenant,
     )
     app.mount("/sandbox/zendesk", sandbox)

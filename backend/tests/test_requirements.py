@@ -71,7 +71,8 @@ def runtime_closure() -> set[str]:
                 marker.evaluate({"extra": extra}) for extra in {"", *seen[name]}
             ):
                 pending.append(dependency)
-    return set(seen)
+    # The project itself (installed editable for its `triage` command) is not a dependency.
+    return set(seen) | {"ticket-triage"}
 
 
 def test_the_api_and_worker_import_with_only_requirements_txt() -> None:
