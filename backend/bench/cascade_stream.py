@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
     from app.migrations import upgrade_head
-    from app.services import analysis_service, ticket_store
+    from app.pipeline import analysis as analysis_service
+    from app.pipeline import store as ticket_store
     from sandbox.llm_oracle import OracleLabeller
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
