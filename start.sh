@@ -84,8 +84,10 @@ if [ "${START_WORKER:-1}" = "1" ]; then
 fi
 
 echo "Ticket Triage: open $PUBLIC_BASE_URL/docs (register, then Authorize)"
+# --no-proxy-headers: the app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS (uvicorn's
+# own default would trust it from loopback, letting anything local pick its address).
 uvicorn app.embedded:create_embedded_app --factory --host "$HOST" --port "$PORT" \
-  --log-level "${UVICORN_LOG_LEVEL:-info}" &
+  --no-proxy-headers --log-level "${UVICORN_LOG_LEVEL:-info}" &
 api=$!
 pids+=("$api")
 # Only the API's end stops the copy (the worker is restarted by its supervisor).

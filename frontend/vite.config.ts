@@ -1,5 +1,6 @@
-import { cpSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
 import { type Plugin } from "vite";
@@ -27,9 +28,25 @@ function docsAssets(): Plugin {
   };
 }
 
+/** Gzipped copies of the hashed assets, which the API sends to browsers that accept gzip. */
+function precompress(): Plugin {
+  return {
+    name: "precompress",
+    apply: "build",
+    writeBundle(options) {
+      const assets = join(options.dir ?? join(here, "dist"), "assets");
+      for (const name of readdirSync(assets)) {
+        if (!/\.(js|css)$/.test(name)) continue;
+        const path = join(assets, name);
+        writeFileSync(`${path}.gz`, gzipSync(readFileSync(path), { level: 9 }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: "/app/",
-  plugins: [react(), docsAssets()],
+  plugins: [react(), docsAssets(), precompress()],
   server: {
     port: 5173,
     // Dev mode: the API runs on its own port; same-origin requests are proxied to it.
@@ -48,6 +65,7 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     globals: true,
+    testTimeout: 20_000,
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
   },

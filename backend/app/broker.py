@@ -76,9 +76,9 @@ class _AcknowledgingSqlChannel(kombu_sqlalchemy.Channel):  # type: ignore[misc]
 
     def _get(self, queue: str) -> dict[str, Any]:
         obj = self._get_or_create(queue)
-        if self.session.bind.name == "sqlite":
-            self.session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
         try:
+            if self.session.bind.name == "sqlite":
+                self.session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
             message = (
                 self.session.query(self.message_cls)
                 .filter(self.message_cls.queue_id == obj.id)
@@ -87,21 +87,38 @@ class _AcknowledgingSqlChannel(kombu_sqlalchemy.Channel):  # type: ignore[misc]
                 .limit(1)
                 .first()
             )
-            if message is None:
-                raise Empty()
-            message.visible = False
-            payload: dict[str, Any] = loads(bytes_to_str(message.payload))
-            self._rows[payload["properties"]["delivery_tag"]] = message.id
-            return payload
-        finally:
+            if message is not None:
+                message.visible = False
+                payload: dict[str, Any] = loads(bytes_to_str(message.payload))
+            self._commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        if message is None:
+            raise Empty()
+        self._rows[payload["properties"]["delivery_tag"]] = message.id
+        return payload
+
+    def _commit(self) -> None:
+        """Commit, or roll back and raise: a COMMIT that SQLite refuses ("database is
+        locked") leaves the session half-committed, and kombu keeps one session per broker
+        URL, so every later read would fail and stop the worker."""
+        try:
             self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
 
     def _forget(self, delivery_tag: str) -> None:
         row_id = self._rows.pop(delivery_tag, None)
         if row_id is None:
             return
-        self.session.query(self.message_cls).filter(self.message_cls.id == row_id).delete()
-        self.session.commit()
+        try:
+            self.session.query(self.message_cls).filter(self.message_cls.id == row_id).delete()
+        except BaseException:
+            self.session.rollback()
+            raise
+        self._commit()
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         super().basic_ack(delivery_tag, multiple=multiple)

@@ -15,6 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import unit_of_work
 from app.config import get_settings
 
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option naming how a SQLite transaction begins: DEFERRED (the default: no lock
+until the first write) or IMMEDIATE (the write lock at BEGIN, waiting up to the busy
+timeout). The app's sessions begin IMMEDIATE: a deferred transaction that read first cannot
+wait for the lock, so its first write fails at once ("database is locked") whenever another
+connection committed after that read, and the API and the worker write side by side."""
+
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create an engine with the pool and pragmas each backend needs."""
@@ -45,7 +52,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
+            mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -64,7 +72,15 @@ def get_engine() -> Engine:
 
 @lru_cache
 def get_session_factory() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+    return session_factory_for(get_engine())
+
+
+def session_factory_for(engine: Engine) -> sessionmaker[Session]:
+    """The app's sessions on `engine` (on SQLite their transactions begin IMMEDIATE)."""
+    return sessionmaker(
+        bind=engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}),
+        expire_on_commit=False,
+    )
 
 
 @contextmanager

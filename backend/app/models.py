@@ -154,6 +154,17 @@ class Ticket(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("user_id", "zendesk_ticket_id"),
         Index("ix_tickets_user_id_updated_at", "user_id", "updated_at"),
+        # The ticket list: its status filter and each sort (migration 0035).
+        Index("ix_tickets_user_id_status_updated_at", "user_id", "status", "updated_at"),
+        Index("ix_tickets_user_id_zendesk_created_at", "user_id", "zendesk_created_at"),
+        Index("ix_tickets_user_id_subject", "user_id", "subject"),
+        # `q=` (subject ILIKE '%...%'): trigrams on PostgreSQL, a plain index on SQLite.
+        Index(
+            "ix_tickets_subject_trgm",
+            "subject",
+            postgresql_using="gin",
+            postgresql_ops={"subject": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -178,9 +178,24 @@ def resume_stalled_jobs() -> int:
     return len(job_ids)
 
 
+@celery_app.task(name="triage.reconcile_rollups", ignore_result=True)
+def reconcile_rollups() -> int:
+    """Beat: recompute the recent days' rollups from the raw analyses; returns users done."""
+    from app.analytics import rollups_write
+
+    with session_scope() as db:
+        return rollups_write.reconcile_recent(db)
+
+
 RESUME_STALLED_EVERY_S = 300
+RECONCILE_ROLLUPS_EVERY_S = 3600
 celery_app.conf.beat_schedule = {
     **(celery_app.conf.beat_schedule or {}),
+    "triage.reconcile_rollups": {
+        "task": "triage.reconcile_rollups",
+        "schedule": RECONCILE_ROLLUPS_EVERY_S,
+        "options": {"expires": RECONCILE_ROLLUPS_EVERY_S},
+    },
     "triage.resume_stalled_jobs": {
         "task": "triage.resume_stalled_jobs",
         "schedule": RESUME_STALLED_EVERY_S,

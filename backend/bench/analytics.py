@@ -34,8 +34,8 @@ from sqlalchemy import Engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import make_engine  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from app.models import Ticket, User  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/triage_bench"
@@ -158,7 +158,7 @@ def generate_rows(
                 row_id,
                 user_id,
                 row_id,
-                rng.choice(SUBJECTS),
+                f"{rng.choice(SUBJECTS)} (order {rng.randrange(100_000, 1_000_000)})",
                 "Hello, something is not working as expected. Please help.",
                 rng.choice(STATUSES),
                 "normal",
@@ -245,12 +245,12 @@ def seed(engine: Engine, bench_user_id: int, tickets: int, rng: random.Random) -
 
 
 def rebuild_rollups(engine: Engine) -> int:
-    from app.analytics import rollups as metrics_rollup
+    from app.analytics import rollups_write
 
     written = 0
     with Session(engine) as db:
         for user_id in db.scalars(select(User.id)).all():
-            written += metrics_rollup.rebuild_user(db, user_id=user_id)
+            written += rollups_write.rebuild_user(db, user_id=user_id)
         db.commit()
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         connection.execute(text("VACUUM ANALYZE system_metrics"))
@@ -313,6 +313,44 @@ def measure(
         durations.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
     return durations
+
+
+SEARCH_TERMS = {"common": ("password", "refund", "crashes"), "rare": ("order 4242", "order 77")}
+SORT_KEYS = ("updated_at", "created_at", "zendesk_ticket_id", "subject")
+
+
+def ticket_list_cases(now: datetime) -> dict[str, tuple[str, Callable[[int], dict[str, Any]]]]:
+    """The ticket list's slow paths: subject search, status, a date range and each sort, on
+    pages that rotate like the category case's."""
+
+    def page(index: int, **params: Any) -> dict[str, Any]:
+        return {
+            "url": "/tickets/",
+            "params": {"page": LIST_PAGES[index % len(LIST_PAGES)], "page_size": 25, **params},
+        }
+
+    month_start = (now - timedelta(days=60)).isoformat()
+    month_end = (now - timedelta(days=30)).isoformat()
+    cases: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+        f"ticket_list_q_{kind}": (
+            "ticket_list",
+            lambda index, terms=terms: page(index, q=terms[index % len(terms)]),
+        )
+        for kind, terms in SEARCH_TERMS.items()
+    }
+    cases["ticket_list_status"] = ("ticket_list", lambda index: page(index, status="open"))
+    cases["ticket_list_date_range"] = (
+        "ticket_list",
+        lambda index: page(index, start=month_start, end=month_end),
+    )
+    for key in SORT_KEYS:
+        for direction in ("", "-"):
+            name = f"ticket_list_sort_{'desc_' if direction else ''}{key}"
+            cases[name] = (
+                "ticket_list",
+                lambda index, sort=direction + key: page(index, sort=sort),
+            )
+    return cases
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                     },
                 },
             ),
+            **ticket_list_cases(now),
         }
         log = QueryLog(engine)
         print(f"ticket_list_pages={','.join(map(str, LIST_PAGES))}")

@@ -93,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.integrations import ProcessingOptions
     from app.accounts.users import create_user
     from app.analysis import learning, tasks
+    from app.core.migrations import upgrade_head
     from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
-    from app.migrations import upgrade_head
     from app.pipeline import analysis as analysis_service
     from app.pipeline import store as ticket_store
     from sandbox.llm_oracle import OracleLabeller

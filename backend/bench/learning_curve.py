@@ -128,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.accounts.users import create_user
     from app.analysis import tasks
     from app.analytics import reports
+    from app.core.migrations import upgrade_head
     from app.database import session_scope
-    from app.migrations import upgrade_head
     from app.pipeline import analysis as analysis_service
     from app.pipeline import store as ticket_store
 

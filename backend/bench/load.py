@@ -13,6 +13,13 @@ Requests are measured for `--seconds` after the ramp-up (arrival logins are incl
 
 Prints name=value lines: requests_per_s, errors, p50/p99 per route (ms) and the p99 of
 all reads. Targets: 0 errors, reads p99 <= 100 ms.
+
+`--reads-only` measures logins apart (bcrypt is slow by design): the users log in during
+the ramp-up (`p50_ms_login`, `p99_ms_login`, `api_cpu_ms_per_login`) and the window holds
+reads only, so `api_cpu_ms_per_read=` is the API's CPU per read (target <= 2 ms).
+`--rate R` is an open loop: reads are sent at R a second (Poisson arrivals, whatever the
+answers' speed) and each latency counts from its scheduled start (target: reads p99 <= 100
+ms at 200 a second).
 """
 
 from __future__ import annotations
@@ -40,8 +47,8 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import make_engine  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from sandbox.serve import free_port, serve_in_thread  # noqa: E402
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app  # noqa: E402
 
@@ -76,11 +83,16 @@ class Account:
 class Results:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     error_samples: list[str] = field(default_factory=list)
     measured: int = 0  # requests started inside the measured window
 
-    def record(self, name: str, started: float, problem: str | None, measured: bool) -> None:
+    def record(
+        self, name: str, started: float, status: int | None, problem: str | None, measured: bool
+    ) -> None:
         self.measured += measured
+        if status is not None:
+            self.statuses[status] += 1
         self.latencies_ms[name].append((time.perf_counter() - started) * 1000)
         if problem is not None:
             self.errors[name] += 1
@@ -226,17 +238,24 @@ async def run_user(
                 headers=account.headers,
             ),
         }
-        await asyncio.sleep(random.uniform(0, args.ramp_s))
-        name = "login"
+        if args.rate:  # open loop: the scheduler sends the reads
+            return
+        if account.headers:  # logged in apart, before the window
+            name = random.choices(names, weights)[0]
+        else:
+            await asyncio.sleep(random.uniform(0, args.ramp_s))
+            name = "login"
         while time.monotonic() < deadline:
             started_at = time.monotonic()
             started = time.perf_counter()
             problem: str | None = None
+            status: int | None = None
             try:
                 response = await calls[name]()
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
+                status = response.status_code
                 if response.status_code >= 400:
                     problem = f"{response.status_code} {response.text[:200]}"
                 elif name == "login":
@@ -244,10 +263,69 @@ async def run_user(
                     account.headers = {"Authorization": f"Bearer {token}"}
             in_window = started_at >= measure_from
             if in_window or name == "login":
-                results.record(name, started, problem, in_window)
+                results.record(name, started, status, problem, in_window)
             if think_s:
                 await asyncio.sleep(random.uniform(0.5 * think_s, 1.5 * think_s))
             name = random.choices(names, weights)[0]
+
+
+async def log_in(base_url: str, account: Account, results: Results) -> None:
+    """One login, measured apart from the reads (bcrypt is slow by design)."""
+    async with client_for(base_url, account) as client:
+        started = time.perf_counter()
+        problem: str | None = None
+        try:
+            response = await client.post(
+                "/auth/login", data={"username": account.email, "password": PASSWORD}
+            )
+            response.raise_for_status()
+            account.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        results.record("login", started, problem, False)
+
+
+async def open_loop(
+    base_url: str,
+    accounts: list[Account],
+    operations: dict[str, int],
+    window: tuple[float, float],
+    rate: float,
+    results: Results,
+) -> None:
+    """Reads at `rate` a second from random users, not waiting for answers; a latency counts
+    from the request's scheduled start, so a slow server cannot slow the arrivals."""
+    measure_from, deadline = window
+    names, weights = list(operations), list(operations.values())
+    await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+
+        async def one(name: str, account: Account, scheduled: float) -> None:
+            url, params = {
+                "ticket_list": ("/tickets/", {"page_size": 25}),
+                "ticket_detail": (f"/tickets/{random.choice(account.processed)}", None),
+                "summary": ("/tickets/stats/summary", None),
+                "dashboard": ("/analytics/dashboard", None),
+            }[name]
+            problem: str | None = None
+            try:
+                response = await client.get(url, params=params, headers=account.headers)
+                if response.status_code >= 400:
+                    problem = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            results.record(name, scheduled, problem, True)
+
+        tasks: list[asyncio.Task[None]] = []
+        scheduled = time.monotonic()
+        while scheduled < deadline:
+            scheduled += random.expovariate(rate)
+            await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+            name = random.choices(names, weights)[0]
+            start = time.perf_counter() - (time.monotonic() - scheduled)
+            tasks.append(asyncio.create_task(one(name, random.choice(accounts), start)))
+        await asyncio.gather(*tasks)
 
 
 def process_tree_cpu_s(pid: int) -> float:
@@ -290,14 +368,15 @@ async def load(
         for n in range(args.users)
     ]
     setup_started = time.monotonic()
-    await asyncio.gather(
-        *(
-            set_up_account(
+    setting_up = asyncio.Semaphore(8)  # registrations hash passwords: not all 50 at once
+
+    async def set_up(account: Account) -> None:
+        async with setting_up:
+            await set_up_account(
                 base_url, zendesk_url, sim, account, random.sample(open_ids, args.seed_tickets)
             )
-            for account in accounts
-        )
-    )
+
+    await asyncio.gather(*(set_up(account) for account in accounts))
     print(f"setup_s={time.monotonic() - setup_started:.1f}")
     operations = dict(MIX)
     async with httpx.AsyncClient(base_url=base_url) as client:
@@ -313,7 +392,16 @@ async def load(
         print("dashboard=skipped (GET /analytics/dashboard is not there)")
         operations.pop("dashboard")
     results = Results()
-    measure_from = time.monotonic() + args.ramp_s
+    ramp_s = args.ramp_s
+    if args.reads_only or args.rate:
+        operations = {name: weight for name, weight in operations.items() if name in READS}
+        login_cpu_start, login_started = process_tree_cpu_s(api_pid), time.monotonic()
+        await asyncio.gather(*(log_in(base_url, account, results) for account in accounts))
+        login_cpu_s = process_tree_cpu_s(api_pid) - login_cpu_start
+        print(f"login_phase_s={time.monotonic() - login_started:.1f}")
+        print(f"api_cpu_ms_per_login={login_cpu_s * 1000 / len(accounts):.1f}")
+        ramp_s = 0.5
+    measure_from = time.monotonic() + ramp_s
     window = (measure_from, measure_from + args.seconds)
     load_before = os.getloadavg()[0]
     cpu_start, *_ = await asyncio.gather(
@@ -321,6 +409,11 @@ async def load(
         *(
             run_user(base_url, account, open_ids, operations, window, args, results)
             for account in accounts
+        ),
+        *(
+            [open_loop(base_url, accounts, operations, window, args.rate, results)]
+            if args.rate
+            else []
         ),
     )
     elapsed = time.monotonic() - measure_from
@@ -342,6 +435,10 @@ async def load(
     print(f"requests={total}")
     print(f"requests_per_s={total / elapsed:.1f}")
     print(f"errors={errors}")
+    print(f"responses_5xx={sum(n for code, n in results.statuses.items() if code >= 500)}")
+    print(f"responses_503={results.statuses.get(503, 0)}")
+    for code in sorted(results.statuses):
+        print(f"responses_{code}={results.statuses[code]}")
     for name in sorted(results.latencies_ms):
         values = results.latencies_ms[name]
         print(f"count_{name}={len(values)}")
@@ -351,6 +448,9 @@ async def load(
             print(f"errors_{name}={results.errors[name]}")
     reads_p99 = percentile(reads, 0.99) if reads else float("nan")
     print(f"reads_p99_ms={reads_p99:.1f}")
+    if args.reads_only or args.rate:
+        # The window holds reads only: the users logged in during the ramp-up.
+        print(f"api_cpu_ms_per_read={api_cpu_per_s * elapsed * 1000 / max(1, total):.2f}")
     served = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
@@ -376,13 +476,16 @@ def main() -> int:
         "--ramp-s", type=float, default=10, help="users arrive and log in over this long"
     )
     parser.add_argument("--seed-tickets", type=int, default=8, help="processed per user first")
+    parser.add_argument("--reads-only", action="store_true", help="logins measured apart")
+    parser.add_argument("--rate", type=float, default=0, help="open loop: reads a second")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--log-level", default="WARNING", help="the API's LOG_LEVEL")
+    parser.add_argument("--port", type=int, default=0, help="the API's port (0: a free one)")
     args = parser.parse_args()
 
     recreate_database(args.database_url)
     sim = ZendeskSimulator()
-    port = free_port()
+    port = args.port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="triage-load-") as data_dir:
         api = start_api(args, port, data_dir)

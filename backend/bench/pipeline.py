@@ -2,7 +2,16 @@
 
     cd backend && python bench/pipeline.py [--zendesk-latency 0.15] [--llm-latency 1.5]
         [--batches 6] [--repeats 3] [--baseline-tickets 10] [--worker-concurrency 4]
-        [--batch-concurrency 100]
+        [--batch-concurrency 100] [--memory-tickets 10000] [--template-tickets]
+
+Tickets are realistic e-mails (bench/tickets.py: median ~1,300 characters, quoted threads,
+signatures, personal data, some over 10 KB) analysed with PII redaction on, so
+`worker_cpu_ms_per_ticket` is the CPU of real work (target <= 3 ms); `--template-tickets`
+brings back the one-line tickets of the first measurements. The memory rounds then send
+--memory-tickets more through an API process (`POST /tickets/process-batch`) in three
+rounds and print the resident memory of the API and of the worker (its pool included) after
+each: `api_rss_mb=`, `worker_rss_mb=` after the last, and whether either grew between the
+second and the third round (`rss_grew_round2_to_3=`).
 
 Needs PostgreSQL (a scratch database `triage_bench_pipeline` is created and dropped) and
 Redis (database 11 by default). Prints name=value lines: the batch path (one batch of 100,
@@ -38,8 +47,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline-tickets", type=int, default=10)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--batch-concurrency", type=int, default=100)
+    parser.add_argument("--memory-tickets", type=int, default=10_000, help="0: no memory rounds")
+    parser.add_argument("--template-tickets", action="store_true", help="one-line tickets")
+    parser.add_argument("--api-port", type=int, default=8860)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--database", default=BENCH_DB, help="scratch database (dropped)")
     return parser.parse_args()
 
 
@@ -48,10 +61,10 @@ def configure_environment(args: argparse.Namespace) -> str:
 
     admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {args.database}"))
     admin.dispose()
-    database_url = args.admin_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    database_url = args.admin_url.rsplit("/", 1)[0] + f"/{args.database}"
     os.environ.update(
         {
             "ENV": "test",
@@ -97,6 +110,43 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def memory_rounds(args: argparse.Namespace, ticket_ids: list[int], worker_pid: int) -> None:
+    """Three rounds through an API process; resident memory after each."""
+    from bench import harness
+
+    env = dict(os.environ, PYTHONPATH=str(BACKEND_DIR))
+    api_process = harness.start_api(env, args.api_port)
+    try:
+        api = harness.Api(f"http://127.0.0.1:{args.api_port}")
+        api.sign_up("bench@example.com", "bench-password")
+        rounds = [ticket_ids[n::3] for n in range(3)]
+        api_rss, worker_rss, failed = [], [], 0
+        for number, round_ids in enumerate(rounds, start=1):
+            batches = [round_ids[start : start + 100] for start in range(0, len(round_ids), 100)]
+            outcome = api.run_batches(batches, timeout_s=max(300.0, len(round_ids) / 5))
+            failed += outcome.failed
+            api_rss.append(harness.rss_mb(api_process.pid))
+            worker_rss.append(harness.rss_mb(worker_pid))
+            print(f"memory_round_{number}_tickets={len(round_ids)}")
+            print(f"memory_round_{number}_api_rss_mb={api_rss[-1]:.1f}")
+            print(f"memory_round_{number}_worker_rss_mb={worker_rss[-1]:.1f}")
+        api_growth, worker_growth = api_rss[2] - api_rss[1], worker_rss[2] - worker_rss[1]
+        grew = any(
+            growth > max(5.0, 0.02 * before)
+            for growth, before in ((api_growth, api_rss[1]), (worker_growth, worker_rss[1]))
+        )
+        print(f"memory_tickets={len(ticket_ids)}")
+        print(f"memory_failed={failed}")
+        print(f"api_rss_mb={api_rss[2]:.1f}")
+        print(f"worker_rss_mb={worker_rss[2]:.1f}")
+        print(f"api_rss_growth_round2_to_3_mb={api_growth:.1f}")
+        print(f"worker_rss_growth_round2_to_3_mb={worker_growth:.1f}")
+        print(f"rss_grew_round2_to_3={'yes' if grew else 'no'}")
+    finally:
+        api_process.terminate()
+        api_process.wait(timeout=30)
+
+
 def main() -> None:
     args = parse_args()
     configure_environment(args)
@@ -107,12 +157,13 @@ def main() -> None:
     from app.accounts import integrations
     from app.accounts.users import create_user
     from app.batch import jobs as batch_jobs
+    from app.core.migrations import upgrade_head
     from app.database import get_engine, session_scope
-    from app.migrations import upgrade_head
     from app.models import BatchJob, BatchJobItem
     from app.pipeline.single import process_ticket
     from app.unit_of_work import UnitOfWork
     from bench.machine import reference_loop_cpu_ms
+    from bench.tickets import realistic_tickets, size_summary
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
     from sandbox.zendesk import (
@@ -133,11 +184,20 @@ def main() -> None:
         + args.baseline_tickets
         + 2 * args.worker_concurrency
     )
-    new_ids = [
-        zendesk.create_ticket(
-            f"Bench ticket {n}", f"The export page crashes when I click save ({n})."
-        )["id"]
-        for n in range(needed)
+    if args.template_tickets:
+        bodies = [
+            (f"Bench ticket {n}", f"The export page crashes when I click save ({n}).")
+            for n in range(needed)
+        ]
+    else:
+        drawn = realistic_tickets(needed)
+        for name, value in size_summary(drawn).items():
+            print(f"{name}={value:g}")
+        bodies = [(ticket.subject, ticket.body) for ticket in drawn]
+    new_ids = [zendesk.create_ticket(subject, body)["id"] for subject, body in bodies]
+    memory_ids = [
+        zendesk.create_ticket(ticket.subject, ticket.body)["id"]
+        for ticket in realistic_tickets(args.memory_tickets, seed=8)
     ]
     with (
         serve_in_thread(create_zendesk_app(zendesk)) as zendesk_url,
@@ -155,6 +215,7 @@ def main() -> None:
                     "openai_api_key": SIM_API_KEY,
                     "openai_base_url": f"{llm_url}/v1",
                     "analysis_mode": "llm",
+                    "redact_pii": True,
                 },
             )
             user_id = user.id
@@ -283,6 +344,8 @@ def main() -> None:
             print(f"reference_loop_cpu_ms_before={reference_ms[0]:.0f}")
             print(f"reference_loop_cpu_ms_after={reference_ms[1]:.0f}")
             print(f"speedup_vs_baseline={rate / baseline_rate:.1f}")
+            if memory_ids:
+                memory_rounds(args, memory_ids, worker.pid)
         finally:
             worker.terminate()
             worker.wait(timeout=30)

@@ -40,9 +40,10 @@ from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app import unit_of_work  # noqa: E402
+from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import get_db, get_engine  # noqa: E402
+from app.integrations import rate_limits  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.migrations import upgrade_head  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 pytest_plugins = ["tests.fixtures_zendesk", "tests.fixtures_openai"]
@@ -65,6 +66,15 @@ def reset_schema(engine: Engine) -> None:
             connection.execute(text("PRAGMA foreign_keys=ON"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Upstream budgets learned or paused by one test (a 429's Retry-After) never hold back
+    the next: every test starts with empty in-process budgets."""
+    rate_limits.clear_local_state()
+    yield
+    rate_limits.clear_local_state()
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     engine = get_engine()
@@ -83,11 +93,7 @@ def engine() -> Iterator[Engine]:
 def db(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     connection = engine.connect()
-    transaction = connection.begin()
-    if engine.dialect.name == "sqlite":
-        # pysqlite emits no BEGIN before a SAVEPOINT: without one, the release of the
-        # session's savepoint (a unit of work's commit) would commit for real.
-        connection.exec_driver_sql("BEGIN")
+    transaction = connection.begin()  # on SQLite too: app.database emits its BEGIN
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     try:
         yield session

@@ -16,11 +16,9 @@ MAX_MODULES_PER_FOLDER = 12
 
 # Today's known offenders, while the moves of the current restructuring land; each entry
 # names what has to go. Shrink these as they are fixed; the goal is empty sets.
-LONG_MODULES_ALLOWED: set[str] = {
-    "analytics/rollups.py",  # to split: deltas, rebuild and reconcile
-}
+LONG_MODULES_ALLOWED: set[str] = set()
 CROWDED_FOLDERS_ALLOWED: set[str] = {
-    ".",  # the top level of app: its modules group into app/core
+    ".",  # the top level of app: config, database, errors, security, ... join app/core
 }
 MUTUAL_IMPORTS_ALLOWED: set[frozenset[str]] = set()
 

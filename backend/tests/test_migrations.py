@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from app.core.migrations import alembic_config, downgrade_base, upgrade_head
 from app.database import make_engine
-from app.migrations import alembic_config, downgrade_base, upgrade_head
 from app.models import Base
 from tests.conftest import TEST_DATABASE_URL
 
@@ -130,8 +130,10 @@ def test_route_migration_fills_the_column_from_the_decision_reason(fresh_engine:
         ("fallback", "mode=llm → llm timeout → offline"): "llm_fallback",
         ("batch", "cascade: urgency 0.5 < 0.7 → llm batch"): "batch",
     }
-    with fresh_engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0011")
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0011")  # before the route column
     with fresh_engine.begin() as connection:
         connection.execute(
             text(
@@ -162,7 +164,7 @@ def test_route_migration_fills_the_column_from_the_decision_reason(fresh_engine:
                 ),
                 {"ticket": ticket_id, "user": user_id, "source": source, "reason": reason},
             )
-    with fresh_engine.begin() as connection:
+    with fresh_engine.connect() as connection:
         upgrade_head(connection)
     with fresh_engine.connect() as connection:
         rows = connection.execute(

@@ -1,5 +1,6 @@
 """The embedded default's SQLite keeps a unit of work atomic: savepoints stay inside the
-transaction and DDL is transactional (SQLAlchemy's pysqlite recipe in app.database).
+transaction and DDL is transactional (SQLAlchemy's pysqlite recipe in app.database), and
+concurrent writers wait for each other instead of failing.
 
 These tests open their own SQLite file and commit for real: no outer transaction of the
 `db` fixture hides what a failed commit leaves behind. They run in every pass of the suite.
@@ -7,6 +8,7 @@ These tests open their own SQLite file and commit for real: no outer transaction
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +18,9 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.database import make_engine
+from app.core.migrations import upgrade_head
+from app.database import make_engine, session_factory_for
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.migrations import upgrade_head
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User
 
 
@@ -101,3 +103,30 @@ def test_ddl_rolls_back_with_its_transaction(sqlite_engine: Engine) -> None:
         raise RuntimeError("the migration fails after its first step")
 
     assert "half_done" not in inspect(sqlite_engine).get_table_names()
+
+
+def test_a_transaction_that_read_first_still_writes_while_another_connection_writes(
+    sqlite_engine: Engine, user_id: int
+) -> None:
+    """The app's sessions begin IMMEDIATE: a deferred one would fail its first write at
+    once ("database is locked") once another connection committed after its first read."""
+    app_sessions = session_factory_for(sqlite_engine)
+    other_committed = threading.Event()
+
+    def other_writer() -> None:
+        with app_sessions() as other:
+            other.add(Ticket(user_id=user_id, zendesk_ticket_id=2))
+            other.commit()
+        other_committed.set()
+
+    with app_sessions() as session:
+        session.scalar(select(func.count()).select_from(Ticket))
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        other_committed.wait(timeout=0.5)  # it waits for our lock instead of committing
+        session.add(Ticket(user_id=user_id, zendesk_ticket_id=1))
+        session.commit()
+    writer.join(timeout=30)
+
+    assert other_committed.is_set()
+    assert stored(sqlite_engine)[0] == 2

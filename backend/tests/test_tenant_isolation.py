@@ -72,6 +72,10 @@ OWNED_RESOURCES: dict[tuple[str, str], Route] = {
 }
 
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/app/{path:path}"): (
+        "the dashboard's static build (index.html and its assets): no user data; the pages "
+        "read everything through the API with the user's token"
+    ),
     ("POST", "/webhooks/zendesk/{integration_id}"): (
         "Zendesk calls it without a user token; it is authenticated by the webhook signature "
         "and the id is 128 random bits (tested with the webhooks)"

@@ -37,7 +37,7 @@ def seed(tickets: int, days: int, rng: random.Random) -> None:
     from app.enums import AnalysisSource, Category, Sentiment, Urgency
     from app.models import Ticket, TicketAnalysis, User
     from app.security import hash_password
-    from app.services import metrics_rollup
+    from app.analytics import rollups
 
     # The schema the way start.sh builds it.
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=BACKEND, check=True)
@@ -89,7 +89,7 @@ def seed(tickets: int, days: int, rng: random.Random) -> None:
             if number % 2000 == 0:
                 db.flush()
         db.flush()
-        metrics_rollup.rebuild_user(db, user_id=user.id)
+        rollups.rebuild_user(db, user_id=user.id)
         db.commit()
     print(f"email={EMAIL}")
     print(f"password={PASSWORD}")

@@ -148,4 +148,26 @@ describe("the app", () => {
     expect(alert).toHaveTextContent("tz: unknown time zone");
     expect(alert).toHaveTextContent("abc123");
   });
+
+  it("reads the ticket filters, sort and page from the URL and sends them to the API", async () => {
+    saveSession("tok", 3600);
+    const { calls } = fakeApi({
+      "GET /auth/me": () => ME,
+      "GET /tickets/": () => ({ items: [], total: 60, page: 2, page_size: 25 }),
+    });
+    renderAt("/tickets?category=bug&urgency=high&q=refund&sort=subject&page=2&start=2026-12-01");
+    await waitFor(() => expect(calls.some((call) => call.path.startsWith("/tickets/"))).toBe(true));
+    const sent = new URL(calls.find((call) => call.path.startsWith("/tickets/"))!.path, "http://x")
+      .searchParams;
+    expect(Object.fromEntries(sent)).toEqual({
+      category: "bug",
+      urgency: "high",
+      q: "refund",
+      sort: "subject",
+      page: "2",
+      page_size: "25",
+      start: "2026-12-01T00:00:00",
+    });
+    expect(await screen.findByLabelText("Urgency")).toHaveValue("high");
+  });
 });

@@ -3,10 +3,15 @@ import { keepPreviousData, queryOptions } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "./api/client";
 import type { paths } from "./api/schema";
 
+/** The IANA zones the API accepts (declared in its OpenAPI document). */
+export type TimeZone = NonNullable<
+  NonNullable<paths["/analytics/dashboard"]["get"]["parameters"]["query"]>["tz"]
+>;
+
 export interface Range {
   start?: string;
   end?: string;
-  tz?: string;
+  tz?: TimeZone;
 }
 
 export type TicketFilters = NonNullable<paths["/tickets/"]["get"]["parameters"]["query"]>;

@@ -27,8 +27,9 @@ def _recreate_users(nullable_token_key: bool | None, *, autoincrement: bool) -> 
     sqlite = bind.dialect.name == "sqlite"
     if sqlite and bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
         raise RuntimeError(
-            "rebuilding the users table needs PRAGMA foreign_keys=OFF (alembic/env.py sets it "
-            "on a connection with no open transaction); refusing to run with it on"
+            "rebuilding the users table needs PRAGMA foreign_keys=OFF, which alembic/env.py "
+            "sets only on a connection with no open transaction (engine.connect(), not "
+            "engine.begin()); refusing to run with it on"
         )
     with op.batch_alter_table(
         "users",

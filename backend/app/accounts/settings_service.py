@@ -50,6 +50,7 @@ from app.schemas.settings import (
     ZendeskTestResult,
     ZendeskUser,
 )
+from app.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -271,9 +272,11 @@ def _zendesk_error_kind(exc: ZendeskError) -> ErrorKind:
     return "upstream"
 
 
-def check_zendesk(*, db: Session, user_id: int) -> ZendeskTestResult:
-    """Call Zendesk's users/me with the saved settings; raises NotConfigured if unset."""
-    row = integrations.get_row(db=db, user_id=user_id)
+def check_zendesk(*, uow: UnitOfWork, user_id: int) -> ZendeskTestResult:
+    """Call Zendesk's users/me with the saved settings; raises NotConfigured if unset.
+    The settings are read in a transaction of their own, closed before Zendesk is called."""
+    with uow.transaction() as db:
+        row = integrations.get_row(db=db, user_id=user_id)
     try:
         target = integrations.zendesk_target(row)
     except ValueError as exc:  # a token no configured key decrypts
@@ -336,9 +339,11 @@ def _llm_error_kind(exc: LLMError) -> ErrorKind:
     return "upstream"
 
 
-def check_openai(*, db: Session, user_id: int) -> OpenAITestResult:
-    """Retrieve the chosen model with the saved key; raises NotConfigured if no key is set."""
-    row = integrations.get_row(db=db, user_id=user_id)
+def check_openai(*, uow: UnitOfWork, user_id: int) -> OpenAITestResult:
+    """Retrieve the chosen model with the saved key; raises NotConfigured if no key is set.
+    The settings are read in a transaction of their own, closed before the LLM is called."""
+    with uow.transaction() as db:
+        row = integrations.get_row(db=db, user_id=user_id)
     if row is None or not row.openai_api_key_encrypted:
         raise NotConfigured(
             "OpenAI is not configured: set openai_api_key with PUT /settings/",
@@ -351,12 +356,13 @@ def check_openai(*, db: Session, user_id: int) -> OpenAITestResult:
             f"OpenAI settings cannot be used: {exc}; enter openai_api_key again",
             details={"missing": ["openai_api_key"]},
         ) from exc
-    upstream_guard.check("openai_base_url", row.openai_base_url)
+    model, base_url = row.openai_model, row.openai_base_url
+    upstream_guard.check("openai_base_url", base_url)
     settings = get_settings()
     analyzer = LLMAnalyzer(
         api_key=api_key,
-        model=row.openai_model,
-        base_url=row.openai_base_url,
+        model=model,
+        base_url=base_url,
         timeout_s=min(settings.llm_timeout_s, CONNECTION_TEST_TIMEOUT_S),
         max_retries=0,
         prices=llm_pricing.load_prices(settings.llm_prices_json),
@@ -372,17 +378,17 @@ def check_openai(*, db: Session, user_id: int) -> OpenAITestResult:
             detail=exc.message,
             error_kind=_llm_error_kind(exc),
             upstream_status=exc.status_code,
-            model=row.openai_model,
-            base_url=row.openai_base_url,
+            model=model,
+            base_url=base_url,
         )
     warning = info.get("retirement_warning")
     return OpenAITestResult(
         ok=True,
         latency_ms=info.get("latency_ms", _elapsed_ms(started)),
-        detail=f"Model {info.get('model') or row.openai_model} is available",
+        detail=f"Model {info.get('model') or model} is available",
         warnings=[warning] if warning else [],
-        model=info.get("model") or row.openai_model,
-        base_url=row.openai_base_url,
+        model=info.get("model") or model,
+        base_url=base_url,
         owned_by=info.get("owned_by"),
         shutdown_date=info.get("shutdown_date"),
         priced=info.get("priced"),

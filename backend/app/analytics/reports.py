@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis import learning
 from app.analytics import rollups as metrics_rollup
+from app.analytics import rollups_write
 from app.analytics.rollups import (
     MONEY_QUANTUM,
     Interval,
@@ -32,10 +33,10 @@ from app.analytics.rollups import (
     rollup_columns,
     week_start,
 )
+from app.core.time_zones import time_zone_error
 from app.enums import Category, Sentiment, Urgency
 from app.errors import NotFound, Unprocessable
 from app.models import SystemMetrics, Ticket, TicketAnalysis, User, utcnow
-from app.time_zones import time_zone_error
 
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
@@ -137,7 +138,7 @@ def _split(window: Window) -> tuple[tuple[date, date] | None, list[TimeRange]]:
 
 def _prepare(db: Session) -> None:
     """Rollups this session made stale are brought up to date before they are read."""
-    metrics_rollup.apply_pending(db)
+    rollups_write.apply_pending(db)
 
 
 def period_totals(db: Session, window: Window) -> Totals:

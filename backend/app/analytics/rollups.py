@@ -15,7 +15,7 @@ Changing a user's time zone rebuilds all their rollups from the raw rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -31,20 +31,15 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    delete,
-    event,
     func,
-    inspect,
     or_,
     select,
-    text,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
-from app.models import SystemMetrics, TicketAnalysis, User, utcnow
+from app.models import SystemMetrics, TicketAnalysis, User
 
 Interval = Literal["day", "week"]
 TimeRange = tuple[datetime, datetime]
@@ -57,10 +52,6 @@ COUNTED_FIELDS: dict[str, tuple[str, ...]] = {
     "source": tuple(member.value for member in AnalysisSource),
 }
 MONEY_QUANTUM = Decimal("0.000001")
-REBUILD_CHUNK_DAYS = 366
-_PENDING_KEY = "metrics_rollup.pending"
-_REBUILD_KEY = "metrics_rollup.rebuild_users"
-_RECOUNT_KEY = "metrics_rollup.recount"
 
 
 # --- time zones and local days ---------------------------------------------------------
@@ -263,9 +254,6 @@ def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
     return or_(*[and_(column >= start, column < end) for start, end in ranges])
 
 
-# --- keeping rollups current ---------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Contribution:
     """What one analysis adds to its (user, day) rollup."""
@@ -278,7 +266,7 @@ class Contribution:
 
     @classmethod
     def of(cls, analysis: TicketAnalysis) -> Contribution:
-        return cls.from_values({name: getattr(analysis, name) for name in _TRACKED})
+        return cls.from_values({name: getattr(analysis, name) for name in TRACKED_FIELDS})
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> Contribution:
@@ -296,179 +284,10 @@ def _label(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-_TRACKED = (*COUNTED_FIELDS, "user_id", "created_at", "processing_time_ms", "cost_usd")
+TRACKED_FIELDS = (*COUNTED_FIELDS, "user_id", "created_at", "processing_time_ms", "cost_usd")
 
 
-def _before_change(analysis: TicketAnalysis) -> Contribution | Literal["unknown"] | None:
-    """What a modified analysis counted before this flush: None when no tracked field
-    changed, "unknown" when an old value was not loaded."""
-    attrs = inspect(analysis).attrs
-    histories = {name: attrs[name].history for name in _TRACKED}
-    if not any(history.has_changes() for history in histories.values()):
-        return None
-    old: dict[str, Any] = {}
-    for name, history in histories.items():
-        if history.has_changes():
-            if not history.deleted:
-                return "unknown"
-            old[name] = history.deleted[0]
-        else:
-            old[name] = history.unchanged[0] if history.unchanged else getattr(analysis, name)
-    return Contribution.from_values(old)
-
-
-@event.listens_for(Session, "after_flush")
-def _record_analysis_changes(session: Session, _context: Any) -> None:
-    """Every analysis written through the ORM, whatever the path: its delta for its day
-    (new: added; changed: old values out, new in; deleted: taken away)."""
-    deltas: list[tuple[Contribution, int]] = []
-    for analysis in session.new:
-        if isinstance(analysis, TicketAnalysis):
-            deltas.append((Contribution.of(analysis), 1))
-    for analysis in session.dirty:
-        if isinstance(analysis, TicketAnalysis):
-            before = _before_change(analysis)
-            if before == "unknown":
-                recount = session.info.setdefault(_RECOUNT_KEY, set())
-                recount.add((analysis.user_id, analysis.created_at))
-            elif before is not None:
-                deltas += [(before, -1), (Contribution.of(analysis), 1)]
-    for analysis in session.deleted:
-        if isinstance(analysis, TicketAnalysis):
-            deltas.append((Contribution.of(analysis), -1))
-    if deltas:
-        session.info.setdefault(_PENDING_KEY, []).extend(deltas)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_pending(session: Session, previous_transaction: Any) -> None:
-    """Deltas of a transaction that rolled back must not reach the next one."""
-    if not previous_transaction.nested:
-        for key in (_PENDING_KEY, _RECOUNT_KEY, _REBUILD_KEY):
-            session.info.pop(key, None)
-
-
-def apply_pending(db: Session) -> None:
-    """Apply this session's recorded deltas (also called before reading rollups)."""
-    db.flush()  # changes not flushed yet have no delta recorded
-    rebuild_users: set[int] = db.info.pop(_REBUILD_KEY, set())
-    pending: list[tuple[Contribution, int]] = db.info.pop(_PENDING_KEY, [])
-    for user_id in sorted(rebuild_users):
-        rebuild_user(db, user_id=user_id)
-    zones: dict[int, ZoneInfo] = {}
-    deltas: dict[tuple[int, date], Totals] = {}
-    for contribution, sign in pending:
-        user_id = contribution.user_id
-        if user_id in rebuild_users:
-            continue  # the rebuild read the raw rows, this analysis included
-        zone = _zone(db, zones, user_id)
-        if zone is None:
-            continue
-        key = (user_id, local_day(contribution.created_at, zone))
-        deltas[key] = deltas.get(key, Totals()) + Totals.of(contribution, sign)
-    recount: set[tuple[int, date]] = set()
-    for user_id, created_at in db.info.pop(_RECOUNT_KEY, set()):
-        if user_id not in rebuild_users and (zone := _zone(db, zones, user_id)) is not None:
-            recount.add((user_id, local_day(created_at, zone)))
-    for key in sorted(set(deltas) | recount):  # one lock order for every writer: no deadlocks
-        user_id, day = key
-        if key in recount:
-            recompute_day(db, user_id=user_id, day=day, zone=zones[user_id])
-        else:
-            add_to_day(db, user_id=user_id, day=day, delta=deltas[key])
-
-
-def _zone(db: Session, zones: dict[int, ZoneInfo], user_id: int) -> ZoneInfo | None:
-    if user_id not in zones:
-        user = db.get(User, user_id)
-        if user is None:
-            return None
-        zones[user_id] = user_zone(user)
-    return zones[user_id]
-
-
-def add_to_day(db: Session, *, user_id: int, day: date, delta: Totals) -> None:
-    """Change one (user, local day) row by `delta`; the row goes when it counts nothing."""
-    _lock_day(db, user_id, day)
-    row = db.execute(
-        select(*rollup_columns()).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
-    ).one()
-    totals = Totals.from_row(row) + delta
-    if totals.tickets > 0:
-        _upsert(db, [_row_values(user_id, day, totals)])
-    else:
-        db.execute(
-            delete(SystemMetrics).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
-        )
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    """Only the outermost commit: a savepoint's release comes before the final values."""
-    if session.in_nested_transaction():
-        return
-    session.flush()  # commit flushes after this event: record the last changes first
-    if any(session.info.get(key) for key in (_PENDING_KEY, _RECOUNT_KEY, _REBUILD_KEY)):
-        apply_pending(session)
-
-
-@event.listens_for(User.timezone, "set")
-def _timezone_changed(user: User, value: str, oldvalue: Any, _initiator: Any) -> None:
-    session = object_session(user)
-    if session is not None and user.id is not None and value != oldvalue:
-        session.info.setdefault(_REBUILD_KEY, set()).add(user.id)
-
-
-def _lock_day(db: Session, user_id: int, day: date) -> None:
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(
-            text("SELECT pg_advisory_xact_lock(:user_id, :day)"),
-            {"user_id": user_id, "day": day.toordinal()},
-        )
-
-
-def _row_values(user_id: int, day: date, totals: Totals) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "user_id": user_id,
-        "day": day,
-        "tickets_processed": totals.tickets,
-        "total_processing_ms": totals.processing_ms,
-        "total_cost_usd": totals.cost_usd,
-        "updated_at": utcnow(),
-    }
-    for name in COUNTED_FIELDS:
-        values[f"{name}_counts"] = totals.counts[name]
-    return values
-
-
-def _upsert(db: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(SystemMetrics)
-    updated = {key: statement.excluded[key] for key in rows[0] if key not in ("user_id", "day")}
-    db.execute(
-        statement.on_conflict_do_update(index_elements=["user_id", "day"], set_=updated), rows
-    )
-
-
-def recompute_day(db: Session, *, user_id: int, day: date, zone: ZoneInfo) -> None:
-    """Recompute one (user, local day) row from the raw analyses; no row for an empty day."""
-    _lock_day(db, user_id, day)
-    row = db.execute(
-        select(*raw_columns()).where(
-            TicketAnalysis.user_id == user_id,
-            TicketAnalysis.created_at >= day_start(day, zone),
-            TicketAnalysis.created_at < day_start(day + timedelta(days=1), zone),
-        )
-    ).one()
-    totals = Totals.from_row(row)
-    if totals.tickets:
-        _upsert(db, [_row_values(user_id, day, totals)])
-    else:
-        db.execute(
-            delete(SystemMetrics).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
-        )
+# --- reading ----------------------------------------------------------------------------------
 
 
 def raw_buckets(
@@ -510,66 +329,3 @@ def rollup_buckets(
     )
     for row in rows:
         yield row.bucket, Totals.from_row(row)
-
-
-def _forget_deltas(
-    db: Session, user_id: int, on_day: Callable[[datetime], bool] = lambda _moment: True
-) -> None:
-    """A rebuild reads the raw rows, this transaction's changes included (flushed first):
-    the deltas recorded for the days it rewrites would count them twice."""
-    db.flush()
-    pending: list[tuple[Contribution, int]] = db.info.get(_PENDING_KEY, [])
-    pending[:] = [
-        (contribution, sign)
-        for contribution, sign in pending
-        if contribution.user_id != user_id or not on_day(contribution.created_at)
-    ]
-    recount: set[tuple[int, datetime]] = db.info.get(_RECOUNT_KEY, set())
-    recount -= {(user, moment) for user, moment in recount if user == user_id and on_day(moment)}
-
-
-def rebuild(db: Session, *, user_id: int, first_day: date, last_day: date) -> int:
-    """Rebuild the user's rollups for local days [first_day, last_day]; returns rows written."""
-    user = db.get(User, user_id)
-    if user is None:
-        return 0
-    zone = user_zone(user)
-    _forget_deltas(db, user_id, lambda moment: first_day <= local_day(moment, zone) <= last_day)
-    written = 0
-    chunk_start = first_day
-    while chunk_start <= last_day:
-        chunk_end = min(chunk_start + timedelta(days=REBUILD_CHUNK_DAYS - 1), last_day)
-        db.execute(
-            delete(SystemMetrics).where(
-                SystemMetrics.user_id == user_id,
-                SystemMetrics.day >= chunk_start,
-                SystemMetrics.day <= chunk_end,
-            )
-        )
-        span = (day_start(chunk_start, zone), day_start(chunk_end + timedelta(days=1), zone))
-        rows = [
-            _row_values(user_id, day, totals)
-            for day, totals in raw_buckets(db, user_id=user_id, zone=zone, ranges=[span])
-        ]
-        _upsert(db, rows)
-        written += len(rows)
-        chunk_start = chunk_end + timedelta(days=1)
-    return written
-
-
-def rebuild_user(db: Session, *, user_id: int) -> int:
-    """Rebuild every rollup of a user (after a time zone change or a bulk import)."""
-    _forget_deltas(db, user_id)
-    db.execute(delete(SystemMetrics).where(SystemMetrics.user_id == user_id))
-    first, last = db.execute(
-        select(func.min(TicketAnalysis.created_at), func.max(TicketAnalysis.created_at)).where(
-            TicketAnalysis.user_id == user_id
-        )
-    ).one()
-    user = db.get(User, user_id)
-    if first is None or user is None:
-        return 0
-    zone = user_zone(user)
-    return rebuild(
-        db, user_id=user_id, first_day=local_day(first, zone), last_day=local_day(last, zone)
-    )

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SettingsDep
+from app.core.readiness import readiness
 from app.schemas import HealthStatus, ReadinessStatus
-from app.services.health import readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 

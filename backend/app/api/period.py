@@ -9,8 +9,8 @@ from fastapi import Depends, Query
 from app.analytics import reports
 from app.analytics.reports import Window
 from app.auth import CurrentUser
+from app.core.time_zones import user_time_zones
 from app.schemas import ErrorResponse, IsoDateTime
-from app.time_zones import user_time_zones
 
 BAD_PERIOD: dict[int | str, dict[str, Any]] = {
     422: {

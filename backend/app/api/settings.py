@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.accounts import settings_service
-from app.api.deps import BUSY, PROCESSING_SLOT, UNAUTHORIZED
+from app.api.deps import BUSY, PROCESSING_SLOT, UNAUTHORIZED, UnitOfWorkDep
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.schemas import ErrorResponse
@@ -70,8 +70,8 @@ def integration_status(user: CurrentUser, db: SessionDep) -> IntegrationsStatus:
     description="Sign in to Zendesk (GET /api/v2/users/me) and report the user and role."
     + CONNECTION_TEST_NOTE,
 )
-def zendesk_connection_test(user: CurrentUser, db: SessionDep) -> ZendeskTestResult:
-    return settings_service.check_zendesk(db=db, user_id=user.id)
+def zendesk_connection_test(user: CurrentUser, uow: UnitOfWorkDep) -> ZendeskTestResult:
+    return settings_service.check_zendesk(uow=uow, user_id=user.id)
 
 
 @router.post(
@@ -82,5 +82,5 @@ def zendesk_connection_test(user: CurrentUser, db: SessionDep) -> ZendeskTestRes
     description="Retrieve the chosen model (GET /v1/models/{model}) with the saved key."
     + CONNECTION_TEST_NOTE,
 )
-def openai_connection_test(user: CurrentUser, db: SessionDep) -> OpenAITestResult:
-    return settings_service.check_openai(db=db, user_id=user.id)
+def openai_connection_test(user: CurrentUser, uow: UnitOfWorkDep) -> OpenAITestResult:
+    return settings_service.check_openai(uow=uow, user_id=user.id)

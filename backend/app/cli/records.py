@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from app.accounts import crypto
 from app.analysis import learning
-from app.analytics import reports
-from app.analytics import rollups as metrics_rollup
+from app.analytics import reports, rollups_write
 from app.analytics.export import export_csv
 from app.cli.common import CommandError, parse_moment, user_by_email
 from app.database import session_scope
@@ -55,7 +54,7 @@ def rebuild_rollups(args: argparse.Namespace) -> int:
     written = 0
     for user_id in user_ids:
         with session_scope() as db:  # one transaction per user: a long rebuild holds less
-            written += metrics_rollup.rebuild_user(db, user_id=user_id)
+            written += rollups_write.rebuild_user(db, user_id=user_id)
     print(f"rebuilt the daily rollups of {len(user_ids)} users: {written} rows")
     return 0
 

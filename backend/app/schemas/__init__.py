@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.schemas import examples
 
 
 def _reject_nul(value: str) -> str:
@@ -74,6 +75,8 @@ class ErrorResponse(BaseModel):
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.USER_CREATE]})
+
     email: EmailStr
     password: Password
     full_name: Annotated[str, StringConstraints(max_length=200), NoNul] | None = None
@@ -84,11 +87,15 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024),
 
 
 class PasswordChange(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PASSWORD_CHANGE]})
+
     current_password: GivenPassword
     new_password: Password
 
 
 class AccountDeletion(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ACCOUNT_DELETION]})
+
     confirm: Annotated[str, StringConstraints(max_length=320), NoNul] = Field(
         description="Your email address, to confirm", examples=["you@example.com"]
     )
@@ -106,6 +113,8 @@ class UserOut(BaseModel):
 
 
 class Token(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TOKEN]})
+
     access_token: str
     token_type: str = "bearer"
     expires_in: int = Field(description="Lifetime in seconds")
@@ -124,6 +133,8 @@ class ReadinessStatus(BaseModel):
 
 
 class ProcessRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PROCESS_REQUEST]})
+
     ticket_id: int = Field(gt=0, le=MAX_TICKET_ID, strict=True, description="Zendesk ticket id")
 
 
@@ -197,6 +208,8 @@ class TicketDetail(BaseModel):
 
 
 class ProcessResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PROCESS_RESPONSE]})
+
     ticket: TicketOut
     analysis: AnalysisOut
     write_back_status: str = Field(
@@ -206,6 +219,8 @@ class ProcessResponse(BaseModel):
 
 
 class TicketPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TICKET_PAGE]})
+
     items: list[TicketListItem]
     total: int
     page: int
@@ -227,6 +242,8 @@ class TicketSummary(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.BATCH_REQUEST]})
+
     ticket_ids: list[Annotated[int, Field(gt=0, le=MAX_TICKET_ID, strict=True)]] = Field(
         min_length=1, max_length=100, description="1 to 100 unique Zendesk ticket ids"
     )
@@ -271,6 +288,8 @@ class JobItemOut(BaseModel):
 
 
 class JobOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.JOB]})
+
     id: str
     state: str = Field(description="queued, running, succeeded, partially_failed or failed")
     origin: str = Field(description="api, webhook or poll")

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.schemas import examples
 
 
 class Period(BaseModel):
@@ -67,6 +68,8 @@ class RecentTicket(BaseModel):
 
 
 class Dashboard(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DASHBOARD]})
+
     period: Period
     processed: ProcessedCounts = Field(description="Relative to now, not to the period")
     tickets: int = Field(description="Analyses in the period")
@@ -96,7 +99,9 @@ class DistributionReport(BaseModel):
 class FeedbackIn(BaseModel):
     """The correct labels for a ticket; fields left out keep their earlier feedback."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.FEEDBACK_IN]}
+    )
 
     category: Category | None = None
     urgency: Urgency | None = None
@@ -110,7 +115,9 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.FEEDBACK_OUT]}
+    )
 
     zendesk_ticket_id: int
     category: Category

@@ -28,8 +28,9 @@ from app.analysis.cascade import (
     MAX_TARGET_PRECISION,
     MIN_TARGET_PRECISION,
 )
+from app.core.time_zones import time_zone_error
 from app.integrations.zendesk import zendesk_base_url
-from app.time_zones import time_zone_error
+from app.schemas import examples
 
 AnalysisMode = Literal["auto", "llm", "local", "cascade"]
 TAG_PREFIX_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"
@@ -69,7 +70,9 @@ class SettingsUpdate(BaseModel):
     """Partial update: only the fields present change. `null` or `""` clears a nullable field
     (a secret, the Zendesk account, the base URL); other fields cannot be null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.SETTINGS_UPDATE]}
+    )
 
     full_name: Annotated[str, Trimmed, StringConstraints(max_length=200)] | None = None
     timezone: Annotated[str, Trimmed, StringConstraints(max_length=64)] | None = Field(
@@ -253,6 +256,8 @@ class CascadeOut(BaseModel):
 
 
 class SettingsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SETTINGS_OUT]})
+
     profile: ProfileOut
     integration: IntegrationOut
     cascade: CascadeOut

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.time_zones import user_time_zones
+from app.core.time_zones import user_time_zones
 from tests.factories import UserFactory
 
 PERIOD_PATHS = [

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.accounts import integrations
-from app.api.webhooks import job_dispatcher
+from app.unit_of_work import job_sender
 from tests.api.test_webhooks import SECRET, Queue, created_event, deliver
 from tests.factories import DEFAULT_PASSWORD, UserFactory, configure_zendesk
 
@@ -48,13 +48,15 @@ def test_nul_in_a_query_parameter_is_422(client: TestClient, users: UserFactory)
 def test_a_signed_webhook_whose_event_id_holds_nul_is_422(
     app: FastAPI, client: TestClient, users: UserFactory, db: Session
 ) -> None:
-    app.dependency_overrides[job_dispatcher] = lambda: Queue()
+    recorder = Queue()
+    app.dependency_overrides[job_sender] = lambda: recorder
     user = users.create()
     configure_zendesk(db, user, "https://acme.zendesk.com", zendesk_webhook_secret=SECRET)
     row = integrations.get_row(db=db, user_id=user.id)
     assert row is not None
     response = deliver(client, f"/webhooks/zendesk/{row.public_id}", created_event(7, "ev\x00t"))
     assert_refused(response, "id")
+    assert recorder.job_ids == []
 
 
 @pytest.mark.parametrize(

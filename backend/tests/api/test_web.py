@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def dist(tmp_path: Path) -> Path:
     (tmp_path / "docs-assets").mkdir()
     (tmp_path / "index.html").write_text(INDEX)
     (tmp_path / "assets" / "index-Ab12Cd.js").write_text("console.log('app')")
+    (tmp_path / "assets" / "index-Ab12Cd.js.gz").write_bytes(gzip.compress(b"console.log('app')"))
     (tmp_path / "favicon.svg").write_text("<svg/>")
     for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
         (tmp_path / "docs-assets" / name).write_text(f"/* {name} */")
@@ -54,6 +56,22 @@ def test_hashed_assets_are_cached_for_a_year(client: TestClient) -> None:
     assert response.text == "console.log('app')"
     assert "javascript" in response.headers["content-type"]
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_hashed_assets_go_out_precompressed_to_browsers_that_accept_gzip(
+    client: TestClient,
+) -> None:
+    # The raw response: no transparent decoding by the client.
+    with client.stream(
+        "GET", "/app/assets/index-Ab12Cd.js", headers={"Accept-Encoding": "gzip, br"}
+    ) as response:
+        raw = b"".join(response.iter_raw())
+        assert response.headers["content-encoding"] == "gzip"
+        assert "javascript" in response.headers["content-type"]
+        assert "Accept-Encoding" in response.headers["vary"]
+    assert gzip.decompress(raw) == b"console.log('app')"
+    plain = client.get("/app/assets/index-Ab12Cd.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == "console.log('app')"
 
 
 def test_other_files_of_the_build_are_served_with_a_short_cache(client: TestClient) -> None:

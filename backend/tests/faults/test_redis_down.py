@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.database import get_db
 from app.main import create_app
+from app.rate_limit import LoginRateLimiter
 from tests.factories import DEFAULT_PASSWORD, UserFactory, create_analysed_ticket
 from tests.faults.conftest import FAULTS_REDIS_URL
 from tests.targets import wipe_redis
@@ -86,14 +87,31 @@ def test_reads_keep_working_while_redis_is_down(
 def test_login_limit_uses_redis_and_falls_back_to_memory_when_it_is_down(
     api: RedisBehindProxy, users: UserFactory
 ) -> None:
-    limit = get_settings().login_attempts_per_minute
+    settings = get_settings()
+    limit = settings.login_attempts_per_minute
+    redis_url = settings.redis_url
+    api.client.app.state.login_limiter = LoginRateLimiter(  # type: ignore[attr-defined]
+        limit,
+        redis_url=redis_url,
+        slow_base_s=0.01,
+        slow_max_s=0.05,  # slowing: not under test
+    )
     user = users.create()
     for _ in range(3):
         assert login(api.client, user.email, "wrong-password").status_code == 401
     direct = redis.Redis.from_url(FAULTS_REDIS_URL)
-    counters = [int(direct.get(key) or 0) for key in direct.scan_iter(LOGIN_KEYS)]
-    assert counters == [3, 3]  # per email and per address, shared by every API process
-    assert all(0 < direct.ttl(key) <= 60 for key in direct.scan_iter(LOGIN_KEYS))
+    # per (email, address), per address, and per email: shared by every API process
+    counters = {
+        key.decode().split(":")[2]: (int(direct.get(key) or 0), direct.ttl(key))
+        for key in direct.scan_iter(LOGIN_KEYS)
+    }
+    assert {kind: count for kind, (count, _) in counters.items()} == {
+        "pair": 3,
+        "addr": 3,
+        "email": 3,
+    }
+    assert 0 < counters["pair"][1] <= 60 and 0 < counters["addr"][1] <= 60
+    assert 60 < counters["email"][1] <= 15 * 60  # the slowing looks back further
 
     api.proxy.cut()
     assert login(api.client, user.email).status_code == 200  # never a 500

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 from app.config import BACKEND_DIR
+
+T = TypeVar("T")
 
 REPO_ROOT = BACKEND_DIR.parent
 # Variables the test process sets for itself that a fresh copy must not inherit.
@@ -46,7 +49,7 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
-def wait_until(predicate: Callable[[], object], timeout_s: float, what: str) -> object:
+def wait_until(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -74,7 +77,7 @@ class Copy:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
-    def ready(self, timeout_s: float = 120) -> None:
+    def ready(self, timeout_s: float = 180) -> None:
         def answers() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"the copy exited:\n{self.log_tail()}")
@@ -83,7 +86,12 @@ class Copy:
         wait_until(answers, timeout_s, f"{self.url} ready\n{self.log_tail()}")
 
     def login(self, email: str) -> dict[str, str]:
-        registered = self.http.post("/auth/register", json={"email": email, "password": PASSWORD})
+        def register() -> httpx.Response | None:
+            response = self.http.post("/auth/register", json={"email": email, "password": PASSWORD})
+            # 503 "try again shortly": SQLite busy while the new worker starts writing.
+            return None if response.status_code == 503 else response
+
+        registered = wait_until(register, 15, f"registering {email}")
         assert registered.status_code in (201, 409), registered.text
         token = self.http.post(
             "/auth/login", data={"username": email, "password": PASSWORD}
@@ -91,9 +99,13 @@ class Copy:
         return {"Authorization": f"Bearer {token}"}
 
     def submit_batch(self, headers: dict[str, str], ticket_ids: list[int]) -> str:
-        response = self.http.post(
-            "/tickets/process-batch", json={"ticket_ids": ticket_ids}, headers=headers
-        )
+        def submit() -> httpx.Response | None:
+            response = self.http.post(
+                "/tickets/process-batch", json={"ticket_ids": ticket_ids}, headers=headers
+            )
+            return None if response.status_code == 503 else response  # "try again shortly"
+
+        response = wait_until(submit, 15, f"submitting a batch to {self.url}")
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 

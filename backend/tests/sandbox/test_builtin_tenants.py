@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from app.accounts import integrations
 from app.config import get_settings
 from app.database import get_db
-from app.main import create_app
+from app.embedded import create_embedded_app
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from sandbox.zendesk.builtin import create_builtin_sandbox, tenant_api_token
@@ -28,7 +28,7 @@ DEMO = (f"{DEFAULT_EMAIL}/token", DEFAULT_API_TOKEN)
 @pytest.fixture
 def sandbox_client(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setattr(get_settings(), "sandbox_enabled", True)
-    application = create_app()
+    application = create_embedded_app()
 
     def _test_db() -> Iterator[Session]:
         yield db

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.accounts import integrations
-from app.analytics import rollups as metrics_rollup
+from app.analytics import rollups_write
 from app.analytics.rollups import MONEY_QUANTUM
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
@@ -64,7 +64,7 @@ def raw_rollups(user: User) -> dict[date, dict[str, Any]]:
 def rebuilt_rollups(user: User) -> dict[date, dict[str, Any]]:
     """What `rebuild_user` writes, read inside a transaction that is then rolled back."""
     with session_scope() as db:
-        metrics_rollup.rebuild_user(db, user_id=user.id)
+        rollups_write.rebuild_user(db, user_id=user.id)
         rows = rollup_rows(db, user)
         db.rollback()
     return rows
@@ -131,7 +131,7 @@ def test_batch_jobs_keep_the_rollups_exact_including_reanalyses(
         for index, analysis in enumerate(analyses):
             analysis.created_at = late if index < 4 else early
         db.flush()
-        metrics_rollup.rebuild_user(db, user_id=user.id)
+        rollups_write.rebuild_user(db, user_id=user.id)
     rows = assert_rollups_exact(user)
     assert {day: row["tickets_processed"] for day, row in rows.items()} == {
         two_days_ago: 4,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.accounts import crypto, integrations
 from app.config import BACKEND_DIR, get_settings
+from app.core.migrations import upgrade_head
 from app.database import make_engine
-from app.migrations import upgrade_head
 from app.models import IntegrationSettings, User
 from tests.factories import UserFactory
 

@@ -123,3 +123,20 @@ def test_a_batch_holds_no_transaction_across_slow_upstreams(
         job = run_batch_in_process(committed_user, ids)
     assert (job.state, job.done, job.failed) == ("succeeded", 5, 0)
     assert longest[0] < LIMIT_S
+
+
+@pytest.mark.parametrize("upstream", ["zendesk", "openai"])
+def test_a_connection_test_holds_no_transaction_across_a_slow_upstream(
+    engine: Engine,
+    live_client: TestClient,
+    committed_user: User,
+    slow_upstreams: Callable[[], None],
+    upstream: str,
+) -> None:
+    headers = login(live_client, committed_user)
+    slow_upstreams()
+    with longest_idle_in_transaction(engine) as longest:
+        response = live_client.post(f"/settings/{upstream}/test", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is True, response.text
+    assert longest[0] < LIMIT_S

@@ -44,6 +44,7 @@ def insert_on_first_flush(db: Session, engine: Engine, user_id: int, zendesk_id:
             )
 
 
+@pytest.mark.postgres_only  # SQLite serialises writers: there is no race to lose
 def test_upsert_tickets_losing_an_insert_race_updates_the_winners_row(
     engine: Engine, user_id: int
 ) -> None:
@@ -66,6 +67,7 @@ def test_upsert_tickets_losing_an_insert_race_updates_the_winners_row(
     assert [tuple(row) for row in rows] == [(501, "ours 501", 1), (502, "ours 502", 1)]
 
 
+@pytest.mark.postgres_only  # SQLite serialises writers: there is no race to lose
 def test_upsert_ticket_losing_an_insert_race_updates_the_winners_row(
     engine: Engine, user_id: int
 ) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
+import httpx
 import pytest
 
 from app.integrations import zendesk
@@ -416,9 +417,10 @@ def test_credentials_never_appear_in_logs(
 def test_rate_limiter_spaces_calls(
     make_client: ClientFactory, zendesk_sim: ZendeskSimulator
 ) -> None:
-    client = make_client(requests_per_minute=600, burst=1)  # ~10 per second
-    started = time.monotonic()
+    zendesk_sim.rate_limit_per_minute = 600
+    client = make_client(requests_per_minute=600, burst_s=0)  # ~10 per second
 
+    started = time.monotonic()
     for _ in range(5):
         client.test_connection()
 
@@ -427,7 +429,35 @@ def test_rate_limiter_spaces_calls(
     assert min(later - earlier for earlier, later in pairwise(times)) >= 0.08
 
 
-def test_token_bucket_never_exceeds_the_minute_budget() -> None:
-    bucket = zendesk.TokenBucket(requests_per_minute=400)
+def test_client_paces_to_the_limit_zendesk_announces(
+    make_client: ClientFactory, zendesk_sim: ZendeskSimulator
+) -> None:
+    zendesk_sim.rate_limit_per_minute = 600  # X-Rate-Limit: 600
+    client = make_client(requests_per_minute=100_000, burst_s=0)
 
-    assert bucket.capacity + bucket.rate_per_s * 60 <= 400
+    for _ in range(5):
+        client.test_connection()
+
+    times = [call.time for call in zendesk_sim.calls]
+    assert min(later - earlier for earlier, later in pairwise(times[1:])) >= 0.08
+    assert client.rate_limited == 0
+
+
+def test_client_holds_back_when_zendesk_says_the_minute_is_spent(
+    make_client: ClientFactory, zendesk_sim: ZendeskSimulator, zendesk_url: str
+) -> None:
+    zendesk_sim.rate_limit_per_minute = 3
+    for _ in range(2):  # another integration spends two of the account's three
+        httpx.get(
+            f"{zendesk_url}/api/v2/users/me.json",
+            auth=(f"{zendesk_sim.email}/token", zendesk_sim.api_token),
+        ).raise_for_status()
+    client = make_client(requests_per_minute=100_000, retry_after_cap_s=5)
+    client.test_connection()  # X-Rate-Limit-Remaining: 0
+
+    with pytest.raises(zendesk.ZendeskRateLimited) as raised:
+        client.test_connection()
+
+    assert raised.value.retry_after_s is not None and raised.value.retry_after_s > 5
+    assert len(zendesk_sim.calls) == 3  # held back here, not answered 429 by Zendesk
+    assert client.rate_limited == 0

@@ -1,6 +1,7 @@
 /** The one API client: typed from the backend's OpenAPI document (see `npm run generate`). */
 import createClient, { type Middleware } from "openapi-fetch";
 import { currentToken, endSession } from "./auth";
+import type { Range } from "../queries";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -70,8 +71,8 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<T> {
 }
 
 /** The analyses of a range as CSV (a file download needs the bearer token, so fetch it). */
-export async function downloadCsv(query: { start?: string; end?: string; tz?: string }) {
-  const blob = await unwrap(
+export async function downloadCsv(query: Range) {
+  const blob: Blob = await unwrap<Blob>(
     api.GET("/analytics/export.csv", { params: { query }, parseAs: "blob" }),
   );
   const url = URL.createObjectURL(blob);

@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { useSearchParams } from "react-router";
 import { browserTimeZone, isoDay, timeZones } from "../format";
-import { meQuery, type Range } from "../queries";
+import { meQuery, type Range, type TimeZone } from "../queries";
 
 const DAY_MS = 86_400_000;
 
@@ -22,7 +22,8 @@ export function useRange(): {
 } {
   const [params, setParams] = useSearchParams();
   const me = useQuery(meQuery());
-  const tz = params.get("tz") ?? me.data?.timezone ?? browserTimeZone();
+  // A zone the API does not know is answered with a clear 422, shown by the page.
+  const tz = (params.get("tz") ?? me.data?.timezone ?? browserTimeZone()) as TimeZone;
   const today = isoDay(new Date(), tz);
   const to = params.get("to") ?? today;
   const from = params.get("from") ?? addDays(to, -29);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -10,12 +11,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx2
 import openai
 
+from app.integrations import rate_limits
 from app.integrations.llm import pricing
 from app.integrations.llm.clients import shared_clients, thread_shard
 from app.integrations.llm.errors import (
     LLMMalformedOutputError,
+    LLMRateLimitedError,
     LLMRefusalError,
     LLMUpstreamError,
     translate,
@@ -62,8 +66,26 @@ class LLMResult:
     served_model: str | None = None
 
 
+def account_limiter(
+    api_key: str,
+    base_url: str | None,
+    store: rate_limits.Store | None = None,
+    max_wait_s: float = rate_limits.DEFAULT_MAX_WAIT_S,
+) -> rate_limits.UpstreamLimiter:
+    """The requests and tokens budgets of one key at one endpoint, shared by every process;
+    unpaced until the provider's `x-ratelimit-*` headers tell the limits."""
+    key_hash = hashlib.sha256(api_key.encode()).hexdigest()
+    return rate_limits.UpstreamLimiter(
+        "llm",
+        f"{base_url or 'openai'}|{key_hash}",
+        store or rate_limits.shared_store(),
+        pacing=rate_limits.Pacing(max_wait_s=max_wait_s),
+    )
+
+
 class LLMAnalyzer:
-    """Classifies one ticket per call; safe to share between threads."""
+    """Classifies one ticket per call; safe to share between threads. Calls are paced to the
+    key's limits (requests and estimated tokens a minute) learned from the provider."""
 
     def __init__(
         self,
@@ -77,6 +99,8 @@ class LLMAnalyzer:
         reply_draft: bool = True,
         prices: Mapping[str, ModelPrice] | None = None,
         max_output_tokens: int = 800,
+        limits_store: rate_limits.Store | None = None,
+        max_rate_wait_s: float = rate_limits.DEFAULT_MAX_WAIT_S,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -96,6 +120,7 @@ class LLMAnalyzer:
         price = pricing.price_for(model, self.prices)
         self.is_reasoning_model = bool(price and price.reasoning)
         self._options = self.request_options()
+        self.limiter = account_limiter(api_key, base_url, limits_store, max_rate_wait_s)
         self._clients = tuple(
             client.with_options(timeout=timeout_s, max_retries=max_retries)
             for client in shared_clients(api_key, base_url)
@@ -125,6 +150,13 @@ class LLMAnalyzer:
     def analyze(self, subject: str, body: str) -> LLMResult:
         """Classify a ticket; raises LLMError (see `kind`) on any failure."""
         request = self.build_request(subject, body)
+        estimated_tokens = request.estimated_tokens()
+        try:
+            self.limiter.acquire(tokens=estimated_tokens)
+        except rate_limits.WaitTooLong as exc:
+            raise LLMRateLimitedError(
+                f"the key's rate limit is taken for {exc.wait_s:.0f}s"
+            ) from exc
         started = time.perf_counter()
         try:
             # The request body is sent as is through the SDK's generic `post` (documented for
@@ -132,14 +164,23 @@ class LLMAnalyzer:
             # `create()` re-walks every message and the whole schema against its TypedDicts on
             # each call (`parse()` even rebuilds the schema): more CPU than everything else we
             # do per ticket. The schema is built once; the reply is parsed into our own model.
-            response = self._client.post("/chat/completions", body=request.body, cast_to=bytes)
-            completion = json.loads(response)
+            response = self._client.post(
+                "/chat/completions", body=request.body, cast_to=httpx2.Response
+            )
+            self.limiter.learn(rate_limits.from_openai_headers(response.headers))
+            completion = json.loads(response.content)
         except (openai.OpenAIError, ValueError) as exc:
+            if isinstance(exc, openai.APIStatusError):
+                self.limiter.learn(rate_limits.from_openai_headers(exc.response.headers))
             raise translate(exc) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
         result = self.result_from_completion(
             completion, latency_ms=latency_ms, redaction_counts=request.redaction_counts
         )
+        # Providers count a request's prompt plus its output cap (max_completion_tokens)
+        # against tokens a minute, whatever it generated: settle the prompt's estimate only.
+        output_cap = int(request.body.get("max_completion_tokens") or result.output_tokens)
+        self.limiter.settle_tokens(estimated_tokens, result.input_tokens + output_cap)
         if not self.reply_draft and result.output.reply_draft:
             output = result.output.model_copy(update={"reply_draft": ""})
             result = replace(result, output=output)

@@ -3,10 +3,12 @@ Batch API and the benches, so what is priced and batched is what is sent."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from app.integrations.llm.prompt import build_messages, prepare_ticket
+from app.integrations.llm.prompt import CHARS_PER_TOKEN, build_messages, prepare_ticket
 from app.integrations.llm.schema import response_format_schema
 
 PROMPT_CACHE_KEY = "ticket-triage-v1"
@@ -30,6 +32,16 @@ class LLMRequest:
 
     body: dict[str, Any]
     redaction_counts: dict[str, int]
+
+    def estimated_tokens(self) -> int:
+        """What the request counts against a tokens-per-minute limit, estimated before it
+        is sent: the prompt (messages and response schema, ~4 characters a token, as
+        providers estimate) plus its output cap, which providers count in full."""
+        messages = self.body.get("messages") or []
+        text_chars = sum(len(str(message.get("content") or "")) for message in messages)
+        schema_chars = len(json.dumps(self.body.get("response_format") or {}))
+        prompt = math.ceil((text_chars + schema_chars) / CHARS_PER_TOKEN) + 4 * len(messages)
+        return prompt + int(self.body.get("max_completion_tokens") or 0)
 
 
 def build_request(subject: str, body: str, options: RequestOptions) -> LLMRequest:

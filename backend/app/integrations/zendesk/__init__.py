@@ -1,4 +1,4 @@
-"""The Zendesk Support API client: typed errors, a token bucket per account, one pooled
+"""The Zendesk Support API client: typed errors, a shared rate limit per account, one pooled
 client per account."""
 
 from app.integrations.zendesk.client import (
@@ -19,12 +19,10 @@ from app.integrations.zendesk.errors import (
     ZendeskUnavailable,
 )
 from app.integrations.zendesk.pool import close_all, get_client
-from app.integrations.zendesk.throttle import TokenBucket
 
 __all__ = [
     "MAX_IDS_PER_CALL",
     "NoteResult",
-    "TokenBucket",
     "ZendeskAuthError",
     "ZendeskClient",
     "ZendeskConflict",

@@ -1,5 +1,5 @@
 """Zendesk Support API client: one pooled httpx.Client per account, bounded retries, typed
-errors and a client-side token bucket that keeps us under the account's rate limit.
+errors and the account's rate limit, shared by every process and learned from Zendesk.
 
 Safe to share between the threads of a pool. Credentials never reach logs or reprs.
 """
@@ -19,18 +19,19 @@ from typing import Any
 import httpx
 
 from app import observability
+from app.integrations import rate_limits
 from app.integrations.zendesk.credentials import ZendeskCredentials, zendesk_base_url
 from app.integrations.zendesk.errors import (
     ZendeskError,
     ZendeskJobFailed,
     ZendeskJobTimeout,
+    ZendeskRateLimited,
     ZendeskUnavailable,
     as_rate_limited,
     error_from_response,
     json_body,
     retry_after_s,
 )
-from app.integrations.zendesk.throttle import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,13 @@ class _BearerAuth(httpx.Auth):
 class ZendeskClient:
     """Synchronous client for one Zendesk account; share one instance per account.
 
-    Every HTTP attempt takes a token from the account's bucket (`requests_per_minute`) and
-    counts in `calls_made`. Retries, at most `max_retries`: 429 waits `Retry-After` (all
-    threads pause; a wait above `retry_after_cap_s` raises ZendeskRateLimited at once so a
-    worker can reschedule), 5xx / timeouts / connection errors back off exponentially with
-    full jitter. 400/401/403/404/409/422 raise typed errors immediately.
+    Every HTTP attempt waits for a slot of the account's budget (`requests_per_minute` until
+    Zendesk's `X-Rate-Limit` says otherwise; shared through Redis when configured), counts
+    in `calls_made`, and its rate-limit headers pace the next calls. Retries, at most
+    `max_retries`: 429 waits `Retry-After` (every process pauses; a wait above
+    `retry_after_cap_s` raises ZendeskRateLimited at once so a worker can reschedule), 5xx
+    / timeouts / connection errors back off exponentially with full jitter. 400/401/403/404/
+    409/422 raise typed errors immediately.
     """
 
     def __init__(
@@ -79,7 +82,7 @@ class ZendeskClient:
         credentials: ZendeskCredentials,
         *,
         requests_per_minute: int = 400,
-        burst: int | None = None,
+        burst_s: float = rate_limits.DEFAULT_BURST_S,
         timeout_s: float = 10.0,
         max_retries: int = 4,
         backoff_base_s: float = 0.5,
@@ -87,6 +90,7 @@ class ZendeskClient:
         retry_after_cap_s: float = 60.0,
         max_connections: int = 20,
         transport: httpx.BaseTransport | None = None,
+        limits_store: rate_limits.Store | None = None,
     ) -> None:
         self.base_url = zendesk_base_url(base_url)
         self.account_key = f"{self.base_url}|{credentials.fingerprint()}"
@@ -94,7 +98,13 @@ class ZendeskClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.retry_after_cap_s = retry_after_cap_s
-        self.limiter = TokenBucket(requests_per_minute, burst)
+        self.limiter = rate_limits.UpstreamLimiter(
+            "zendesk",
+            self.account_key,
+            limits_store or rate_limits.shared_store(),
+            requests_per_minute=requests_per_minute,
+            pacing=rate_limits.Pacing(burst_s=burst_s, max_wait_s=retry_after_cap_s),
+        )
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         auth: httpx.Auth
         if credentials.oauth_token:
@@ -391,7 +401,15 @@ class ZendeskClient:
         only when Zendesk cannot have applied them: 429, 503 and failed connects."""
         attempt = 0
         while True:
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire()
+            except rate_limits.WaitTooLong as exc:
+                raise ZendeskRateLimited(
+                    f"Zendesk {method} {path}: the account's rate limit is taken for "
+                    f"{exc.wait_s:.0f}s",
+                    retry_after_s=exc.wait_s,
+                    status_code=429,
+                ) from exc
             self._count("calls_made")
             failure: ZendeskError
             cause: Exception | None = None
@@ -414,6 +432,7 @@ class ZendeskClient:
                 )
             else:
                 status = response.status_code
+                self.limiter.learn(rate_limits.from_zendesk_headers(response.headers))
                 if status < 300:  # a 3xx is not followed: an error like a 4xx
                     return json_body(response, method, path)
                 observability.upstream_error("zendesk", observability.http_error_kind(status))
