@@ -42,6 +42,17 @@ class JobState(StrEnum):
     failed = "failed"
 
 
+class BackfillState(StrEnum):
+    """A backfill: queued → searching (Zendesk) → running (its batch jobs) → a final state."""
+
+    queued = "queued"
+    searching = "searching"
+    running = "running"
+    succeeded = "succeeded"
+    partially_failed = "partially_failed"
+    failed = "failed"
+
+
 class ItemStatus(StrEnum):
     """A ticket in a batch job: pending → analyzed → writing → done, or failed."""
 

@@ -336,6 +336,7 @@ class BatchJob(TimestampMixin, Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("backfills.id"), index=True)
 
 
 class BatchJobItem(Base):
@@ -494,3 +495,6 @@ class LLMBatchRequest(Base):
     cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column()
+
+
+import app.batch.tables  # noqa: E402, F401  (the backfills table, in Base.metadata)

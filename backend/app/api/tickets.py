@@ -10,6 +10,7 @@ from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
 from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED, UnitOfWorkDep
 from app.auth import CurrentUser
+from app.batch import backfills
 from app.batch import jobs as batch_jobs
 from app.database import SessionDep
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
@@ -30,6 +31,7 @@ from app.schemas import (
     TicketPage,
     TicketSummary,
 )
+from app.schemas.backfills import BackfillOut, BackfillRequest
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -136,6 +138,54 @@ def process_batch(
     return job_out(job)
 
 
+def backfill_out(view: backfills.BackfillView) -> BackfillOut:
+    backfill = view.backfill
+    return BackfillOut.model_validate(
+        {
+            "id": backfill.id,
+            "state": backfill.state,
+            "query": backfill.query,
+            "max_tickets": backfill.max_tickets,
+            "found": backfill.found,
+            "job_ids": view.job_ids,
+            "progress": {"done": view.done, "failed": view.failed, "total": view.total},
+            "error": backfill.error,
+            "created_at": backfill.created_at,
+            "updated_at": backfill.updated_at,
+        }
+    )
+
+
+@router.post(
+    "/backfill",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackfillOut,
+    responses={
+        400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
+        503: {"model": ErrorResponse, "description": "The job queue is unavailable"},
+    },
+)
+def backfill(
+    body: BackfillRequest, user: CurrentUser, db: SessionDep, response: Response
+) -> BackfillOut:
+    """Analyse the Zendesk tickets a search query (or a creation-date range, `end`
+    exclusive) finds, in batch jobs of up to 100: a worker runs the search, then queues
+    the jobs. Poll the backfill at the Location header for its jobs and overall progress."""
+    query = backfills.search_query(query=body.query, start=body.start, end=body.end)
+    created = backfills.submit(db=db, user_id=user.id, query=query, max_tickets=body.max_tickets)
+    response.headers["Location"] = f"/tickets/backfills/{created.id}"
+    return backfill_out(backfills.BackfillView(created, [], 0, 0, 0))
+
+
+@router.get("/backfills/{backfill_id}", response_model=BackfillOut, responses=NOT_FOUND)
+def get_backfill(
+    backfill_id: Annotated[str, Path(max_length=36)], user: CurrentUser, db: SessionDep
+) -> BackfillOut:
+    """A backfill's state, its batch jobs and their progress summed."""
+    return backfill_out(backfills.get(db=db, user_id=user.id, backfill_id=backfill_id))
+
+
+@router.get("/backfill", include_in_schema=False)
 @router.get("/process", include_in_schema=False)
 @router.get("/process-batch", include_in_schema=False)
 def post_only() -> None:

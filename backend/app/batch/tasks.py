@@ -1,4 +1,5 @@
-"""Celery tasks of the Batch API path (thin: they call `app.batch.llm_batch`).
+"""Celery tasks of the Batch API path and of backfills (thin: they call `app.batch.llm_batch`
+and `app.batch.backfills`).
 
 Loaded by the worker through `celery_app.conf.include`; the beat entries below run when a
 beat process is started (`celery -A app.worker beat`, or a worker with `-B`):
@@ -8,7 +9,10 @@ beat process is started (`celery -A app.worker beat`, or a worker with `-B`):
 
 from __future__ import annotations
 
-from app.batch import llm_batch
+from typing import Any
+
+from app.batch import backfills, llm_batch
+from app.errors import AppError
 from app.worker import celery_app
 
 SUBMIT_EVERY_S = 600.0
@@ -34,3 +38,26 @@ def submit_llm_batches() -> dict[str, int]:
 def poll_llm_batches() -> dict[str, int]:
     """Follow every open batch; apply completed ones (idempotent)."""
     return llm_batch.poll_open_batches()
+
+
+@celery_app.task(
+    name=backfills.RUN_BACKFILL, bind=True, acks_late=True, max_retries=5, ignore_result=True
+)
+def run_backfill(self: Any, backfill_id: str) -> None:
+    """Search Zendesk for a backfill's tickets and queue them as batch jobs."""
+    try:
+        backfills.run(backfill_id)
+    except AppError as exc:
+        if exc.status_code < 500:  # e.g. the credentials were removed: retrying cannot help
+            backfills.fail(backfill_id, exc.message)
+            return
+        _retry_or_fail(self, backfill_id, exc)
+    except Exception as exc:  # a database busy or down: never leave the backfill hanging
+        _retry_or_fail(self, backfill_id, exc)
+
+
+def _retry_or_fail(task: Any, backfill_id: str, exc: Exception) -> None:
+    if task.request.retries >= (task.max_retries or 0):
+        backfills.fail(backfill_id, f"the backfill failed after retries: {type(exc).__name__}")
+        return
+    raise task.retry(countdown=min(60, 2 ** (task.request.retries + 1))) from exc

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.accounts import integrations
+from app.batch import backfills
 from app.batch import jobs as batch_jobs
 from app.cli.common import CommandError, ProgressBar, chunks, parse_day, user_by_email
 from app.database import session_scope
@@ -28,23 +29,20 @@ POLL_EVERY_S = 0.5
 
 def zendesk_query(args: argparse.Namespace) -> str:
     """The search query: the given one, narrowed to [since, until) by creation time."""
-    parts = [args.query] if args.query else []
-    if args.since:
-        parts.append(f"created>={parse_day(args.since).date().isoformat()}")
-    if args.until:
-        parts.append(f"created<{parse_day(args.until).date().isoformat()}")
-    if not parts:
-        raise CommandError("give --query, or a date range with --since/--until")
-    return " ".join(parts)
+    try:
+        return backfills.search_query(
+            query=args.query,
+            start=parse_day(args.since).date() if args.since else None,
+            end=parse_day(args.until).date() if args.until else None,
+        )
+    except ValueError as exc:
+        raise CommandError("give --query, or a date range with --since/--until") from exc
 
 
 def found_ticket_ids(user_id: int, query: str) -> list[int]:
-    from app.pipeline.steps import zendesk_client
-
     with session_scope() as db:
         target = integrations.resolve(db=db, user_id=user_id).zendesk
-    client = zendesk_client(target)
-    return sorted({int(ticket["id"]) for ticket in client.search(query) if "id" in ticket})
+    return backfills.search_ticket_ids(target, query)
 
 
 def queue_jobs(user_id: int, ticket_ids: Sequence[int], origin: str) -> list[str]:
