@@ -25,6 +25,7 @@ from app.batch.tables import Backfill
 from app.database import session_scope
 from app.enums import BackfillState, JobOrigin, JobState
 from app.errors import AppError, NotFound
+from app.integrations.zendesk import ZendeskError, ZendeskRateLimited, ZendeskUnavailable
 from app.models import BatchJob
 
 RUN_BACKFILL = "triage.run_backfill"
@@ -92,9 +93,11 @@ def run(backfill_id: str) -> None:
         query, limit = backfill.query, backfill.max_tickets
     try:
         ticket_ids = search_ticket_ids(target, query, limit)
-    except AppError as exc:
-        if exc.status_code >= 500:  # unreachable or rate limited: the task retries
-            raise
+    except (AppError, ZendeskError) as exc:
+        if isinstance(exc, ZendeskRateLimited | ZendeskUnavailable) or (
+            isinstance(exc, AppError) and exc.status_code >= 500
+        ):
+            raise  # unreachable or rate limited: the task retries
         with session_scope() as db:
             backfill = _locked(db, backfill_id)
             if backfill is not None and backfill.state in OPEN_STATES:

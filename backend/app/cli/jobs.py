@@ -21,6 +21,7 @@ from app.batch import jobs as batch_jobs
 from app.cli.common import CommandError, ProgressBar, chunks, parse_day, user_by_email
 from app.database import session_scope
 from app.errors import AppError
+from app.integrations.zendesk import ZendeskError
 from app.models import BatchJob, Ticket, TicketAnalysis
 
 JOB_SIZE = batch_jobs.MAX_BATCH_SIZE
@@ -110,7 +111,7 @@ def backfill(args: argparse.Namespace) -> int:
         user_id = user_by_email(db, args.user).id
     try:
         ticket_ids = found_ticket_ids(user_id, query)
-    except AppError as exc:
+    except (AppError, ZendeskError) as exc:
         raise CommandError(exc.message) from exc
     return run_jobs(args, user_id, ticket_ids, f"backfill {query!r}")
 

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app import unit_of_work
+from app.accounts import integrations
 from app.batch import backfills
 from app.database import session_scope
 from app.models import User
@@ -97,6 +98,37 @@ def test_max_tickets_caps_a_date_range_backfill(
     )
     assert body["found"] == 150 and len(body["job_ids"]) == 2
     assert body["progress"]["total"] == 150
+
+
+def test_a_search_zendesk_refuses_fails_the_backfill_with_its_reason(
+    live_client: TestClient, committed_user: User, start_worker: WorkerFactory
+) -> None:
+    with session_scope() as db:
+        integrations.update(
+            db=db, user_id=committed_user.id, changes={"zendesk_api_token": "not-the-token"}
+        )
+    headers = login(live_client, committed_user)
+    start_worker()
+    response = live_client.post("/tickets/backfill", json={"query": "status:open"}, headers=headers)
+    assert response.status_code == 202, response.text
+    body = wait_for(
+        lambda: (
+            (b := backfill(live_client, headers, response.json()["id"]))["state"] == "failed" and b
+        ),
+        timeout_s=60,
+        every_s=0.2,
+    )
+    assert body["error"].startswith("the Zendesk search failed")
+    assert body["job_ids"] == [] and body["found"] is None
+
+
+def test_a_backfill_needs_zendesk_configured(live_client: TestClient, committed_user: User) -> None:
+    with session_scope() as db:
+        integrations.update(db=db, user_id=committed_user.id, changes={"zendesk_url": None})
+    headers = login(live_client, committed_user)
+    response = live_client.post("/tickets/backfill", json={"query": "status:open"}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
