@@ -31,7 +31,22 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
+from app.enums import (
+    AnalysisRoute,
+    AnalysisSource,
+    Category,
+    DeliveryStatus,
+    ItemStatus,
+    JobOrigin,
+    JobState,
+    LLMBatchState,
+    LLMRequestState,
+    Sentiment,
+    StepStatus,
+    TrainingOrigin,
+    Urgency,
+    WriteBack,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,14 +82,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _label_enum(enum_cls: type, name: str) -> Enum:
+def _label_enum(enum_cls: type, name: str, length: int = 16) -> Enum:
     """A portable enum column: VARCHAR with a CHECK constraint (no native PG type to migrate)."""
     return Enum(
         enum_cls,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
@@ -283,7 +298,7 @@ class ProcessingLog(Base):
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     job_id: Mapped[str | None] = mapped_column(String(36), index=True)
     step: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[StepStatus] = mapped_column(_label_enum(StepStatus, "status"))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     message: Mapped[str | None] = mapped_column(Text)
@@ -320,11 +335,15 @@ class BatchJob(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[JobState] = mapped_column(
+        _label_enum(JobState, "state", length=20), default=JobState.queued
+    )
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
-    origin: Mapped[str] = mapped_column(String(16), default="api")
+    origin: Mapped[JobOrigin] = mapped_column(
+        _label_enum(JobOrigin, "origin"), default=JobOrigin.api
+    )
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
@@ -352,11 +371,13 @@ class BatchJobItem(Base):
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     position: Mapped[int] = mapped_column(Integer)
     # pending → analyzed → writing → done, or failed; resumable at every state
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ItemStatus] = mapped_column(
+        _label_enum(ItemStatus, "status"), default=ItemStatus.pending
+    )
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # written, unchanged (Zendesk had it all), skipped (closed ticket) or disabled (settings)
-    write_back: Mapped[str | None] = mapped_column(String(16))
+    write_back: Mapped[WriteBack | None] = mapped_column(_label_enum(WriteBack, "write_back"))
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column()
 
@@ -389,8 +410,7 @@ class WebhookDelivery(Base):
     # "event:<Zendesk event id>" or "updated:<ticket updated_at>"; null when the body has neither
     event_key: Mapped[str | None] = mapped_column(String(128))
     ticket_updated_at: Mapped[datetime | None] = mapped_column()
-    # queued | duplicate | ignored
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(_label_enum(DeliveryStatus, "status"))
     reason: Mapped[str | None] = mapped_column(String(200))
     job_id: Mapped[str | None] = mapped_column(
         ForeignKey("batch_jobs.id", ondelete="SET NULL"), index=True
@@ -433,7 +453,7 @@ class TrainingExample(TimestampMixin, Base):
     body: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[Category | None] = mapped_column(_label_enum(Category, "category"))
     urgency: Mapped[Urgency | None] = mapped_column(_label_enum(Urgency, "urgency"))
-    origin: Mapped[str] = mapped_column(String(16))  # feedback | llm
+    origin: Mapped[TrainingOrigin] = mapped_column(_label_enum(TrainingOrigin, "origin"))
 
 
 class UserModel(Base):
@@ -467,7 +487,9 @@ class LLMBatch(TimestampMixin, Base):
     error_file_id: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="validating")  # OpenAI's status
-    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    state: Mapped[LLMBatchState] = mapped_column(
+        _label_enum(LLMBatchState, "state"), default=LLMBatchState.submitted
+    )
     request_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column()
@@ -486,7 +508,9 @@ class LLMBatchRequest(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     custom_id: Mapped[str] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    state: Mapped[LLMRequestState] = mapped_column(
+        _label_enum(LLMRequestState, "state"), default=LLMRequestState.submitted
+    )
     error: Mapped[str | None] = mapped_column(Text)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
