@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.analysis import learning, model_versions
+from app.analysis import learning
+from app.analysis.ml import model_versions
 from app.analytics import reports
 from app.config import get_settings
 from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User, UserModel, utcnow
