@@ -7,12 +7,13 @@ continue a killed one's job without repeating analyses, tags or notes.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
@@ -39,6 +40,44 @@ class LeaseHeld(Exception):
     def __init__(self, retry_in_s: float) -> None:
         super().__init__(f"job is leased for another {retry_in_s:.0f} s")
         self.retry_in_s = retry_in_s
+
+
+class UserAtCapacity(LeaseHeld):
+    """The job's owner already runs their fair share of jobs; try again shortly."""
+
+    def __init__(self, retry_in_s: float, running: int) -> None:
+        super().__init__(retry_in_s)
+        self.args = (f"the user already runs {running} batch jobs; retry in {retry_in_s:.1f} s",)
+
+
+# pg_advisory_xact_lock(namespace, user_id): one user's job claims pass one at a time.
+_FAIR_SHARE_LOCK = 0x6A6F6273
+
+
+def ensure_fair_share(db: Session, job: BatchJob) -> None:
+    """Raise UserAtCapacity when the job's owner already runs BATCH_JOBS_PER_USER other jobs
+    (running with a live lease). Called in the claim's transaction, before taking the lease:
+    the per-user lock (SQLite: the write lock every session begins with) makes two workers
+    claiming jobs of one user count one after the other, never both under the cap."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :user_id)"),
+            {"namespace": _FAIR_SHARE_LOCK, "user_id": job.user_id},
+        )
+    running = db.scalar(
+        select(func.count())
+        .select_from(BatchJob)
+        .where(
+            BatchJob.user_id == job.user_id,
+            BatchJob.id != job.id,
+            BatchJob.state == JobState.running,
+            BatchJob.lease_expires_at > utcnow(),
+        )
+    )
+    settings = get_settings()
+    if running is not None and running >= settings.batch_jobs_per_user:
+        wait = settings.batch_user_busy_retry_s
+        raise UserAtCapacity(wait * random.uniform(1.0, 1.5), running)
 
 
 class TransientUpstreamError(Exception):
