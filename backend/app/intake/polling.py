@@ -190,7 +190,7 @@ def submit_jobs(
         for i in range(0, len(zendesk_ticket_ids), size)
     ]
     for job_id in job_ids:
-        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id)
+        batch_jobs.enqueue_run(db, job_id)
     return job_ids
 
 
