@@ -5,7 +5,7 @@
 
 One fresh user with cascade mode, target precision `--target` and learning from confident
 LLM answers on. The rows, in order, are new tickets: stored and analysed by the product's
-analysis path (`analysis_service.analyze`, cascade mode, the real `LLMAnalyzer` over HTTP).
+analysis path (`app.pipeline.analysis.analyze`, cascade mode, the real `LLMAnalyzer` over HTTP).
 The LLM is the OpenAI simulator in oracle mode (`sandbox.llm_oracle`): it answers each
 field's true label with probability p, else a plausible wrong one, at confidence 0.92 (so its
 answers are learned from). Every `--retrain-every` tickets the retrain task runs in-process,
@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
-    from app.services import analysis_service, ticket_store
+    from app.pipeline import analysis as analysis_service
+    from app.pipeline import store as ticket_store
     from sandbox.llm_oracle import OracleLabeller
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread

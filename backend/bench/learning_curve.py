@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.analytics import reports
     from app.core.migrations import upgrade_head
     from app.database import session_scope
-    from app.services import analysis_service, ticket_store
+    from app.pipeline import analysis as analysis_service
+    from app.pipeline import store as ticket_store
 
     upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
     with session_scope() as db:

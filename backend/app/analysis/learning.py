@@ -391,6 +391,7 @@ def retrain_user_model(
         params=params,
         name=f"user{user_id}_v{version}",
         data_name=f"shared split + {data.user_train_rows} rows of user {user_id}",
+        threshold_rows=range(len(data.rows) - data.user_train_rows, len(data.rows)),
     )
     current_analyzer, current_label = model_versions.current_analyzer(db, user_id)
     candidate_metrics = user_models.evaluate(candidate.analyzer, data.holdout)

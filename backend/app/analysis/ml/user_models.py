@@ -77,7 +77,8 @@ SHARED_CASCADE_PATH = DEFAULT_ARTIFACT_PATH.with_suffix(".cascade.json")
 THRESHOLD_METHOD = (
     f"lowest confidence whose out-of-fold precision (rows at or above it, weighted) reaches "
     f"the target, with at least {MIN_THRESHOLD_SUPPORT} rows above it; {OOF_FOLDS}-fold, "
-    "urgency rules applied as in analyze()"
+    "rules applied as in analyze(); for a user's model, measured on the user's own rows "
+    f"when they hold {MIN_THRESHOLD_SUPPORT} or more"
 )
 
 
@@ -266,8 +267,13 @@ def fit(
     name: str = "offline_user",
     data_name: str = "",
     folds: int = OOF_FOLDS,
+    threshold_rows: Sequence[int] | None = None,
 ) -> TrainedModel:
-    """Train an artifact with per-row weights and out-of-fold cascade thresholds."""
+    """Train an artifact with per-row weights and out-of-fold cascade thresholds.
+
+    `threshold_rows` (a user's own rows) are the ones the thresholds are measured on when they
+    hold at least MIN_THRESHOLD_SUPPORT labelled rows per field: the target precision is a
+    promise about that user's tickets, not about the shared data's."""
     from app.analysis.ml.dataset import TrainingDataError, field_labels
     from app.analysis.ml.evaluation import expected_calibration_error
     from app.analysis.ml.features import Featurizer
@@ -331,7 +337,13 @@ def fit(
         )
         truth = np.asarray(result.fit.classes)[result.targets]
         correct = served_labels == truth
-        thresholds[field] = precision_thresholds(confidence, correct, row_weights[result.rows])
+        measured = np.ones(len(result.rows), dtype=bool)
+        if threshold_rows is not None:
+            own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
+            measured = own if own.sum() >= MIN_THRESHOLD_SUPPORT else measured
+        thresholds[field] = precision_thresholds(
+            confidence[measured], correct[measured], row_weights[result.rows][measured]
+        )
         oof_metrics[field] = {
             "rows": len(result.rows),
             "accuracy": round(float(correct.mean()), 4),
