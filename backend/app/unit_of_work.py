@@ -1,6 +1,8 @@
 """The unit of work: who commits, and background jobs sent only after the commit.
 
-Routers and Celery tasks own the transaction; services add and flush, never commit.
+Routers and Celery tasks own the transaction; services add and flush, never commit. The
+owner commits through `commit`, which first applies the daily rollups the flushed analyses
+changed (an explicit step, not a session hook).
 Work that calls Zendesk or the LLM runs in phases (plan, I/O, record), each phase a short
 transaction of a `UnitOfWork`, so no transaction is open while an upstream answers.
 
@@ -58,6 +60,15 @@ def enqueue(
 
 def pending(db: Session) -> list[QueuedJob]:
     return list(db.info.get(_PENDING, []))
+
+
+def commit(db: Session) -> None:
+    """The one commit of a unit of work: what its changes imply is written first (the daily
+    rollups of the analyses it saved), then the transaction commits."""
+    from app.analytics import rollups_write  # lazy: the models import the database module
+
+    rollups_write.apply_pending(db)
+    db.commit()
 
 
 def discard(db: Session) -> None:
@@ -119,7 +130,7 @@ class UnitOfWork:
         """Commit at the end (then send the jobs enqueued), roll back on error."""
         try:
             yield self.db
-            self.db.commit()
+            commit(self.db)
         except BaseException:
             self.db.rollback()
             discard(self.db)
