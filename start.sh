@@ -43,7 +43,7 @@ fi
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 # Refuses, with the reason, settings that cannot start (e.g. a reachable HOST without keys).
-python -m app.local_keys
+python -m app.core.local_keys
 
 "$root/frontend/scripts/build-if-stale.sh"  # the dashboard at /app, when Node.js 20+ is here
 

@@ -10,10 +10,10 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.accounts import users
 from app.config import get_settings
+from app.core.security import decode_access_token, token_key_matches, user_id_of
 from app.database import SessionDep
 from app.errors import Unauthorized
 from app.models import User
-from app.security import decode_access_token, token_key_matches, user_id_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app import local_keys
+from app.core import local_keys
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SECRET_KEY = local_keys.LEGACY_SECRET_KEY
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Celery's broker when it is not REDIS_URL, e.g. RabbitMQ: amqp://user:pass@host:5672/vhost.
     broker_url: str | None = None
-    # Unset outside production: generated once into the data directory (app/local_keys.py).
+    # Unset outside production: generated once into the data directory (app/core/local_keys.py).
     secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = [
@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     # addresses or networks, "*" for any; empty (default): none, loopback included.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = []
     # /metrics on the API's port: open outside production; in production only with
-    # `Authorization: Bearer <METRICS_TOKEN>` (unset: 404, scrape `python -m app.observability`).
+    # `Authorization: Bearer <METRICS_TOKEN>` (unset: 404; scrape
+    # `python -m app.core.observability` instead).
     metrics_token: str = ""
     log_level: str = "INFO"
 

@@ -22,19 +22,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
-from app.errors import AppError
-from app.integrations.factory import close_clients, configure_clients
-from app.middleware import (
+from app.core.middleware import (
     BodySizeLimitMiddleware,
     ProxyHeadersMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     request_id_var,
 )
-from app.observability import configure_logging
-from app.rate_limit import LoginRateLimiter, ProcessingLimiter
+from app.core.observability import configure_logging
+from app.core.rate_limit import LoginRateLimiter, ProcessingLimiter
+from app.core.text_guard import UnstorableTextMiddleware
+from app.errors import AppError
+from app.integrations.factory import close_clients, configure_clients
 from app.schemas import ErrorResponse
-from app.text_guard import UnstorableTextMiddleware
 from app.web import install_web
 
 logger = logging.getLogger("app")

@@ -20,10 +20,10 @@ from celery.signals import (
     worker_process_shutdown,
 )
 
-from app import broker, observability
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
 from app.config import Settings, get_settings
+from app.core import broker, observability
 from app.database import session_scope
 from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
@@ -77,15 +77,15 @@ app = celery_app  # `celery -A app.worker` finds it
 # Task modules with their beat schedules (worker and beat both import them).
 celery_app.conf.include = [
     *celery_app.conf.include,
-    "app.tasks_intake",
-    "app.tasks_llm_batch",
+    "app.intake.tasks",
+    "app.batch.tasks",
     "app.analysis.tasks",
 ]
 
 
 @worker_init.connect
 def _consume_through_our_transports(**_signal_kwargs: object) -> None:
-    """Workers consume through app.broker's transports (kombu defects worked around, see
+    """Workers consume through app.core.broker's transports (kombu defects worked around, see
     there); publishers (the API, tests) keep kombu's own, which write the same messages.
     SQLite broker: messages a killed worker took and never acknowledged go back to the
     queue when a worker starts alone on it (Redis redelivers them after its visibility

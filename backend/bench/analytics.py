@@ -218,7 +218,7 @@ def copy_rows(engine: Engine, table: str, columns: str, rows: Iterator[tuple[Any
 
 
 def seed(engine: Engine, bench_user_id: int, tickets: int, rng: random.Random) -> None:
-    from app.security import hash_password
+    from app.core.security import hash_password
 
     with Session(engine) as db:
         db.execute(

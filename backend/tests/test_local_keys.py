@@ -12,8 +12,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import ValidationError
 
-from app import local_keys
 from app.config import BACKEND_DIR, DEFAULT_SECRET_KEY, Settings
+from app.core import local_keys
 
 FERNET = "bX9uqS1xLcD3mQeKcS8c4bJf0m3y8Xb2m6R0W8Q5b3Y="
 
@@ -91,7 +91,7 @@ def test_the_preflight_check_says_why_without_a_traceback(tmp_path: Path) -> Non
     }
     env.update(HOST="0.0.0.0", DATA_DIR=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "app.local_keys"],
+        [sys.executable, "-m", "app.core.local_keys"],
         cwd=BACKEND_DIR,
         env=env,
         capture_output=True,

@@ -38,7 +38,7 @@ class OnlyRequirements:
 sys.meta_path.insert(0, OnlyRequirements())
 from app.main import create_app
 create_app()
-import app.worker, app.tasks_intake, app.tasks_llm_batch, app.analysis.tasks
+import app.worker, app.intake.tasks, app.batch.tasks, app.analysis.tasks
 import kombu.transport.redis, kombu.transport.sqlalchemy, celery.backends.redis
 import celery.backends.database
 print("imported", len(sys.modules))

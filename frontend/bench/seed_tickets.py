@@ -36,7 +36,7 @@ def seed(tickets: int, days: int, rng: random.Random) -> None:
     from app.database import get_engine
     from app.enums import AnalysisSource, Category, Sentiment, Urgency
     from app.models import Ticket, TicketAnalysis, User
-    from app.security import hash_password
+    from app.core.security import hash_password
     from app.analytics import rollups
 
     # The schema the way start.sh builds it.

@@ -6,9 +6,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core.security import dummy_password_hash, hash_password, verify_password
 from app.errors import Conflict
 from app.models import User, new_token_key
-from app.security import dummy_password_hash, hash_password, verify_password
 
 
 def normalize_email(email: str) -> str:

@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
-from app.analysis import cascade, model_versions
-from app.analysis.ml import user_models
+from app.analysis import cascade
+from app.analysis.ml import model_versions, user_models
 from app.analysis.ml.user_models import Row
 from app.analysis.text import MAX_MODEL_CHARS
 from app.config import get_settings as get_app_settings

@@ -15,12 +15,12 @@ from app.accounts import users
 from app.api.deps import UNAUTHORIZED
 from app.auth import CurrentUser
 from app.config import get_settings
+from app.core.rate_limit import LoginAttempt, LoginRateLimiter
+from app.core.security import create_access_token, verify_password
 from app.database import SessionDep
 from app.errors import Forbidden, Unauthorized, Unprocessable
 from app.models import User
-from app.rate_limit import LoginAttempt, LoginRateLimiter
 from app.schemas import AccountDeletion, ErrorResponse, PasswordChange, Token, UserCreate, UserOut
-from app.security import create_access_token, verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -38,7 +38,7 @@ LoginLimiterDep = Annotated[LoginRateLimiter, Depends(login_limiter)]
 
 
 def client_address(request: Request) -> str | None:
-    """The peer, or the client a trusted proxy names (app.middleware.ProxyHeadersMiddleware)."""
+    """The peer, or the client a trusted proxy names (see ProxyHeadersMiddleware)."""
     return request.client.host if request.client else None
 
 

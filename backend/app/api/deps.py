@@ -7,8 +7,8 @@ from fastapi import Depends, Request
 
 from app.auth import CurrentUser
 from app.config import Settings
+from app.core.rate_limit import ProcessingLimiter
 from app.database import SessionDep
-from app.rate_limit import ProcessingLimiter
 from app.schemas import ErrorResponse
 from app.unit_of_work import Sender, UnitOfWork, job_sender
 

@@ -3,7 +3,7 @@
 It exposes counts and latencies, never user data. Outside production it is open, like most
 scrape targets; in production the API's port answers it only to `Authorization: Bearer
 <METRICS_TOKEN>` (404 otherwise), and the metrics port of its own (`python -m
-app.observability`, compose's `metrics` service) serves it on the internal network.
+app.core.observability`, compose's `metrics` service) serves it on the internal network.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import hmac
 from fastapi import APIRouter, Request, Response
 
 from app.api.deps import SettingsDep
+from app.core.observability import METRICS_CONTENT_TYPE, render_metrics
 from app.errors import NotFound
-from app.observability import METRICS_CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["ops"])
 

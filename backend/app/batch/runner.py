@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app import observability
 from app.accounts import integrations
 from app.analysis import cascade
 from app.batch.jobs import (
@@ -35,6 +34,7 @@ from app.batch.jobs import (
 )
 from app.batch.writing import write_back
 from app.config import get_settings
+from app.core import observability
 from app.database import session_scope
 from app.enums import ItemStatus, JobState
 from app.integrations.zendesk import (

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app import observability
 from app.accounts.integrations import ResolvedIntegration, ZendeskTarget
 from app.config import get_settings
+from app.core import observability
 from app.errors import AppError, NotFound, UpstreamError, upstream_rate_limited
 from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer

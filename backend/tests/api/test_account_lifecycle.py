@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.batch import jobs as batch_jobs
 from app.config import get_settings
+from app.core.security import create_access_token
 from app.models import Base, Ticket, TrainingExample, User, UserModel
-from app.security import create_access_token
 from tests.factories import DEFAULT_PASSWORD, UserFactory, configure_zendesk
 
 NEW_PASSWORD = "a-brand-new-passphrase"

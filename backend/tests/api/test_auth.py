@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.core.security import create_access_token
 from app.models import User
-from app.security import create_access_token
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 

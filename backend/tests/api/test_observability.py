@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
 from app.config import BACKEND_DIR, get_settings
-from app.observability import JsonFormatter
+from app.core.observability import JsonFormatter
 from sandbox.zendesk import DEFAULT_API_TOKEN, ZendeskSimulator
 from tests.factories import DEFAULT_PASSWORD, UserFactory, configure_zendesk, create_analysed_ticket
 
@@ -86,7 +86,7 @@ def test_metrics_add_up_across_processes_and_hosts_in_multiprocess_mode(tmp_path
     on this host and on others sharing the directory (containers, whose pids repeat)."""
     script = (
         "import sys\n"
-        "from app.observability import observe_request, render_metrics\n"
+        "from app.core.observability import observe_request, render_metrics\n"
         "observe_request('GET', '/health', 200, 0.01)\n"
         "if sys.argv[1] == 'render':\n"
         "    print(render_metrics(None).decode())\n"
@@ -127,7 +127,7 @@ def test_metrics_add_up_across_processes_and_hosts_in_multiprocess_mode(tmp_path
 def test_metrics_have_a_port_of_their_own(tmp_path: Path) -> None:
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     subprocess.run(
-        [sys.executable, "-c", "from app.observability import observe_request as o; "
+        [sys.executable, "-c", "from app.core.observability import observe_request as o; "
          "o('GET', '/health', 200, 0.01)"],
         cwd=BACKEND_DIR, env=env, check=True, timeout=60,
     )  # fmt: skip
@@ -135,7 +135,7 @@ def test_metrics_have_a_port_of_their_own(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.observability", "--port", str(port)],
+        [sys.executable, "-m", "app.core.observability", "--port", str(port)],
         cwd=BACKEND_DIR,
         env={**env, "DATA_DIR": str(tmp_path / "data")},
     )

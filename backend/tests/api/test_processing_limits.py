@@ -14,11 +14,11 @@ from sqlalchemy import Engine, delete
 from app.accounts import integrations
 from app.accounts.users import create_user
 from app.config import get_settings
+from app.core.rate_limit import ProcessingLimiter
 from app.database import session_scope
 from app.errors import ServiceUnavailable, TooManyRequests
 from app.main import create_app
 from app.models import User
-from app.rate_limit import ProcessingLimiter
 from sandbox.openai_sim import OpenAISimulator
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL

@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
+from app.core.rate_limit import LoginRateLimiter
 from app.database import get_db
 from app.main import create_app
 from app.models import User
-from app.rate_limit import LoginRateLimiter
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 

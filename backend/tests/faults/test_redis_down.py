@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.core.rate_limit import LoginRateLimiter
 from app.database import get_db
 from app.main import create_app
-from app.rate_limit import LoginRateLimiter
 from tests.factories import DEFAULT_PASSWORD, UserFactory, create_analysed_ticket
 from tests.faults.conftest import FAULTS_REDIS_URL
 from tests.targets import wipe_redis

@@ -12,7 +12,7 @@ import pytest
 from kombu import Connection
 from sqlalchemy.exc import OperationalError
 
-from app.broker import SqliteTransport
+from app.core.broker import SqliteTransport
 
 
 @pytest.fixture

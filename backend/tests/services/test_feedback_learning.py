@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
-from app.analysis import learning, model_versions
+from app.analysis import learning
+from app.analysis.ml import model_versions
 from app.analytics import reports
 from app.config import get_settings
 from app.models import CascadeSettings, TicketAnalysis, TrainingExample, User, UserModel, utcnow

@@ -392,7 +392,7 @@ def test_prune_deliveries_deletes_only_rows_past_retention(db: Session, polling:
 
 
 def test_prune_task_is_on_the_beat_schedule() -> None:
-    from app.tasks_intake import celery_app
+    from app.intake.tasks import celery_app
 
     entry = celery_app.conf.beat_schedule["triage.prune_webhook_deliveries"]
     assert entry["task"] in celery_app.tasks

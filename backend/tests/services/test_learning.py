@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.integrations import ProcessingOptions
-from app.analysis import learning, model_versions
+from app.analysis import learning
+from app.analysis.ml import model_versions
 from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 from app.analysis.ml.user_models import Row
 from app.analysis.offline_analyzer import get_offline_analyzer

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import kombu.pools
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -72,6 +73,9 @@ def point_celery_at(url: str) -> None:
     celery_app.pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu keeps producer pools in a process-wide registry keyed by broker URL: pointing
+    # at a URL used before would hand back its producer pool, closed just above.
+    kombu.pools.reset()
     celery_app.conf.update(broker_url=url, result_backend=url)
 
 

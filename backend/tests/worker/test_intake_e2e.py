@@ -1,6 +1,6 @@
 """Automatic intake end to end: the Zendesk simulator sends signed webhooks over HTTP to the
 app served by uvicorn, a real Celery worker on Redis processes the ticket and writes tags
-and a note back to the simulator. Polling runs through a worker importing app.tasks_intake.
+and a note back to the simulator. Polling runs through a worker importing app.intake.tasks.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def webhook_url(committed_user: User, redis_broker: str) -> Iterator[str]:
 def intake_worker(
     redis_broker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """One real worker for this module that also imports app.tasks_intake (`-I`), as the
+    """One real worker for this module that also imports app.intake.tasks (`-I`), as the
     deployed worker does."""
     log_path = tmp_path_factory.mktemp("intake-worker") / "worker.log"
     env = {
@@ -83,7 +83,7 @@ def intake_worker(
                 "app.worker",
                 "worker",
                 "-I",
-                "app.tasks_intake",
+                "app.intake.tasks",
                 "--pool",
                 "solo",
                 "--loglevel",

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.user_id is None:
         parser.error("--user-id is required")
 
-    from app.analysis import learning, model_versions
+    from app.analysis import learning
+    from app.analysis.ml import model_versions
     from app.database import session_scope
     from app.errors import AppError
 

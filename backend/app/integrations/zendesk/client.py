@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app import observability
+from app.core import observability
 from app.integrations import rate_limits
 from app.integrations.zendesk.credentials import ZendeskCredentials, zendesk_base_url
 from app.integrations.zendesk.errors import (

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.middleware import error_messages
+from app.core.middleware import error_messages
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PERCENT_NUL = re.compile(rb"%00|\x00")

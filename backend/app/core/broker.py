@@ -34,7 +34,7 @@ from kombu.utils.json import loads
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-REDIS_TRANSPORT = "app.broker:RedisTransport"
+REDIS_TRANSPORT = "app.core.broker:RedisTransport"
 
 
 class RedisTransport(kombu_redis.Transport):  # type: ignore[misc]
@@ -137,7 +137,7 @@ class SqliteTransport(kombu_sqlalchemy.Transport):  # type: ignore[misc]
     Channel = _AcknowledgingSqlChannel
 
 
-SQLITE_TRANSPORT = "app.broker:SqliteTransport"
+SQLITE_TRANSPORT = "app.core.broker:SqliteTransport"
 SQLITE_BROKER_PREFIX = "sqla+"
 # A data directory whose broker rows predate acknowledged deletes: its invisible rows are
 # acknowledged messages (or lost ones, which beat's stalled-job sweep hands back), dropped once.

@@ -7,7 +7,7 @@ that directory and `/metrics` adds them all up. The directory may be shared by s
 hosts (the API and worker containers of docker compose), whose pids repeat from one
 container to the next: each host writes in a subdirectory of its own (prometheus_client's
 public multiprocess mode names files by pid), and `/metrics` merges every host's files.
-`python -m app.observability --port 9100` serves the same sum on a port of its own.
+`python -m app.core.observability --port 9100` serves the same sum on a port of its own.
 
 Logs: one JSON object per line (time, level, logger, message, request_id and the record's
 extras). Callers log ids, counts and durations, never secrets, tokens or ticket text.
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 HOST_DIRECTORY_PREFIX = "host-"
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -66,8 +66,6 @@ from prometheus_client.registry import Collector  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from app.pipeline.analysis import AnalysisOutcome
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -125,7 +123,20 @@ def observe_request(method: str, route: str, status: int, duration_s: float) -> 
     HTTP_LATENCY.labels(method, route).observe(duration_s)
 
 
-def record_analysis(outcome: AnalysisOutcome) -> None:
+class AnalysisFigures(Protocol):
+    """What the metrics read of an analysis outcome (the pipeline's AnalysisOutcome)."""
+
+    source: Any
+    category: Any
+    llm_error: str | None
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    model: str | None
+    cost_usd: Any
+
+
+def record_analysis(outcome: AnalysisFigures) -> None:
     """One analysed ticket: its source and category, tokens, cost and any LLM failure."""
     TICKETS_PROCESSED.labels(outcome.source.value, outcome.category.value).inc()
     if outcome.llm_error:

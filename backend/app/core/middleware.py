@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.observability import log_access, observe_request, request_id_var, route_template
+from app.core.observability import log_access, observe_request, request_id_var, route_template
 
 __all__ = [
     "BodySizeLimitMiddleware",

@@ -6,7 +6,7 @@ written once to files readable by their owner only (mode 0600) and reused on lat
 Such a copy only listens on a loopback address: anything reachable from elsewhere needs
 keys set explicitly (and production always does).
 
-`python -m app.local_keys` checks the settings before the service starts and prints why
+`python -m app.core.local_keys` checks the settings before the service starts and prints why
 they are refused, without a traceback.
 """
 
