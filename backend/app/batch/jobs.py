@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
@@ -123,31 +123,52 @@ def submit(
     """Create the job; it is sent to the workers once the caller's transaction commits."""
     integrations.resolve(db=db, user_id=user_id)  # fail fast (400) when nothing is configured
     job = create_job(db=db, user_id=user_id, zendesk_ticket_ids=zendesk_ticket_ids, origin=origin)
-    unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+    enqueue_run(db, job.id)
     return job
 
 
+def enqueue_run(db: Session, job_id: str) -> None:
+    """Send the job to the workers after the caller's commit; if that send fails, the job is
+    marked unsent and the next sweep (every minute) sends it again."""
+    unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id, on_unsent=_mark_unsent)
+
+
+def _mark_unsent(db: Session, queued: unit_of_work.QueuedJob) -> None:
+    db.execute(
+        update(BatchJob)
+        .where(BatchJob.id == queued.args[0], BatchJob.state == JobState.queued)
+        .values(dispatched_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
-    """Jobs whose task is gone (a message lost with the broker's data or never sent because
-    the broker was down at commit, a task that gave up without recording it): queued for
-    longer than any queue wait, or running with a lease that expired long ago. Each is
-    marked as handed again and sent after the caller's commit, so it comes back at most once
-    per STALL_AFTER; a job handed twice is harmless (the second run finds it finished or
-    leased)."""
+    """Jobs whose task is gone: queued whose send failed at commit (`dispatched_at` cleared,
+    taken at the next run), and those lost otherwise (a message lost with the broker's data,
+    a process that died between its commit and the send, a task that gave up without
+    recording it): queued for longer than any queue wait, or running with a lease that
+    expired long ago. Each is marked as handed again and sent after the caller's commit, so
+    it comes back at most once per STALL_AFTER (or per run while its sends fail); a job
+    handed twice is harmless (the second run finds it finished or leased)."""
     now = utcnow()
     query = (
         select(BatchJob)
         .where(
-            BatchJob.dispatched_at < now - STALL_AFTER,
             or_(
-                BatchJob.state == JobState.queued,
+                and_(BatchJob.state == JobState.queued, BatchJob.dispatched_at.is_(None)),
                 and_(
-                    BatchJob.state == JobState.running,
-                    BatchJob.lease_expires_at < now - STALL_AFTER,
+                    BatchJob.dispatched_at < now - STALL_AFTER,
+                    or_(
+                        BatchJob.state == JobState.queued,
+                        and_(
+                            BatchJob.state == JobState.running,
+                            BatchJob.lease_expires_at < now - STALL_AFTER,
+                        ),
+                    ),
                 ),
-            ),
+            )
         )
-        .order_by(BatchJob.dispatched_at)
+        .order_by(BatchJob.dispatched_at.is_not(None), BatchJob.dispatched_at)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
@@ -155,7 +176,7 @@ def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
     jobs = list(db.scalars(query))
     for job in jobs:
         job.dispatched_at = now
-        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+        enqueue_run(db, job.id)
     return [job.id for job in jobs]
 
 
