@@ -90,7 +90,7 @@ def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session
     session = get_session_factory()()
     try:
         yield session
-        session.commit()
+        unit_of_work.commit(session)
     except BaseException:
         session.rollback()
         unit_of_work.discard(session)

@@ -87,6 +87,22 @@ class JobOrigin(StrEnum):
     poll = "poll"
 
 
+class TrainingOrigin(StrEnum):
+    """Where a training row's labels came from."""
+
+    feedback = "feedback"
+    llm = "llm"
+
+
+class StepStatus(StrEnum):
+    """How one processing step (fetch, store, analyze, save, write_back) ended."""
+
+    ok = "ok"
+    error = "error"
+    fallback = "fallback"  # the LLM failed: the offline model answered
+    skipped = "skipped"  # write-back: unchanged, closed ticket or disabled
+
+
 class LLMBatchState(StrEnum):
     """Ours, not OpenAI's status: submitted → applied, or failed."""
 

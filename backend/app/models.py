@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -24,14 +22,28 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
+from app.core.column_types import UTCDateTime, label_enum, utcnow
+from app.enums import (
+    AnalysisRoute,
+    AnalysisSource,
+    Category,
+    DeliveryStatus,
+    ItemStatus,
+    JobOrigin,
+    JobState,
+    LLMBatchState,
+    LLMRequestState,
+    Sentiment,
+    StepStatus,
+    TrainingOrigin,
+    Urgency,
+    WriteBack,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,44 +52,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """timestamptz on PostgreSQL; on SQLite (no tz support) values are read back as UTC."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _label_enum(enum_cls: type, name: str) -> Enum:
-    """A portable enum column: VARCHAR with a CHECK constraint (no native PG type to migrate)."""
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 MONEY = Numeric(14, 6)
@@ -231,9 +205,9 @@ class TicketAnalysis(TimestampMixin, Base):
         ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    category: Mapped[Category] = mapped_column(_label_enum(Category, "category"))
-    urgency: Mapped[Urgency] = mapped_column(_label_enum(Urgency, "urgency"))
-    sentiment: Mapped[Sentiment] = mapped_column(_label_enum(Sentiment, "sentiment"))
+    category: Mapped[Category] = mapped_column(label_enum(Category, "category"))
+    urgency: Mapped[Urgency] = mapped_column(label_enum(Urgency, "urgency"))
+    sentiment: Mapped[Sentiment] = mapped_column(label_enum(Sentiment, "sentiment"))
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     category_confidence: Mapped[float | None] = mapped_column(Float)
     urgency_confidence: Mapped[float | None] = mapped_column(Float)
@@ -242,9 +216,9 @@ class TicketAnalysis(TimestampMixin, Base):
     summary: Mapped[str] = mapped_column(String(300), default="")
     reply_draft: Mapped[str | None] = mapped_column(String(600))
     suggested_tags: Mapped[list[Any]] = mapped_column(default=list)
-    source: Mapped[AnalysisSource] = mapped_column(_label_enum(AnalysisSource, "source"))
+    source: Mapped[AnalysisSource] = mapped_column(label_enum(AnalysisSource, "source"))
     decision_reason: Mapped[str | None] = mapped_column(String(200))  # for people only
-    route: Mapped[AnalysisRoute | None] = mapped_column(_label_enum(AnalysisRoute, "route"))
+    route: Mapped[AnalysisRoute | None] = mapped_column(label_enum(AnalysisRoute, "route"))
     model: Mapped[str | None] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -256,13 +230,13 @@ class TicketAnalysis(TimestampMixin, Base):
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
     written_back_at: Mapped[datetime | None] = mapped_column()
     feedback_category: Mapped[Category | None] = mapped_column(
-        _label_enum(Category, "feedback_category")
+        label_enum(Category, "feedback_category")
     )
     feedback_urgency: Mapped[Urgency | None] = mapped_column(
-        _label_enum(Urgency, "feedback_urgency")
+        label_enum(Urgency, "feedback_urgency")
     )
     feedback_sentiment: Mapped[Sentiment | None] = mapped_column(
-        _label_enum(Sentiment, "feedback_sentiment")
+        label_enum(Sentiment, "feedback_sentiment")
     )
     feedback_at: Mapped[datetime | None] = mapped_column()
 
@@ -283,7 +257,7 @@ class ProcessingLog(Base):
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     job_id: Mapped[str | None] = mapped_column(String(36), index=True)
     step: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[StepStatus] = mapped_column(label_enum(StepStatus, "status"))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     message: Mapped[str | None] = mapped_column(Text)
@@ -320,11 +294,15 @@ class BatchJob(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[JobState] = mapped_column(
+        label_enum(JobState, "state", length=20), default=JobState.queued
+    )
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
-    origin: Mapped[str] = mapped_column(String(16), default="api")
+    origin: Mapped[JobOrigin] = mapped_column(
+        label_enum(JobOrigin, "origin"), default=JobOrigin.api
+    )
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
@@ -353,11 +331,13 @@ class BatchJobItem(Base):
     zendesk_ticket_id: Mapped[int] = mapped_column(BigInteger)
     position: Mapped[int] = mapped_column(Integer)
     # pending → analyzed → writing → done, or failed; resumable at every state
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ItemStatus] = mapped_column(
+        label_enum(ItemStatus, "status"), default=ItemStatus.pending
+    )
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # written, unchanged (Zendesk had it all), skipped (closed ticket) or disabled (settings)
-    write_back: Mapped[str | None] = mapped_column(String(16))
+    write_back: Mapped[WriteBack | None] = mapped_column(label_enum(WriteBack, "write_back"))
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column()
 
@@ -390,8 +370,7 @@ class WebhookDelivery(Base):
     # "event:<Zendesk event id>" or "updated:<ticket updated_at>"; null when the body has neither
     event_key: Mapped[str | None] = mapped_column(String(128))
     ticket_updated_at: Mapped[datetime | None] = mapped_column()
-    # queued | duplicate | ignored
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(label_enum(DeliveryStatus, "status"))
     reason: Mapped[str | None] = mapped_column(String(200))
     job_id: Mapped[str | None] = mapped_column(
         ForeignKey("batch_jobs.id", ondelete="SET NULL"), index=True
@@ -432,9 +411,9 @@ class TrainingExample(TimestampMixin, Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text, default="")
-    category: Mapped[Category | None] = mapped_column(_label_enum(Category, "category"))
-    urgency: Mapped[Urgency | None] = mapped_column(_label_enum(Urgency, "urgency"))
-    origin: Mapped[str] = mapped_column(String(16))  # feedback | llm
+    category: Mapped[Category | None] = mapped_column(label_enum(Category, "category"))
+    urgency: Mapped[Urgency | None] = mapped_column(label_enum(Urgency, "urgency"))
+    origin: Mapped[TrainingOrigin] = mapped_column(label_enum(TrainingOrigin, "origin"))
 
 
 class UserModel(Base):
@@ -468,7 +447,9 @@ class LLMBatch(TimestampMixin, Base):
     error_file_id: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="validating")  # OpenAI's status
-    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    state: Mapped[LLMBatchState] = mapped_column(
+        label_enum(LLMBatchState, "state"), default=LLMBatchState.submitted
+    )
     request_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column()
@@ -487,7 +468,9 @@ class LLMBatchRequest(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     custom_id: Mapped[str] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    state: Mapped[LLMRequestState] = mapped_column(
+        label_enum(LLMRequestState, "state"), default=LLMRequestState.submitted
+    )
     error: Mapped[str | None] = mapped_column(Text)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)

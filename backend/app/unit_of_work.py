@@ -1,6 +1,8 @@
 """The unit of work: who commits, and background jobs sent only after the commit.
 
-Routers and Celery tasks own the transaction; services add and flush, never commit.
+Routers and Celery tasks own the transaction; services add and flush, never commit. The
+owner commits through `commit`, which first applies the daily rollups the flushed analyses
+changed (an explicit step, not a session hook).
 Work that calls Zendesk or the LLM runs in phases (plan, I/O, record), each phase a short
 transaction of a `UnitOfWork`, so no transaction is open while an upstream answers.
 
@@ -9,8 +11,10 @@ session dependency, a Celery task's `session_scope`) calls `send_after_commit` o
 commit succeeded and `discard` when it rolled back. So a worker never receives the id of a
 row that was never stored, and a rolled-back request sends nothing.
 
-A send that fails after the commit is logged and left to the stalled-job sweep
-(`triage.resume_stalled_jobs`): the job's row is committed, so nothing is lost.
+A send that fails after the commit is logged; a job enqueued with `on_unsent` then records
+that in a short transaction of its own (a batch job clears `dispatched_at`, so the
+stalled-job sweep `triage.resume_stalled_jobs` sends it again within a minute). The job's
+row is committed, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,18 +39,36 @@ _PENDING = "pending_jobs"
 class QueuedJob:
     task: str
     args: tuple[Any, ...]
+    # Records, in a new transaction of the same session, that the send failed.
+    on_unsent: Callable[[Session, QueuedJob], None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 Sender = Callable[[QueuedJob], None]
 
 
-def enqueue(db: Session, task: str, *args: Any) -> None:
+def enqueue(
+    db: Session,
+    task: str,
+    *args: Any,
+    on_unsent: Callable[[Session, QueuedJob], None] | None = None,
+) -> None:
     """Send `task(*args)` once the session's transaction commits (never if it rolls back)."""
-    db.info.setdefault(_PENDING, []).append(QueuedJob(task=task, args=args))
+    db.info.setdefault(_PENDING, []).append(QueuedJob(task=task, args=args, on_unsent=on_unsent))
 
 
 def pending(db: Session) -> list[QueuedJob]:
     return list(db.info.get(_PENDING, []))
+
+
+def commit(db: Session) -> None:
+    """The one commit of a unit of work: what its changes imply is written first (the daily
+    rollups of the analyses it saved), then the transaction commits."""
+    from app.analytics import rollups_write  # lazy: the models import the database module
+
+    rollups_write.apply_pending(db)
+    db.commit()
 
 
 def discard(db: Session) -> None:
@@ -65,14 +87,30 @@ def send_after_commit(db: Session, sender: Sender | None = None) -> list[QueuedJ
     jobs = db.info.pop(_PENDING, [])
     send = sender or celery_sender
     sent: list[QueuedJob] = []
+    unsent: list[QueuedJob] = []
     for job in jobs:
         try:
             send(job)
         except Exception:  # the rows are committed: the stalled-job sweep sends them again
             logger.exception("could not send %s%s after commit", job.task, job.args)
+            unsent.append(job)
             continue
         sent.append(job)
+    _record_unsent(db, [job for job in unsent if job.on_unsent is not None])
     return sent
+
+
+def _record_unsent(db: Session, jobs: list[QueuedJob]) -> None:
+    if not jobs:
+        return
+    try:
+        for job in jobs:
+            assert job.on_unsent is not None
+            job.on_unsent(db, job)
+        db.commit()
+    except Exception:  # the sweep's slower path still finds these jobs
+        db.rollback()
+        logger.exception("could not record %d unsent jobs", len(jobs))
 
 
 def job_sender() -> Sender:
@@ -92,7 +130,7 @@ class UnitOfWork:
         """Commit at the end (then send the jobs enqueued), roll back on error."""
         try:
             yield self.db
-            self.db.commit()
+            commit(self.db)
         except BaseException:
             self.db.rollback()
             discard(self.db)

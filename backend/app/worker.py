@@ -187,7 +187,7 @@ def reconcile_rollups() -> int:
         return rollups_write.reconcile_recent(db)
 
 
-RESUME_STALLED_EVERY_S = 300
+RESUME_STALLED_EVERY_S = 60  # a job whose send failed at commit waits at most this
 RECONCILE_ROLLUPS_EVERY_S = 3600
 celery_app.conf.beat_schedule = {
     **(celery_app.conf.beat_schedule or {}),

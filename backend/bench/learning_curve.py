@@ -173,13 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     db=db, ticket=ticket, outcome=outcome, processing_time_ms=0
                 )
             if labels:
-                with session_scope() as db:
+                with session_scope(lambda job: run_retrain_task(*job.args)) as db:
                     reports.record_feedback(
-                        db=db,
-                        user_id=user_id,
-                        zendesk_ticket_id=number,
-                        dispatch_retrain=run_retrain_task,
-                        **labels,
+                        db=db, user_id=user_id, zendesk_ticket_id=number, **labels
                     )
         fed = step
         figures = model_scores(user_id, test)

@@ -8,8 +8,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from app.core.migrations import alembic_config, downgrade_base, upgrade_head
 from app.database import make_engine
@@ -171,3 +172,75 @@ def test_route_migration_fills_the_column_from_the_decision_reason(fresh_engine:
             text("SELECT source, decision_reason, route FROM ticket_analyses")
         ).all()
     assert {(source, reason): route for source, reason, route in rows} == reasons
+
+
+def _user_and_job(connection: Connection, state: str) -> None:
+    connection.execute(
+        text(
+            "INSERT INTO users (email, hashed_password, timezone, is_active, token_key,"
+            " created_at, updated_at) VALUES ('s@example.com', 'x', 'UTC', true,"
+            " :key, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"key": "k" * 32},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO batch_jobs (id, user_id, state, total, done, failed, origin, attempts,"
+            " created_at, updated_at) SELECT 'job-1', id, :state, 1, 0, 0, 'api', 0,"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM users"
+        ),
+        {"state": state},
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("batch_jobs", "state"),
+        ("batch_jobs", "origin"),
+        ("batch_job_items", "status"),
+        ("batch_job_items", "write_back"),
+    ],
+)
+def test_the_database_refuses_a_state_outside_its_enum(
+    fresh_engine: Engine, table: str, column: str
+) -> None:
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.begin() as connection:
+        _user_and_job(connection, "queued")
+        connection.execute(
+            text(
+                "INSERT INTO batch_job_items (job_id, zendesk_ticket_id, position, status)"
+                " VALUES ('job-1', 1, 0, 'pending')"
+            )
+        )
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.execute(text(f"UPDATE {table} SET {column} = 'bogus'"))
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text(f"SELECT {column} FROM {table}")).scalar() != "bogus"
+
+
+def test_state_constraints_migration_refuses_rows_outside_the_enums(fresh_engine: Engine) -> None:
+    """0040 names the stored values no enum allows and changes nothing; once they are fixed,
+    it adds the constraints and keeps every row."""
+    with fresh_engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "0035")
+    with fresh_engine.begin() as connection:
+        _user_and_job(connection, "completed")
+    with (
+        pytest.raises(RuntimeError, match=r"batch_jobs\.state: \['completed'\]"),
+        fresh_engine.connect() as connection,
+    ):
+        upgrade_head(connection)
+    with fresh_engine.begin() as connection:
+        assert connection.execute(text("SELECT state FROM batch_jobs")).scalar() == "completed"
+        connection.execute(text("UPDATE batch_jobs SET state = 'succeeded'"))
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text("SELECT id, state FROM batch_jobs")).one() == (
+            "job-1",
+            "succeeded",
+        )
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

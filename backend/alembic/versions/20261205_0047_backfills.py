@@ -2,7 +2,7 @@
 jobs get the nullable id of the backfill they belong to
 
 Revision ID: 0047
-Revises: 0035
+Revises: 0040
 Create Date: 2026-12-05 17:10:00.000000
 """
 
@@ -11,10 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models import UTCDateTime
-
 revision: str = "0047"
-down_revision: str | None = "0035"
+down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,8 +33,8 @@ def upgrade() -> None:
         sa.Column("max_tickets", sa.Integer(), nullable=False),
         sa.Column("found", sa.Integer(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("max_tickets BETWEEN 1 AND 10000", name="max_tickets"),
         sa.CheckConstraint("found IS NULL OR found >= 0", name="found"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),

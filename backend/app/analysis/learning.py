@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.analysis import cascade
 from app.analysis.ml import model_versions, user_models
 from app.analysis.ml.user_models import Row
@@ -52,6 +53,8 @@ from app.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+RETRAIN_USER_MODEL = "triage.retrain_user_model"
 
 FEEDBACK_WEIGHT = 5.0
 LLM_WEIGHT = 2.0
@@ -185,8 +188,8 @@ def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> boo
     """Write or refresh the training row of one ticket from its agent feedback.
 
     A row written or changed counts as one new label; returns True when that brings the user
-    to RETRAIN_AFTER_NEW_LABELS since the last queued retrain (the count restarts): commit,
-    then call `queue_retrain`. Feedback on sentiment alone is not trained on."""
+    to RETRAIN_AFTER_NEW_LABELS since the last queued retrain (the count restarts): then
+    call `enqueue_retrain`. Feedback on sentiment alone is not trained on."""
     pair = db.execute(
         select(TicketAnalysis, Ticket)
         .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
@@ -267,33 +270,11 @@ def _cooling_down(db: Session, user_id: int, cooldown_s: float | None = None) ->
     return trained_at is not None and utcnow() - trained_at < timedelta(seconds=cooldown_s)
 
 
-def queue_retrain(*, db: Session, user_id: int, dispatch: Callable[[int], None]) -> bool:
-    """Hand the user's retrain to the queue, after the commit that restarted the count.
-
-    An unreachable queue is logged, not raised: the count is given back so that the user's
-    next feedback tries again. Returns whether the retrain was queued."""
-    try:
-        dispatch(user_id)
-    except Exception:
-        logger.exception("could not queue the retrain of user %s", user_id)
-    else:
-        logger.info("retrain of user %s queued", user_id)
-        return True
-    try:
-        db.execute(
-            update(CascadeSettings)
-            .where(CascadeSettings.user_id == user_id)
-            .values(
-                labels_since_retrain=CascadeSettings.labels_since_retrain
-                + RETRAIN_AFTER_NEW_LABELS,
-                updated_at=CascadeSettings.updated_at,
-            )
-        )
-        db.commit()
-    except Exception:
-        logger.exception("could not give back the new-label count of user %s", user_id)
-        db.rollback()
-    return False
+def enqueue_retrain(*, db: Session, user_id: int) -> None:
+    """Queue the user's retrain, sent once the caller's transaction commits (so the worker
+    sees the rows it trains on) and never if it rolls back. A send that fails after the
+    commit is logged; the next RETRAIN_AFTER_NEW_LABELS labels queue it again."""
+    unit_of_work.enqueue(db, RETRAIN_USER_MODEL, user_id)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from app.database import session_scope
 from app.worker import celery_app
 
 
-@celery_app.task(name="triage.retrain_user_model", acks_late=True, reject_on_worker_lost=True)
+@celery_app.task(name=learning.RETRAIN_USER_MODEL, acks_late=True, reject_on_worker_lost=True)
 def retrain_user_model(user_id: int) -> dict[str, Any]:
     """Train a candidate for one user and activate it only if it is not worse."""
     with session_scope() as db:
@@ -22,7 +22,3 @@ def retrain_user_model(user_id: int) -> dict[str, Any]:
             db=db, user_id=user_id, cooldown_s=get_settings().retrain_cooldown_s
         )
     return {"promoted": result.promoted, "version": result.version, "reason": result.reason}
-
-
-def dispatch_retrain(user_id: int) -> None:
-    retrain_user_model.apply_async(args=[user_id], retry=True)

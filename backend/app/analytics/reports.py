@@ -9,7 +9,6 @@ zone everything is aggregated from the raw rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -381,11 +380,10 @@ def record_feedback(
     category: Category | None = None,
     urgency: Urgency | None = None,
     sentiment: Sentiment | None = None,
-    dispatch_retrain: Callable[[int], None],
 ) -> dict[str, Any]:
     """Store an agent's correct labels on the ticket's analysis (given fields only) and as
-    the user's training row; when that completes a batch of new labels, commit and hand the
-    user id to `dispatch_retrain` (an unreachable queue is logged, the feedback still stands)."""
+    the user's training row; when that completes a batch of new labels, the user's retrain
+    is enqueued, sent after the caller's commit."""
     ticket = db.scalar(
         select(Ticket).where(
             Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
@@ -418,6 +416,5 @@ def record_feedback(
         "feedback_at": analysis.feedback_at,
     }
     if retrain_due:
-        db.commit()  # the worker must see the rows it trains on
-        learning.queue_retrain(db=db, user_id=user_id, dispatch=dispatch_retrain)
+        learning.enqueue_retrain(db=db, user_id=user_id)
     return result

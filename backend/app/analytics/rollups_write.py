@@ -1,6 +1,7 @@
 """Keeping the daily rollups equal to the raw analyses: deltas recorded as analyses are
-written and applied before the commit, a rebuild of any range from the raw rows, and a
-reconciliation of recent days (beat) that repairs whatever slipped past.
+flushed and applied by the unit of work's commit step (`unit_of_work.commit` calls
+`apply_pending`; a bare `Session.commit` applies nothing), a rebuild of any range from the
+raw rows, and a reconciliation of recent days (beat) that repairs whatever slipped past.
 
     python -m app.analytics.rollups_write --start 2026-11-01 --end 2026-11-30 [--user-id 7]
 
@@ -93,7 +94,8 @@ def _forget_pending(session: Session, previous_transaction: Any) -> None:
 
 
 def apply_pending(db: Session) -> None:
-    """Apply this session's recorded deltas (also called before reading rollups)."""
+    """Apply this session's recorded deltas: the commit step of every unit of work, and
+    before reading rollups."""
     db.flush()  # changes not flushed yet have no delta recorded
     rebuild_users: set[int] = db.info.pop(_REBUILD_KEY, set())
     pending: list[tuple[Contribution, int]] = db.info.pop(_PENDING_KEY, [])
@@ -144,16 +146,6 @@ def add_to_day(db: Session, *, user_id: int, day: date, delta: Totals) -> None:
         db.execute(
             delete(SystemMetrics).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
         )
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    """Only the outermost commit: a savepoint's release comes before the final values."""
-    if session.in_nested_transaction():
-        return
-    session.flush()  # commit flushes after this event: record the last changes first
-    if any(session.info.get(key) for key in (_PENDING_KEY, _RECOUNT_KEY, _REBUILD_KEY)):
-        apply_pending(session)
 
 
 @event.listens_for(User.timezone, "set")

@@ -26,8 +26,6 @@ router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 def give_feedback(
     ticket_id: TicketId, body: FeedbackIn, user: CurrentUser, db: SessionDep
 ) -> FeedbackOut:
-    from app.analysis.tasks import dispatch_retrain
-
     result = reports.record_feedback(
         db=db,
         user_id=user.id,
@@ -35,6 +33,5 @@ def give_feedback(
         category=body.category,
         urgency=body.urgency,
         sentiment=body.sentiment,
-        dispatch_retrain=dispatch_retrain,
     )
     return FeedbackOut.model_validate(result)

@@ -7,12 +7,13 @@ continue a killed one's job without repeating analyses, tags or notes.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app import unit_of_work
@@ -39,6 +40,44 @@ class LeaseHeld(Exception):
     def __init__(self, retry_in_s: float) -> None:
         super().__init__(f"job is leased for another {retry_in_s:.0f} s")
         self.retry_in_s = retry_in_s
+
+
+class UserAtCapacity(LeaseHeld):
+    """The job's owner already runs their fair share of jobs; try again shortly."""
+
+    def __init__(self, retry_in_s: float, running: int) -> None:
+        super().__init__(retry_in_s)
+        self.args = (f"the user already runs {running} batch jobs; retry in {retry_in_s:.1f} s",)
+
+
+# pg_advisory_xact_lock(namespace, user_id): one user's job claims pass one at a time.
+_FAIR_SHARE_LOCK = 0x6A6F6273
+
+
+def ensure_fair_share(db: Session, job: BatchJob) -> None:
+    """Raise UserAtCapacity when the job's owner already runs BATCH_JOBS_PER_USER other jobs
+    (running with a live lease). Called in the claim's transaction, before taking the lease:
+    the per-user lock (SQLite: the write lock every session begins with) makes two workers
+    claiming jobs of one user count one after the other, never both under the cap."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :user_id)"),
+            {"namespace": _FAIR_SHARE_LOCK, "user_id": job.user_id},
+        )
+    running = db.scalar(
+        select(func.count())
+        .select_from(BatchJob)
+        .where(
+            BatchJob.user_id == job.user_id,
+            BatchJob.id != job.id,
+            BatchJob.state == JobState.running,
+            BatchJob.lease_expires_at > utcnow(),
+        )
+    )
+    settings = get_settings()
+    if running is not None and running >= settings.batch_jobs_per_user:
+        wait = settings.batch_user_busy_retry_s
+        raise UserAtCapacity(wait * random.uniform(1.0, 1.5), running)
 
 
 class TransientUpstreamError(Exception):
@@ -84,31 +123,52 @@ def submit(
     """Create the job; it is sent to the workers once the caller's transaction commits."""
     integrations.resolve(db=db, user_id=user_id)  # fail fast (400) when nothing is configured
     job = create_job(db=db, user_id=user_id, zendesk_ticket_ids=zendesk_ticket_ids, origin=origin)
-    unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+    enqueue_run(db, job.id)
     return job
 
 
+def enqueue_run(db: Session, job_id: str) -> None:
+    """Send the job to the workers after the caller's commit; if that send fails, the job is
+    marked unsent and the next sweep (every minute) sends it again."""
+    unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id, on_unsent=_mark_unsent)
+
+
+def _mark_unsent(db: Session, queued: unit_of_work.QueuedJob) -> None:
+    db.execute(
+        update(BatchJob)
+        .where(BatchJob.id == queued.args[0], BatchJob.state == JobState.queued)
+        .values(dispatched_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
-    """Jobs whose task is gone (a message lost with the broker's data or never sent because
-    the broker was down at commit, a task that gave up without recording it): queued for
-    longer than any queue wait, or running with a lease that expired long ago. Each is
-    marked as handed again and sent after the caller's commit, so it comes back at most once
-    per STALL_AFTER; a job handed twice is harmless (the second run finds it finished or
-    leased)."""
+    """Jobs whose task is gone: queued whose send failed at commit (`dispatched_at` cleared,
+    taken at the next run), and those lost otherwise (a message lost with the broker's data,
+    a process that died between its commit and the send, a task that gave up without
+    recording it): queued for longer than any queue wait, or running with a lease that
+    expired long ago. Each is marked as handed again and sent after the caller's commit, so
+    it comes back at most once per STALL_AFTER (or per run while its sends fail); a job
+    handed twice is harmless (the second run finds it finished or leased)."""
     now = utcnow()
     query = (
         select(BatchJob)
         .where(
-            BatchJob.dispatched_at < now - STALL_AFTER,
             or_(
-                BatchJob.state == JobState.queued,
+                and_(BatchJob.state == JobState.queued, BatchJob.dispatched_at.is_(None)),
                 and_(
-                    BatchJob.state == JobState.running,
-                    BatchJob.lease_expires_at < now - STALL_AFTER,
+                    BatchJob.dispatched_at < now - STALL_AFTER,
+                    or_(
+                        BatchJob.state == JobState.queued,
+                        and_(
+                            BatchJob.state == JobState.running,
+                            BatchJob.lease_expires_at < now - STALL_AFTER,
+                        ),
+                    ),
                 ),
-            ),
+            )
         )
-        .order_by(BatchJob.dispatched_at)
+        .order_by(BatchJob.dispatched_at.is_not(None), BatchJob.dispatched_at)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
@@ -116,7 +176,7 @@ def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
     jobs = list(db.scalars(query))
     for job in jobs:
         job.dispatched_at = now
-        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job.id)
+        enqueue_run(db, job.id)
     return [job.id for job in jobs]
 
 

@@ -6,10 +6,8 @@ urgency is not high and no urgency rule fired) gets the offline answer at once, 
 as usual, with route `batch_pending` (its `decision_reason` ends in "→ llm batch pending",
 for people). Urgent tickets still go to the LLM synchronously.
 
-- `submit_pending` puts a user's pending tickets into one batch: a JSONL upload whose lines
-  are built by the synchronous call's own builder (`LLMAnalyzer.build_request`),
-  `custom_id` = "triage-<batch row>-<ticket row>", then a batch for
-  /v1/chat/completions with completion_window "24h".
+- `llm_submit.submit_pending` puts a user's pending tickets into one batch (plan, upload,
+  record); see that module.
 - `poll_batch` follows a batch; once completed, `apply_batch` stores each answer as the
   ticket's analysis (source=batch, cost at the batch price) and writes tags and the note back
   through the single-ticket write-back. A batch that fails or expires keeps the offline
@@ -69,13 +67,6 @@ class LLMBatchError(Exception):
 
 
 @dataclass(frozen=True)
-class SubmitResult:
-    batch_id: int | None
-    openai_batch_id: str | None
-    requests: int
-
-
-@dataclass(frozen=True)
 class ApplyResult:
     applied: int = 0
     failed: int = 0
@@ -84,7 +75,7 @@ class ApplyResult:
 
 
 @contextmanager
-def _client(target: LLMTarget) -> Iterator[openai.OpenAI]:
+def batch_client(target: LLMTarget) -> Iterator[openai.OpenAI]:
     settings = get_settings()
     client = sdk_client(
         target.api_key,
@@ -104,95 +95,14 @@ def _replace_marker(reason: str | None, replacement: str) -> str:
     return clip((reason or "").replace(BATCH_PENDING, replacement))
 
 
-# --- submission -----------------------------------------------------------------------------
-def pending(*, db: Session, user_id: int, limit: int) -> list[tuple[TicketAnalysis, Ticket]]:
-    """The user's provisional answers waiting for the Batch API and not yet in a batch."""
-    in_flight = (
-        select(LLMBatchRequest.id)
-        .where(
-            LLMBatchRequest.ticket_id == TicketAnalysis.ticket_id,
-            LLMBatchRequest.state == "submitted",
-        )
-        .exists()
-    )
-    rows = db.execute(
-        select(TicketAnalysis, Ticket)
-        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-        .where(
-            TicketAnalysis.user_id == user_id,
-            Ticket.user_id == user_id,
-            TicketAnalysis.route == AnalysisRoute.batch_pending,
-            ~in_flight,
-        )
-        .order_by(TicketAnalysis.id)
-        .limit(limit)
-    ).all()
-    return [(analysis, ticket) for analysis, ticket in rows]
-
-
-def _llm_setup(db: Session, user_id: int) -> tuple[LLMTarget, ProcessingOptions] | None:
+# --- polling and applying -------------------------------------------------------------------
+def llm_setup(db: Session, user_id: int) -> tuple[LLMTarget, ProcessingOptions] | None:
     row = integrations.get_row(db=db, user_id=user_id)
     target = integrations.llm_target(row)
     return None if target is None else (target, integrations.options_of(row))
 
 
-def submit_pending(
-    *, db: Session, user_id: int, limit: int = MAX_REQUESTS_PER_BATCH
-) -> SubmitResult:
-    """Upload the user's pending tickets as one batch; nothing to do without any or without a
-    key. Rows are flushed, not committed: the caller's transaction owns them."""
-    setup = _llm_setup(db, user_id)
-    if setup is None:
-        return SubmitResult(None, None, 0)
-    target, options = setup
-    waiting = pending(db=db, user_id=user_id, limit=min(limit, MAX_REQUESTS_PER_BATCH))
-    if not waiting:
-        return SubmitResult(None, None, 0)
-    analyzer = analysis_service.build_llm_analyzer(target, options)
-    batch = LLMBatch(user_id=user_id, model=target.model, status="validating", state="submitted")
-    db.add(batch)
-    db.flush()
-    lines: list[str] = []
-    for _, ticket in waiting:
-        request = LLMBatchRequest(
-            batch_id=batch.id,
-            user_id=user_id,
-            ticket_id=ticket.id,
-            custom_id=f"triage-{batch.id}-{ticket.id}",
-            state="submitted",
-        )
-        db.add(request)
-        line = {
-            "custom_id": request.custom_id,
-            "method": "POST",
-            "url": ENDPOINT,
-            "body": analyzer.build_request(ticket.subject, ticket.description).body,
-        }
-        lines.append(json.dumps(line, ensure_ascii=False))
-    db.flush()
-    payload = ("\n".join(lines) + "\n").encode("utf-8")
-    with _client(target) as client:
-        uploaded = client.files.create(
-            file=(f"triage-batch-{batch.id}.jsonl", payload, "application/jsonl"),
-            purpose="batch",
-        )
-        remote = client.batches.create(
-            input_file_id=uploaded.id,
-            endpoint=ENDPOINT,
-            completion_window=COMPLETION_WINDOW,
-            metadata={"triage_batch_id": str(batch.id), "user_id": str(user_id)},
-        )
-    batch.openai_batch_id = remote.id
-    batch.input_file_id = uploaded.id
-    batch.status = remote.status
-    batch.request_count = len(lines)
-    db.flush()
-    logger.info("user %s: batch %s submitted with %s tickets", user_id, remote.id, len(lines))
-    return SubmitResult(batch.id, remote.id, len(lines))
-
-
-# --- polling and applying -------------------------------------------------------------------
-def _locked_batch(db: Session, batch_id: int) -> LLMBatch | None:
+def locked_batch(db: Session, batch_id: int) -> LLMBatch | None:
     query = select(LLMBatch).where(LLMBatch.id == batch_id)
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
@@ -206,17 +116,17 @@ def poll_batch(*, uow: UnitOfWork, batch_id: int) -> str:
         batch = db.get(LLMBatch, batch_id)
         if batch is None:
             raise LookupError(f"no LLM batch {batch_id}")
-        if batch.state != LLMBatchState.submitted:
-            return batch.state
-        setup = _llm_setup(db, batch.user_id)
+        if batch.state != LLMBatchState.submitted or batch.openai_batch_id is None:
+            return batch.state  # not uploaded yet: `llm_submit.resume_unsent` finishes it
+        setup = llm_setup(db, batch.user_id)
         if setup is None:
             _fail_batch(db, batch, "no OpenAI key configured any more")
             return batch.state
-        target, remote_id = setup[0], str(batch.openai_batch_id)
-    with _client(target) as client:
+        target, remote_id = setup[0], batch.openai_batch_id
+    with batch_client(target) as client:
         remote = client.batches.retrieve(remote_id)
     with uow.transaction() as db:
-        batch = _locked_batch(db, batch_id)
+        batch = locked_batch(db, batch_id)
         assert batch is not None
         if batch.state != LLMBatchState.submitted:
             return batch.state  # another poll finished it meanwhile
@@ -234,28 +144,6 @@ def poll_batch(*, uow: UnitOfWork, batch_id: int) -> str:
     apply_batch(uow=uow, batch_id=batch_id)
     with uow.transaction() as db:
         return db.get_one(LLMBatch, batch_id).state
-
-
-def poll_open_batches(*, user_id: int | None = None) -> dict[str, int]:
-    """Poll every submitted batch, each in its own units of work; a failing one does not
-    stop the rest (the Celery task's entry point: it owns the transactions)."""
-    from app.database import get_session_factory, session_scope
-
-    with session_scope() as db:
-        query = select(LLMBatch.id).where(LLMBatch.state == LLMBatchState.submitted)
-        if user_id is not None:
-            query = query.where(LLMBatch.user_id == user_id)
-        batch_ids = list(db.scalars(query.order_by(LLMBatch.id)))
-    counts: dict[str, int] = {}
-    for batch_id in batch_ids:
-        try:
-            with get_session_factory()() as db:
-                state = poll_batch(uow=UnitOfWork(db), batch_id=batch_id)
-        except (LLMBatchError, AppError) as exc:
-            logger.warning("polling LLM batch %s failed: %s", batch_id, exc)
-            state = "error"
-        counts[state] = counts.get(state, 0) + 1
-    return counts
 
 
 def _fail_batch(db: Session, batch: LLMBatch, error: str) -> None:
@@ -329,18 +217,18 @@ def apply_batch(*, uow: UnitOfWork, batch_id: int) -> ApplyResult:
             return ApplyResult(already_applied=True)
         if batch.status != "completed":
             raise ValueError(f"batch {batch_id} is {batch.status}, not completed")
-        setup = _llm_setup(db, batch.user_id)
+        setup = llm_setup(db, batch.user_id)
         if setup is None:
             _fail_batch(db, batch, "no OpenAI key configured any more")
             return ApplyResult()
         target, options = setup
         user_id, files = batch.user_id, (batch.output_file_id, batch.error_file_id)
-    with _client(target) as client:
+    with batch_client(target) as client:
         results = _result_lines(client, files[0])
         results.update(_result_lines(client, files[1]))
     analyzer = analysis_service.build_llm_analyzer(target, options)
     with uow.transaction() as db:
-        batch = _locked_batch(db, batch_id)
+        batch = locked_batch(db, batch_id)
         assert batch is not None
         if batch.state == LLMBatchState.applied:
             return ApplyResult(already_applied=True)
@@ -418,28 +306,3 @@ def _store_answers(
         logs.append((steps, ticket.id))
     save_step_logs(db, logs)
     return counts, applied_ids
-
-
-def submit_all_pending() -> dict[str, int]:
-    """Submit every opted-in user's pending tickets, one transaction per user."""
-    from app.database import session_scope
-    from app.models import CascadeSettings
-
-    with session_scope() as db:
-        user_ids = list(
-            db.scalars(
-                select(CascadeSettings.user_id).where(CascadeSettings.use_llm_batch_api.is_(True))
-            )
-        )
-    submitted = {"batches": 0, "requests": 0}
-    for user_id in user_ids:
-        try:
-            with session_scope() as db:
-                result = submit_pending(db=db, user_id=user_id)
-        except (LLMBatchError, AppError) as exc:  # one user's settings never stop the rest
-            logger.warning("submitting a batch for user %s failed: %s", user_id, exc)
-            continue
-        if result.requests:
-            submitted["batches"] += 1
-            submitted["requests"] += result.requests
-    return submitted

@@ -25,6 +25,7 @@ from app.batch.jobs import (
     JobContext,
     LeaseHeld,
     TransientUpstreamError,
+    ensure_fair_share,
     fail_item,
     lease,
     open_items,
@@ -89,6 +90,7 @@ def claim(job_id: str, worker_id: str) -> JobContext | None:
             and not _holder_is_gone(job.lease_owner, worker_id)
         ):
             raise LeaseHeld((job.lease_expires_at - now).total_seconds())
+        ensure_fair_share(db, job)
         job.lease_owner = worker_id
         job.lease_expires_at = now + lease()
         job.attempts += 1

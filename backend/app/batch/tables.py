@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.column_types import label_enum
 from app.enums import BackfillState
-from app.models import Base, TimestampMixin, _label_enum
+from app.models import Base, TimestampMixin
 
 
 class Backfill(TimestampMixin, Base):
@@ -22,7 +23,7 @@ class Backfill(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    state: Mapped[BackfillState] = mapped_column(_label_enum(BackfillState, "state"))
+    state: Mapped[BackfillState] = mapped_column(label_enum(BackfillState, "state"))
     query: Mapped[str] = mapped_column(Text)
     max_tickets: Mapped[int] = mapped_column(Integer)
     # Tickets the search found (at most max_tickets); null until the search has run.

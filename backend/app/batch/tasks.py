@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.batch import backfills, llm_batch
+from app.batch import backfills, llm_submit
 from app.errors import AppError
 from app.worker import celery_app
 
@@ -31,13 +31,13 @@ celery_app.conf.beat_schedule = {
 @celery_app.task(name="triage.submit_llm_batches", acks_late=True)
 def submit_llm_batches() -> dict[str, int]:
     """Upload the pending non-urgent tickets of opted-in users to the Batch API."""
-    return llm_batch.submit_all_pending()
+    return llm_submit.submit_all_pending()
 
 
 @celery_app.task(name="triage.poll_llm_batches", acks_late=True)
 def poll_llm_batches() -> dict[str, int]:
     """Follow every open batch; apply completed ones (idempotent)."""
-    return llm_batch.poll_open_batches()
+    return llm_submit.poll_open_batches()
 
 
 @celery_app.task(

@@ -190,7 +190,7 @@ def submit_jobs(
         for i in range(0, len(zendesk_ticket_ids), size)
     ]
     for job_id in job_ids:
-        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id)
+        batch_jobs.enqueue_run(db, job_id)
     return job_ids
 
 
@@ -250,18 +250,18 @@ def poll_integration(
         result.tickets_seen += len(tickets)
         new_cursor = after_cursor or cursor
         with uow.transaction() as db:
+            # The cursor first: its compare-and-set claims the page (the row stays locked
+            # until the commit), so a run that lost the race adds nothing to roll back.
+            if not _save_cursor(
+                db, integration_id=integration_id, expected=cursor, cursor=new_cursor, now=now
+            ):
+                result.stopped = "the cursor changed during the run"  # its jobs cover the page
+                return result
             wanted = tickets_to_queue(db=db, user_id=user_id, tickets=tickets)
             if wanted:
                 job_ids = submit_jobs(
                     db=db, user_id=user_id, zendesk_ticket_ids=wanted, origin=JobOrigin.poll
                 )
-            if not _save_cursor(
-                db, integration_id=integration_id, expected=cursor, cursor=new_cursor, now=now
-            ):
-                db.rollback()  # another run moved the cursor: its jobs cover this page
-                unit_of_work.discard(db)
-                result.stopped = "the cursor changed during the run"
-                return result
         if wanted:
             result.job_ids.extend(job_ids)
             result.queued += len(wanted)

@@ -32,7 +32,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import unit_of_work
 from app.accounts import integrations
 from app.batch import jobs as batch_jobs
 from app.enums import JobOrigin
@@ -173,7 +172,7 @@ def receive_webhook(
         status=status, zendesk_ticket_id=zendesk_ticket_id, job_id=job_id, reason=reason
     )
     if created and job_id is not None:
-        unit_of_work.enqueue(db, unit_of_work.PROCESS_BATCH, job_id)
+        batch_jobs.enqueue_run(db, job_id)
     logger.info(
         "zendesk webhook: user_id=%s ticket=%s status=%s job=%s",
         user_id,

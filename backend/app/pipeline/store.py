@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from app.analytics import rollups_write  # noqa: F401  (its hooks keep the rollups)
+from app.analytics import rollups_write  # noqa: F401  (its flush hook records the deltas)
 from app.analytics.rollups import MONEY_QUANTUM
 from app.errors import Unprocessable
 from app.models import ProcessingLog, Ticket, TicketAnalysis
@@ -164,7 +164,7 @@ def _save_analyses(
             db.add(analysis)
             analyses[ticket.id] = analysis
         _apply_outcome(analysis, outcome, processing_time_ms)
-    db.flush()  # the daily rollups follow: rollups_write records the deltas, applied at commit
+    db.flush()  # rollups_write records the deltas; the unit of work's commit applies them
     return analyses
 
 

@@ -18,7 +18,17 @@ from pydantic import (
     field_validator,
 )
 
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
+from app.enums import (
+    AnalysisSource,
+    Category,
+    ItemStatus,
+    JobOrigin,
+    JobState,
+    Sentiment,
+    StepStatus,
+    Urgency,
+    WriteBack,
+)
 from app.schemas import examples
 
 
@@ -193,7 +203,7 @@ class ProcessingLogOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     step: str
-    status: str
+    status: StepStatus
     duration_ms: int
     cost_usd: Decimal
     message: str | None
@@ -212,8 +222,8 @@ class ProcessResponse(BaseModel):
 
     ticket: TicketOut
     analysis: AnalysisOut
-    write_back_status: str = Field(
-        description="written, unchanged, skipped (closed ticket) or failed"
+    write_back_status: WriteBack = Field(
+        description="written, unchanged, skipped (closed ticket), disabled or failed"
     )
     write_back_error: str | None = None
 
@@ -275,11 +285,11 @@ class JobItemResult(BaseModel):
 
 class JobItemOut(BaseModel):
     ticket_id: int
-    status: str = Field(description="pending, analyzed, writing, done or failed")
+    status: ItemStatus = Field(description="pending → analyzed → writing → done, or failed")
     result: JobItemResult | None = Field(
         description="the ticket's analysis, once this job has analysed it"
     )
-    write_back: str | None = Field(
+    write_back: WriteBack | None = Field(
         description="written; unchanged (Zendesk had the tags and note); skipped (closed "
         "ticket); disabled (write-back is off in the settings); null until done"
     )
@@ -291,8 +301,8 @@ class JobOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.JOB]})
 
     id: str
-    state: str = Field(description="queued, running, succeeded, partially_failed or failed")
-    origin: str = Field(description="api, webhook or poll")
+    state: JobState = Field(description="queued → running → one of the final states")
+    origin: JobOrigin = Field(description="what queued the job")
     progress: JobProgress
     error: str | None
     created_at: datetime

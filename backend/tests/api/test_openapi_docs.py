@@ -3,12 +3,14 @@ show a request and a response example that are valid instances of their models."
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from app.enums import ItemStatus, JobOrigin, JobState, StepStatus, WriteBack
 from app.schemas import (
     AccountDeletion,
     BatchRequest,
@@ -107,3 +109,29 @@ def test_examples_are_valid_instances_of_their_models(model: type[BaseModel]) ->
     for example in examples:
         model.model_validate(example)
         assert sorted(example.keys() - model.model_fields.keys()) == []
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "enum"),
+    [
+        ("JobOut", "state", JobState),
+        ("JobOut", "origin", JobOrigin),
+        ("JobItemOut", "status", ItemStatus),
+        ("JobItemOut", "write_back", WriteBack),
+        ("ProcessResponse", "write_back_status", WriteBack),
+        ("ProcessingLogOut", "status", StepStatus),
+    ],
+)
+def test_state_fields_list_their_values(
+    document: dict[str, Any], model: str, field: str, enum: type[StrEnum]
+) -> None:
+    schemas = document["components"]["schemas"]
+    prop = schemas[model]["properties"][field]
+    refs = [prop, *prop.get("anyOf", [])]
+    listed = [
+        value
+        for ref in refs
+        if "$ref" in ref
+        for value in schemas[ref["$ref"].rsplit("/", 1)[-1]]["enum"]
+    ]
+    assert listed == [member.value for member in enum]

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.analysis import learning
 from app.analysis.ml import model_versions
 from app.analytics import reports
@@ -28,13 +29,14 @@ _ticket_ids = itertools.count(700_000)
 
 
 class RecordingQueue:
-    """Stands in for the Celery queue: remembers the user ids it was handed."""
+    """Stands in for the Celery queue: the commit owner hands it what the unit of work sent."""
 
     def __init__(self) -> None:
         self.user_ids: list[int] = []
 
-    def __call__(self, user_id: int) -> None:
-        self.user_ids.append(user_id)
+    def __call__(self, job: unit_of_work.QueuedJob) -> None:
+        assert job.task == learning.RETRAIN_USER_MODEL
+        self.user_ids.append(*job.args)
 
 
 @pytest.fixture
@@ -67,14 +69,14 @@ def analysed_ticket(db: Session, user: User, zendesk_ticket_id: int | None = Non
 def give_feedback(
     db: Session, user: User, zendesk_ticket_id: int, queue: Any, **labels: Any
 ) -> dict[str, Any]:
+    """One request's unit of work; the test's transaction stands in for its commit, after
+    which the jobs it enqueued are sent."""
     labels = labels or {"category": "other", "urgency": "low"}
-    return reports.record_feedback(
-        db=db,
-        user_id=user.id,
-        zendesk_ticket_id=zendesk_ticket_id,
-        dispatch_retrain=queue,
-        **labels,
+    result = reports.record_feedback(
+        db=db, user_id=user.id, zendesk_ticket_id=zendesk_ticket_id, **labels
     )
+    unit_of_work.send_after_commit(db, queue)
+    return result
 
 
 def training_rows(db: Session, user: User) -> list[TrainingExample]:
@@ -175,7 +177,24 @@ def test_retrain_is_queued_once_when_the_threshold_is_reached(
     assert new_labels(db, other) == 1
 
 
-def test_unreachable_queue_is_logged_and_the_next_feedback_tries_again(
+def test_the_retrain_is_enqueued_in_the_callers_unit_of_work_not_committed_or_sent(
+    db: Session, users: UserFactory
+) -> None:
+    user = users.create()
+    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD)]
+    outer = db.get_transaction()
+    for ticket in tickets:
+        reports.record_feedback(db=db, user_id=user.id, zendesk_ticket_id=ticket, category="other")
+    assert db.get_transaction() is outer and outer is not None and outer.is_active
+    assert unit_of_work.pending(db) == [
+        unit_of_work.QueuedJob(task=learning.RETRAIN_USER_MODEL, args=(user.id,))
+    ]
+    db.rollback()  # the owner rolls back: nothing is sent
+    unit_of_work.discard(db)
+    assert unit_of_work.pending(db) == []
+
+
+def test_unreachable_queue_is_logged_and_the_feedback_still_stands(
     db: Session,
     users: UserFactory,
     queue: RecordingQueue,
@@ -183,23 +202,19 @@ def test_unreachable_queue_is_logged_and_the_next_feedback_tries_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = users.create()
-    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD + 1)]
+    tickets = [analysed_ticket(db, user) for _ in range(THRESHOLD)]
     for ticket in tickets[: THRESHOLD - 1]:
         give_feedback(db, user, ticket, queue)
 
-    def send_to_unreachable_broker(user_id: int) -> None:
-        unreachable_queue.send_task("triage.retrain_user_model", args=[user_id], retry=False)
+    def send_to_unreachable_broker(job: unit_of_work.QueuedJob) -> None:
+        unreachable_queue.send_task(job.task, args=list(job.args), retry=False)
 
-    with caplog.at_level(logging.ERROR, logger="app.analysis.learning"):
+    with caplog.at_level(logging.ERROR, logger="app.unit_of_work"):
         result = give_feedback(db, user, tickets[THRESHOLD - 1], send_to_unreachable_broker)
     assert result["feedback_category"] == "other"
-    assert f"could not queue the retrain of user {user.id}" in caplog.text
+    assert f"could not send {learning.RETRAIN_USER_MODEL}({user.id},)" in caplog.text
     assert len(training_rows(db, user)) == THRESHOLD
-    assert new_labels(db, user) == THRESHOLD  # given back
-
-    give_feedback(db, user, tickets[THRESHOLD], queue)
-    assert queue.user_ids == [user.id]
-    assert new_labels(db, user) == 0
+    assert queue.user_ids == []
 
 
 def test_feedback_through_the_api_stores_the_training_row(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.accounts import integrations
@@ -295,6 +295,46 @@ def test_queue_down_at_commit_keeps_the_jobs_and_the_cursor_moves_on(
     (job,) = db.scalars(select(BatchJob).where(BatchJob.user_id == polling.user.id)).all()
     assert job.state == "queued"  # the stalled-job sweep sends it once the broker is back
     assert poll(db, polling, client, Queue()).queued == 0  # the same page is not queued twice
+
+
+class CursorMovedDuringExport:
+    """A Zendesk client whose export returns while another run moves the stored cursor."""
+
+    def __init__(self, client: ZendeskClient, db: Session, polling: Polling) -> None:
+        self.client, self.db, self.polling = client, db, polling
+
+    def incremental_export(self, **kwargs: object) -> tuple[list[dict], str | None, bool]:
+        page = self.client.incremental_export(**kwargs)  # type: ignore[arg-type]
+        self.db.execute(
+            IntegrationSettings.__table__.update()
+            .where(IntegrationSettings.id == self.polling.integration_id)
+            .values(polling_cursor="moved-by-another-run")
+        )
+        return page
+
+
+def test_a_run_that_lost_the_cursor_race_adds_nothing_and_leaves_the_rollback_to_the_owner(
+    db: Session, polling: Polling, client: ZendeskClient, sim: ZendeskSimulator
+) -> None:
+    new_tickets(sim, 2)
+    rollbacks: list[object] = []
+
+    def count(session: Session, previous: object) -> None:
+        rollbacks.append(previous)
+
+    event.listen(db, "after_soft_rollback", count)
+    try:
+        result = intake_polling.poll_integration(
+            uow=UnitOfWork(db, Queue()),
+            integration_id=polling.integration_id,
+            client=CursorMovedDuringExport(client, db, polling),  # type: ignore[arg-type]
+        )
+    finally:
+        event.remove(db, "after_soft_rollback", count)
+    assert result.stopped == "the cursor changed during the run"
+    assert result.job_ids == [] and rollbacks == []  # the service never rolls back
+    assert stored_cursor(db, polling)[0] == "moved-by-another-run"
+    assert db.scalars(select(BatchJob).where(BatchJob.user_id == polling.user.id)).all() == []
 
 
 def test_polling_off_does_nothing(

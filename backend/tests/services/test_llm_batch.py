@@ -4,6 +4,7 @@ defer → submit → poll → apply once, with tags and notes written back to Ze
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import openai
@@ -14,13 +15,13 @@ from sqlalchemy.orm import Session
 from app.accounts import integrations
 from app.analysis import learning
 from app.analysis.cascade import BATCH_PENDING
-from app.batch import llm_batch
+from app.batch import llm_batch, llm_submit
 from app.config import get_settings
 from app.database import session_scope
 from app.integrations.llm import response_format_schema
 from app.integrations.llm.pricing import cost_usd
 from app.integrations.zendesk import ZendeskClient
-from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User
+from app.models import LLMBatch, LLMBatchRequest, Ticket, TicketAnalysis, User, utcnow
 from app.pipeline import analysis as analysis_service
 from app.pipeline import store as ticket_store
 from app.unit_of_work import UnitOfWork
@@ -169,7 +170,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
         assert provisional.route == "batch_pending"
     assert openai_sim.chat_requests() == []  # nothing synchronous
 
-    submitted = llm_batch.submit_pending(db=db, user_id=account.id)
+    submitted = llm_submit.submit_pending(uow=UnitOfWork(db), user_id=account.id)
     assert submitted.requests == 3 and submitted.openai_batch_id
     batch = db.get(LLMBatch, submitted.batch_id)
     assert batch is not None and batch.state == "submitted"
@@ -180,7 +181,7 @@ def test_non_urgent_tickets_go_through_the_batch_api_and_are_applied_once(
     assert all(line["body"]["response_format"] == response_format_schema() for line in lines)
     assert all(line["body"]["prompt_cache_key"] for line in lines)
     # Nothing pending is submitted twice.
-    assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0
+    assert llm_submit.submit_pending(uow=UnitOfWork(db), user_id=account.id).requests == 0
 
     assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch.id) == "applied"
     requests = db.scalars(select(LLMBatchRequest).where(LLMBatchRequest.batch_id == batch.id))
@@ -250,7 +251,7 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
     for subject, body in NON_URGENT[:2]:
         _analyse(db, account, zendesk_client, zendesk_sim.create_ticket(subject, body)["id"])
     openai_sim.batch_delay_s = 3600
-    submitted = llm_batch.submit_pending(db=db, user_id=account.id)
+    submitted = llm_submit.submit_pending(uow=UnitOfWork(db), user_id=account.id)
     assert submitted.batch_id is not None
     assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=submitted.batch_id) == "submitted"
     batch = db.get(LLMBatch, submitted.batch_id)
@@ -273,7 +274,9 @@ def test_unfinished_batch_is_left_alone_and_a_failed_line_keeps_the_offline_answ
     )
     assert kept is not None and kept.decision_reason.endswith("→ llm batch failed (upstream)")
     assert kept.route == "batch_failed"
-    assert llm_batch.submit_pending(db=db, user_id=account.id).requests == 0  # not retried
+    assert (
+        llm_submit.submit_pending(uow=UnitOfWork(db), user_id=account.id).requests == 0
+    )  # not retried
 
 
 def test_one_users_unusable_settings_do_not_stop_the_others_batches(
@@ -290,6 +293,102 @@ def test_one_users_unusable_settings_do_not_stop_the_others_batches(
         )
         learning.update_settings(db=db, user_id=committed_user.id, use_llm_batch_api=True)
     monkeypatch.setattr(get_settings(), "allow_private_upstreams", False)  # as in production
-    assert llm_batch.submit_all_pending() == {"batches": 0, "requests": 0}
+    assert llm_submit.submit_all_pending() == {"batches": 0, "requests": 0}
     assert f"submitting a batch for user {committed_user.id} failed" in caplog.text
     assert "private or local address" in caplog.text
+
+
+def _planned_batch(db: Session, user: User, age: timedelta) -> LLMBatch:
+    """A batch as a crash between the plan and the record leaves it: committed with its
+    requests, no upstream id."""
+    waiting = llm_submit.pending(db=db, user_id=user.id, limit=100)
+    planned_at = utcnow() - age
+    batch = LLMBatch(
+        user_id=user.id,
+        model="gpt-4o-mini",
+        state="submitted",
+        request_count=len(waiting),
+        created_at=planned_at,
+        updated_at=planned_at,
+    )
+    db.add(batch)
+    db.flush()
+    for _, ticket in waiting:
+        db.add(
+            LLMBatchRequest(
+                batch_id=batch.id,
+                user_id=user.id,
+                ticket_id=ticket.id,
+                custom_id=f"triage-{batch.id}-{ticket.id}",
+                state="submitted",
+            )
+        )
+    db.flush()
+    return batch
+
+
+def _uploads(openai_sim: OpenAISimulator) -> list[str]:
+    return [call.path for call in openai_sim.calls if call.path.startswith("/v1/files")]
+
+
+def test_a_batch_a_crash_left_unsent_is_uploaded_again_by_the_sweep_and_applied(
+    db: Session,
+    account: User,
+    zendesk_sim: ZendeskSimulator,
+    zendesk_client: ZendeskClient,
+    openai_sim: OpenAISimulator,
+) -> None:
+    for subject, body in NON_URGENT:
+        _analyse(db, account, zendesk_client, zendesk_sim.create_ticket(subject, body)["id"])
+    batch = _planned_batch(db, account, age=llm_submit.RESEND_AFTER + timedelta(minutes=1))
+    batch_id = batch.id
+    assert llm_submit.pending(db=db, user_id=account.id, limit=100) == []  # claimed
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch_id) == "submitted"
+
+    assert llm_submit.resume_unsent(uow=UnitOfWork(db), batch_id=batch_id)
+    batch = db.get_one(LLMBatch, batch_id)
+    assert batch.openai_batch_id and batch.input_file_id and batch.request_count == 3
+    upload = openai_sim.file(batch.input_file_id)
+    assert upload is not None
+    custom_ids = {json.loads(line)["custom_id"] for line in upload.data.decode().splitlines()}
+    assert custom_ids == {
+        request.custom_id
+        for request in db.scalars(
+            select(LLMBatchRequest).where(LLMBatchRequest.batch_id == batch_id)
+        )
+    }
+    assert not llm_submit.resume_unsent(uow=UnitOfWork(db), batch_id=batch_id)  # recorded
+    assert llm_batch.poll_batch(uow=UnitOfWork(db), batch_id=batch_id) == "applied"
+
+
+def test_a_batch_still_in_its_upload_is_not_sent_twice(
+    db: Session,
+    account: User,
+    zendesk_sim: ZendeskSimulator,
+    zendesk_client: ZendeskClient,
+    openai_sim: OpenAISimulator,
+) -> None:
+    _analyse(db, account, zendesk_client, zendesk_sim.create_ticket(*NON_URGENT[0])["id"])
+    batch = _planned_batch(db, account, age=timedelta(seconds=5))
+    assert not llm_submit.resume_unsent(uow=UnitOfWork(db), batch_id=batch.id)
+    assert _uploads(openai_sim) == []
+    assert db.get_one(LLMBatch, batch.id).openai_batch_id is None
+
+
+def test_a_failed_upload_gives_the_tickets_back_to_the_next_run(
+    db: Session,
+    account: User,
+    zendesk_sim: ZendeskSimulator,
+    zendesk_client: ZendeskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for subject, body in NON_URGENT[:2]:
+        _analyse(db, account, zendesk_client, zendesk_sim.create_ticket(subject, body)["id"])
+    monkeypatch.setattr(get_settings(), "llm_max_retries", 0)
+    integrations.update(
+        db=db, user_id=account.id, changes={"openai_base_url": "http://127.0.0.1:9/v1"}
+    )
+    with pytest.raises(llm_batch.LLMBatchError):
+        llm_submit.submit_pending(uow=UnitOfWork(db), user_id=account.id)
+    assert db.scalars(select(LLMBatch).where(LLMBatch.user_id == account.id)).all() == []
+    assert len(llm_submit.pending(db=db, user_id=account.id, limit=100)) == 2

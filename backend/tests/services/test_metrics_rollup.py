@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.accounts.users import create_user
 from app.analytics import rollups as metrics_rollup
 from app.analytics import rollups_write
@@ -115,7 +116,7 @@ def test_rollups_equal_the_raw_counts(db: Session, user: User) -> None:
     specs.append({**specs[0], "created_at": datetime(2025, 3, 30, 22, 30, tzinfo=UTC)})
     for spec in specs:
         create_analysed_ticket(db, user, **spec)
-    db.commit()
+    unit_of_work.commit(db)
 
     expected = expected_rollups(specs, BERLIN)
     on_write = rollup_rows(db, user)
@@ -143,7 +144,7 @@ def test_saving_an_analysis_updates_its_day_when_the_transaction_commits(
         analysis.processing_time_ms = 55
     assert rollup_rows(db, user) == {}
     analysis.processing_time_ms = 120  # the pipeline records the total time after writing back
-    db.commit()
+    unit_of_work.commit(db)
     today = analysis.created_at.date()
     row = rollup_rows(db, user)[today]
     assert (row["tickets_processed"], row["total_processing_ms"]) == (1, 120)
@@ -152,7 +153,7 @@ def test_saving_an_analysis_updates_its_day_when_the_transaction_commits(
     ticket_store.save_analysis(  # reprocessing updates the analysis in place
         db=db, ticket=ticket, outcome=outcome(Category.billing, "0.005"), processing_time_ms=80
     )
-    db.commit()
+    unit_of_work.commit(db)
     row = rollup_rows(db, user)[today]
     assert row["tickets_processed"] == 1
     assert row["total_cost_usd"] == Decimal("0.005")
@@ -174,7 +175,7 @@ def test_every_orm_change_to_an_analysis_moves_the_rollups_with_it(db: Session, 
         create_analysed_ticket(db, user, created_at=day + timedelta(minutes=n), cost_usd="0.004")
         for n in range(5)
     ]
-    db.commit()
+    unit_of_work.commit(db)
     relabelled, moved, deleted, unloaded, untouched = analyses
     relabelled.category, relabelled.cost_usd = Category.billing, Decimal("0.010")
     moved.created_at = day + timedelta(days=1)
@@ -182,7 +183,7 @@ def test_every_orm_change_to_an_analysis_moves_the_rollups_with_it(db: Session, 
     db.expire(unloaded, ["urgency"])  # its old value is not known: the day is recounted
     unloaded.urgency = Urgency.high
     untouched.summary = "a field the rollups do not count"
-    db.commit()
+    unit_of_work.commit(db)
 
     rows = rollup_rows(db, user)
     assert rows == rebuilt(db, user)
@@ -195,27 +196,27 @@ def test_every_orm_change_to_an_analysis_moves_the_rollups_with_it(db: Session, 
 
 
 def test_a_rolled_back_transaction_leaves_the_rollups_alone(db: Session, user: User) -> None:
-    db.commit()  # the user stays
+    unit_of_work.commit(db)  # the user stays
     create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, tzinfo=UTC))
     db.rollback()
     create_analysed_ticket(db, user, created_at=datetime(2025, 3, 12, tzinfo=UTC))
-    db.commit()
+    unit_of_work.commit(db)
     assert list(rollup_rows(db, user)) == [date(2025, 3, 12)]
     assert rollup_rows(db, user) == rebuilt(db, user)
 
 
 def test_changing_the_time_zone_rebuilds_the_users_rollups(db: Session, user: User) -> None:
     create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, 23, 30, tzinfo=UTC))
-    db.commit()
+    unit_of_work.commit(db)
     assert list(rollup_rows(db, user)) == [date(2025, 3, 10)]
     user.timezone = "Europe/Berlin"
-    db.commit()
+    unit_of_work.commit(db)
     assert list(rollup_rows(db, user)) == [date(2025, 3, 11)]
 
 
 def test_a_day_without_analyses_has_no_row(db: Session, user: User) -> None:
     analysis = create_analysed_ticket(db, user, created_at=datetime(2025, 3, 10, tzinfo=UTC))
-    db.commit()
+    unit_of_work.commit(db)
     db.execute(delete(TicketAnalysis).where(TicketAnalysis.id == analysis.id))
     rollups_write.recompute_day(db, user_id=user.id, day=date(2025, 3, 10), zone=ZoneInfo("UTC"))
     assert rollup_rows(db, user) == {}
@@ -316,7 +317,7 @@ def test_reconciling_recent_days_repairs_what_a_bulk_write_left_wrong(
     now = utcnow()
     create_analysed_ticket(db, user, created_at=now - timedelta(hours=1))
     create_analysed_ticket(db, user, created_at=now - timedelta(days=1, hours=1))
-    db.commit()
+    unit_of_work.commit(db)
     right = rollup_rows(db, user)
     assert sum(row["tickets_processed"] for row in right.values()) == 2
     db.execute(  # bulk SQL that bypasses the ORM: the rollups do not follow

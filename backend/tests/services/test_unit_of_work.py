@@ -83,3 +83,39 @@ def test_committed_request_sends_its_job_once_after_the_commit(
     assert response.status_code == 202, response.text
     assert recorder.sent == [QueuedJob(task=PROCESS_BATCH, args=(response.json()["id"],))]
     assert recorder.visible == [True]  # the worker can read the row it is handed
+
+
+class DownBroker:
+    """A sender whose broker refuses every connection."""
+
+    def __call__(self, job: QueuedJob) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+def test_a_job_whose_send_failed_is_swept_at_the_next_run_not_after_the_stall_delay(
+    committed_user: User, recorder: Recorder
+) -> None:
+    with session_scope(DownBroker()) as db:
+        lost = batch_jobs.submit(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1])
+    with session_scope(recorder) as db:
+        sent = batch_jobs.submit(db=db, user_id=committed_user.id, zendesk_ticket_ids=[2])
+    with session_scope() as db:
+        assert db.get_one(BatchJob, lost.id).dispatched_at is None  # recorded as unsent
+        assert db.get_one(BatchJob, sent.id).dispatched_at is not None
+
+    with session_scope(DownBroker()) as db:  # still down: marked unsent again
+        assert lost.id in batch_jobs.stalled_jobs(db=db)
+    with session_scope(recorder) as db:
+        swept = batch_jobs.stalled_jobs(db=db)
+    assert lost.id in swept and sent.id not in swept
+    assert QueuedJob(task=PROCESS_BATCH, args=(lost.id,)) in recorder.sent
+    with session_scope() as db:
+        assert db.get_one(BatchJob, lost.id).dispatched_at is not None
+        assert lost.id not in batch_jobs.stalled_jobs(db=db)  # handed: not again at once
+
+
+def test_the_sweep_runs_every_minute() -> None:
+    from app.worker import celery_app
+
+    entry = celery_app.conf.beat_schedule["triage.resume_stalled_jobs"]
+    assert entry["schedule"] <= 60

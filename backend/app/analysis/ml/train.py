@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -141,6 +141,32 @@ def short_variant(row: Row) -> str:
     return model_text(row.get("subject", ""), first)
 
 
+class Featurized(NamedTuple):
+    """Training rows as features: one row each, plus a short variant of the rows that have
+    one (`extra_source` names the row each extra row came from)."""
+
+    texts: list[str]
+    featurizer: Featurizer
+    matrix: Any
+    extra_matrix: Any | None
+    extra_source: list[int]
+
+
+def featurize(rows: Sequence[Row]) -> Featurized:
+    """Fit the featurizer on the rows and their short variants, and transform both."""
+    texts = [model_text(row.get("subject", ""), row.get("body", "")) for row in rows]
+    extra_source: list[int] = []
+    extra_texts: list[str] = []
+    for index, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        short = short_variant(row)
+        if short.strip() and short != text:
+            extra_source.append(index)
+            extra_texts.append(short)
+    featurizer = Featurizer.fit(texts + extra_texts)
+    extra_matrix = featurizer.transform(extra_texts) if extra_texts else None
+    return Featurized(texts, featurizer, featurizer.transform(texts), extra_matrix, extra_source)
+
+
 def _rule_high_rate(texts: Sequence[str], labels: Sequence[str | None]) -> dict[str, Any]:
     """Smoothed share of high-urgency labels among training rows where a high rule fired, and
     of low-urgency labels among rows saying there is no rush (and no high rule)."""
@@ -184,17 +210,7 @@ def train(
     """Fit featurizer and per-field models; return artifact arrays and metadata."""
     if len(train_rows) < 10:
         raise TrainingDataError(f"need at least 10 training rows, got {len(train_rows)}")
-    texts = [model_text(row.get("subject", ""), row.get("body", "")) for row in train_rows]
-    extra_source = []
-    extra_texts = []
-    for index, (row, text) in enumerate(zip(train_rows, texts, strict=True)):
-        short = short_variant(row)
-        if short.strip() and short != text:
-            extra_source.append(index)
-            extra_texts.append(short)
-    featurizer = Featurizer.fit(texts + extra_texts)
-    matrix = featurizer.transform(texts)
-    extra_matrix = featurizer.transform(extra_texts) if extra_texts else None
+    texts, featurizer, matrix, extra_matrix, extra_source = featurize(train_rows)
     fits = {
         field: fit_field(matrix, field_labels(train_rows, field), field, extra_matrix, extra_source)
         for field in FIELDS

@@ -39,7 +39,6 @@ from app.analysis.signals import (
     find_low_urgency_signals,
     find_urgency_signals,
 )
-from app.analysis.text import model_text
 
 if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
     import scipy.sparse as sp
@@ -276,15 +275,14 @@ def fit(
     promise about that user's tickets, not about the shared data's."""
     from app.analysis.ml.dataset import TrainingDataError, field_labels
     from app.analysis.ml.evaluation import expected_calibration_error
-    from app.analysis.ml.features import Featurizer
     from app.analysis.ml.train import (
         _check_parity,
         _data_digest,
         _rule_high_rate,
         arrays_digest,
         features_metadata,
+        featurize,
         model_arrays,
-        short_variant,
     )
 
     if len(rows) < 10:
@@ -293,17 +291,7 @@ def fit(
     if row_weights.shape != (len(rows),) or (row_weights <= 0).any():
         raise ValueError("weights must be one positive number per row")
     params = params or shared_params()
-    texts = [model_text(row.get("subject", ""), row.get("body", "")) for row in rows]
-    extra_source: list[int] = []
-    extra_texts: list[str] = []
-    for index, (row, text) in enumerate(zip(rows, texts, strict=True)):
-        short = short_variant(row)
-        if short.strip() and short != text:
-            extra_source.append(index)
-            extra_texts.append(short)
-    featurizer = Featurizer.fit(texts + extra_texts)
-    matrix = featurizer.transform(texts)
-    extra_matrix = featurizer.transform(extra_texts) if extra_texts else None
+    texts, featurizer, matrix, extra_matrix, extra_source = featurize(rows)
     labels = {field: field_labels(rows, field) for field in FIELDS}
     results = {
         field: _fit_field(
