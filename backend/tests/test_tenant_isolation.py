@@ -9,6 +9,7 @@ user-scoped, in PUBLIC_ROUTES with the reason.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.batch import jobs as batch_jobs
+from app.batch.tables import Backfill
+from app.enums import BackfillState
 from app.main import create_app
 from app.models import Ticket, TicketAnalysis, User
 from tests.factories import UserFactory, create_analysed_ticket
@@ -58,6 +61,20 @@ def batch_job(db: Session, owner: User) -> Owned:
     return Owned({"job_id": job.id}, ["918273645", "918273646"])
 
 
+def backfill(db: Session, owner: User) -> Owned:
+    query = "type:ticket subject:private-backfill-7731"
+    row = Backfill(
+        id=str(uuid.uuid4()),
+        user_id=owner.id,
+        state=BackfillState.queued,
+        query=query,
+        max_tickets=100,
+    )
+    db.add(row)
+    db.flush()
+    return Owned({"backfill_id": row.id}, ["private-backfill-7731"])
+
+
 @dataclass(frozen=True)
 class Route:
     create: Callable[[Session, User], Owned]
@@ -69,6 +86,7 @@ OWNED_RESOURCES: dict[tuple[str, str], Route] = {
     ("GET", "/tickets/{ticket_id}"): Route(analysed_ticket),
     ("POST", "/tickets/{ticket_id}/feedback"): Route(analysed_ticket, body={"category": "billing"}),
     ("GET", "/tickets/jobs/{job_id}"): Route(batch_job),
+    ("GET", "/tickets/backfills/{backfill_id}"): Route(backfill),
 }
 
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
