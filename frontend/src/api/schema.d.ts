@@ -168,6 +168,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tickets/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill
+         * @description Analyse the Zendesk tickets a search query (or a creation-date range, `end`
+         *     exclusive) finds, in batch jobs of up to 100: a worker runs the search, then queues
+         *     the jobs. Poll the backfill at the Location header for its jobs and overall progress.
+         */
+        post: operations["backfill_tickets_backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tickets/backfills/{backfill_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Backfill
+         * @description A backfill's state, its batch jobs and their progress summed.
+         */
+        get: operations["get_backfill_tickets_backfills__backfill_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tickets/jobs": {
         parameters: {
             query?: never;
@@ -534,7 +576,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AccountDeletion */
+        /**
+         * AccountDeletion
+         * @example {
+         *       "confirm": "agent@example.com",
+         *       "password": "s3cret-pass"
+         *     }
+         */
         AccountDeletion: {
             /**
              * Confirm
@@ -620,7 +668,94 @@ export interface components {
          * @enum {string}
          */
         AnalysisSource: "llm" | "local" | "fallback" | "batch";
-        /** BatchRequest */
+        /** BackfillOut */
+        BackfillOut: {
+            /** Id */
+            id: string;
+            /** @description queued, searching, running, succeeded, partially_failed or failed */
+            state: components["schemas"]["BackfillState"];
+            /**
+             * Query
+             * @description the Zendesk search that was (or will be) run
+             */
+            query: string;
+            /** Max Tickets */
+            max_tickets: number;
+            /**
+             * Found
+             * @description tickets the search found; null until it has run
+             */
+            found: number | null;
+            /**
+             * Job Ids
+             * @description the batch jobs of up to 100 tickets, in order
+             */
+            job_ids: string[];
+            /** @description summed over the batch jobs */
+            progress: components["schemas"]["JobProgress"];
+            /** Error */
+            error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * BackfillRequest
+         * @example {
+         *       "max_tickets": 500,
+         *       "query": "status<solved tags:vip"
+         *     }
+         * @example {
+         *       "end": "2026-11-01",
+         *       "start": "2026-10-01"
+         *     }
+         */
+        BackfillRequest: {
+            /**
+             * Query
+             * @description a Zendesk search query, e.g. "status<solved tags:vip"
+             */
+            query?: string | null;
+            /**
+             * Start
+             * @description tickets created on or after this day
+             */
+            start?: string | null;
+            /**
+             * End
+             * @description tickets created before this day
+             */
+            end?: string | null;
+            /**
+             * Max Tickets
+             * @description stop after this many tickets (at most 10,000)
+             * @default 10000
+             */
+            max_tickets: number;
+        };
+        /**
+         * BackfillState
+         * @description A backfill: queued → searching (Zendesk) → running (its batch jobs) → a final state.
+         * @enum {string}
+         */
+        BackfillState: "queued" | "searching" | "running" | "succeeded" | "partially_failed" | "failed";
+        /**
+         * BatchRequest
+         * @example {
+         *       "ticket_ids": [
+         *         1042,
+         *         1043,
+         *         1044
+         *       ]
+         *     }
+         */
         BatchRequest: {
             /**
              * Ticket Ids
@@ -743,7 +878,159 @@ export interface components {
              */
             savings_percentage: number | null;
         };
-        /** Dashboard */
+        /**
+         * Dashboard
+         * @example {
+         *       "accuracy": {
+         *         "category": {
+         *           "accuracy": 0.8,
+         *           "correct": 4,
+         *           "rated": 5
+         *         },
+         *         "rated_tickets": 5,
+         *         "sentiment": {
+         *           "accuracy": 1,
+         *           "correct": 2,
+         *           "rated": 2
+         *         },
+         *         "urgency": {
+         *           "accuracy": 0.75,
+         *           "correct": 3,
+         *           "rated": 4
+         *         }
+         *       },
+         *       "average_cost_usd": "0.000615",
+         *       "average_processing_time_ms": 412.5,
+         *       "categories": {
+         *         "items": [
+         *           {
+         *             "count": 6,
+         *             "label": "bug",
+         *             "percentage": 30
+         *           },
+         *           {
+         *             "count": 3,
+         *             "label": "feature",
+         *             "percentage": 15
+         *           },
+         *           {
+         *             "count": 5,
+         *             "label": "billing",
+         *             "percentage": 25
+         *           },
+         *           {
+         *             "count": 5,
+         *             "label": "support",
+         *             "percentage": 25
+         *           },
+         *           {
+         *             "count": 1,
+         *             "label": "other",
+         *             "percentage": 5
+         *           }
+         *         ],
+         *         "total": 20
+         *       },
+         *       "daily_trend": [
+         *         {
+         *           "average_processing_time_ms": 380,
+         *           "period_start": "2026-03-02",
+         *           "tickets": 4,
+         *           "total_cost_usd": "0.0021"
+         *         }
+         *       ],
+         *       "period": {
+         *         "end": "2026-03-02T23:59:59+01:00",
+         *         "start": "2026-02-24T00:00:00+01:00",
+         *         "timezone": "Europe/Berlin"
+         *       },
+         *       "processed": {
+         *         "this_month": 4,
+         *         "this_week": 20,
+         *         "today": 4
+         *       },
+         *       "recent_tickets": [
+         *         {
+         *           "analysed_at": "2026-03-02T09:15:06Z",
+         *           "category": "billing",
+         *           "confidence": 0.91,
+         *           "sentiment": "negative",
+         *           "source": "local",
+         *           "subject": "Charged twice for March",
+         *           "summary": "Customer was charged twice for the March invoice and asks for a refund.",
+         *           "urgency": "high",
+         *           "zendesk_ticket_id": 1042
+         *         }
+         *       ],
+         *       "sentiments": {
+         *         "items": [
+         *           {
+         *             "count": 3,
+         *             "label": "positive",
+         *             "percentage": 15
+         *           },
+         *           {
+         *             "count": 10,
+         *             "label": "neutral",
+         *             "percentage": 50
+         *           },
+         *           {
+         *             "count": 7,
+         *             "label": "negative",
+         *             "percentage": 35
+         *           }
+         *         ],
+         *         "total": 20
+         *       },
+         *       "sources": {
+         *         "items": [
+         *           {
+         *             "count": 8,
+         *             "label": "llm",
+         *             "percentage": 40
+         *           },
+         *           {
+         *             "count": 12,
+         *             "label": "local",
+         *             "percentage": 60
+         *           },
+         *           {
+         *             "count": 0,
+         *             "label": "fallback",
+         *             "percentage": 0
+         *           },
+         *           {
+         *             "count": 0,
+         *             "label": "batch",
+         *             "percentage": 0
+         *           }
+         *         ],
+         *         "total": 20
+         *       },
+         *       "tickets": 20,
+         *       "total_cost_usd": "0.0123",
+         *       "urgencies": {
+         *         "items": [
+         *           {
+         *             "count": 7,
+         *             "label": "low",
+         *             "percentage": 35
+         *           },
+         *           {
+         *             "count": 9,
+         *             "label": "medium",
+         *             "percentage": 45
+         *           },
+         *           {
+         *             "count": 4,
+         *             "label": "high",
+         *             "percentage": 20
+         *           }
+         *         ],
+         *         "total": 20
+         *       }
+         *     }
+         */
         Dashboard: {
             period: components["schemas"]["Period"];
             /** @description Relative to now, not to the period */
@@ -809,13 +1096,28 @@ export interface components {
         /**
          * FeedbackIn
          * @description The correct labels for a ticket; fields left out keep their earlier feedback.
+         * @example {
+         *       "category": "bug",
+         *       "urgency": "medium"
+         *     }
          */
         FeedbackIn: {
             category?: components["schemas"]["Category"] | null;
             urgency?: components["schemas"]["Urgency"] | null;
             sentiment?: components["schemas"]["Sentiment"] | null;
         };
-        /** FeedbackOut */
+        /**
+         * FeedbackOut
+         * @example {
+         *       "category": "billing",
+         *       "feedback_at": "2026-03-02T10:01:00Z",
+         *       "feedback_category": "bug",
+         *       "feedback_urgency": "medium",
+         *       "sentiment": "negative",
+         *       "urgency": "high",
+         *       "zendesk_ticket_id": 1042
+         *     }
+         */
         FeedbackOut: {
             /** Zendesk Ticket Id */
             zendesk_ticket_id: number;
@@ -898,22 +1200,22 @@ export interface components {
             zendesk: components["schemas"]["ZendeskStatus"];
             openai: components["schemas"]["OpenAIStatus"];
         };
+        /**
+         * ItemStatus
+         * @description A ticket in a batch job: pending → analyzed → writing → done, or failed.
+         * @enum {string}
+         */
+        ItemStatus: "pending" | "analyzed" | "writing" | "done" | "failed";
         /** JobItemOut */
         JobItemOut: {
             /** Ticket Id */
             ticket_id: number;
-            /**
-             * Status
-             * @description pending, analyzed, writing, done or failed
-             */
-            status: string;
+            /** @description pending → analyzed → writing → done, or failed */
+            status: components["schemas"]["ItemStatus"];
             /** @description the ticket's analysis, once this job has analysed it */
             result: components["schemas"]["JobItemResult"] | null;
-            /**
-             * Write Back
-             * @description written; unchanged (Zendesk had the tags and note); skipped (closed ticket); disabled (write-back is off in the settings); null until done
-             */
-            write_back: string | null;
+            /** @description written; unchanged (Zendesk had the tags and note); skipped (closed ticket); disabled (write-back is off in the settings); null until done */
+            write_back: components["schemas"]["WriteBack"] | null;
             /** Error */
             error: string | null;
             /** Finished At */
@@ -933,20 +1235,52 @@ export interface components {
             /** Items */
             items: components["schemas"]["JobOut"][];
         };
-        /** JobOut */
+        /**
+         * JobOrigin
+         * @enum {string}
+         */
+        JobOrigin: "api" | "webhook" | "poll";
+        /**
+         * JobOut
+         * @example {
+         *       "created_at": "2026-03-02T09:15:04Z",
+         *       "id": "3f6c1e9a-0b7d-4c55-9a47-2f1d8e6b0c12",
+         *       "items": [
+         *         {
+         *           "finished_at": "2026-03-02T09:15:06Z",
+         *           "result": {
+         *             "category": "billing",
+         *             "sentiment": "negative",
+         *             "source": "local",
+         *             "summary": "Customer was charged twice for the March invoice.",
+         *             "urgency": "high"
+         *           },
+         *           "status": "done",
+         *           "ticket_id": 1042,
+         *           "write_back": "written"
+         *         },
+         *         {
+         *           "status": "pending",
+         *           "ticket_id": 1043
+         *         }
+         *       ],
+         *       "origin": "api",
+         *       "progress": {
+         *         "done": 1,
+         *         "failed": 0,
+         *         "total": 3
+         *       },
+         *       "started_at": "2026-03-02T09:15:05Z",
+         *       "state": "running"
+         *     }
+         */
         JobOut: {
             /** Id */
             id: string;
-            /**
-             * State
-             * @description queued, running, succeeded, partially_failed or failed
-             */
-            state: string;
-            /**
-             * Origin
-             * @description api, webhook or poll
-             */
-            origin: string;
+            /** @description queued → running → one of the final states */
+            state: components["schemas"]["JobState"];
+            /** @description what queued the job */
+            origin: components["schemas"]["JobOrigin"];
             progress: components["schemas"]["JobProgress"];
             /** Error */
             error: string | null;
@@ -971,6 +1305,12 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * JobState
+         * @description A batch job: queued → running → one of the final states.
+         * @enum {string}
+         */
+        JobState: "queued" | "running" | "succeeded" | "partially_failed" | "failed";
         /** LabelCount */
         LabelCount: {
             /** Label */
@@ -1042,7 +1382,13 @@ export interface components {
              */
             priced?: boolean | null;
         };
-        /** PasswordChange */
+        /**
+         * PasswordChange
+         * @example {
+         *       "current_password": "s3cret-pass",
+         *       "new_password": "n3w-s3cret-pass"
+         *     }
+         */
         PasswordChange: {
             /** Current Password */
             current_password: string;
@@ -1090,7 +1436,12 @@ export interface components {
              */
             timezone: string;
         };
-        /** ProcessRequest */
+        /**
+         * ProcessRequest
+         * @example {
+         *       "ticket_id": 1042
+         *     }
+         */
         ProcessRequest: {
             /**
              * Ticket Id
@@ -1098,15 +1449,65 @@ export interface components {
              */
             ticket_id: number;
         };
-        /** ProcessResponse */
+        /**
+         * ProcessResponse
+         * @example {
+         *       "analysis": {
+         *         "cached_input_tokens": 0,
+         *         "category": "billing",
+         *         "category_confidence": 0.94,
+         *         "confidence": 0.91,
+         *         "cost_usd": "0",
+         *         "created_at": "2026-03-02T09:15:06Z",
+         *         "decision_reason": "offline model confident (0.91 >= 0.90)",
+         *         "input_tokens": 0,
+         *         "language": "en",
+         *         "output_tokens": 0,
+         *         "pii_redactions": {
+         *           "email": 1
+         *         },
+         *         "processing_time_ms": 38,
+         *         "reply_draft": "Sorry about the double charge; we have started the refund of the second one.",
+         *         "sentiment": "negative",
+         *         "sentiment_confidence": 0.9,
+         *         "source": "local",
+         *         "suggested_tags": [
+         *           "double_charge",
+         *           "refund"
+         *         ],
+         *         "summary": "Customer was charged twice for the March invoice and asks for a refund.",
+         *         "tags_written": [
+         *           "triage_billing",
+         *           "triage_urgency_high",
+         *           "triage_sentiment_negative"
+         *         ],
+         *         "updated_at": "2026-03-02T09:15:06Z",
+         *         "urgency": "high",
+         *         "urgency_confidence": 0.88,
+         *         "written_back_at": "2026-03-02T09:15:06Z"
+         *       },
+         *       "ticket": {
+         *         "created_at": "2026-03-02T09:15:04Z",
+         *         "id": 7,
+         *         "priority": "high",
+         *         "status": "open",
+         *         "subject": "Charged twice for March",
+         *         "tags": [
+         *           "billing"
+         *         ],
+         *         "updated_at": "2026-03-02T09:15:06Z",
+         *         "zendesk_created_at": "2026-03-02T08:50:00Z",
+         *         "zendesk_ticket_id": 1042,
+         *         "zendesk_updated_at": "2026-03-02T09:15:06Z"
+         *       },
+         *       "write_back_status": "written"
+         *     }
+         */
         ProcessResponse: {
             ticket: components["schemas"]["TicketOut"];
             analysis: components["schemas"]["AnalysisOut"];
-            /**
-             * Write Back Status
-             * @description written, unchanged, skipped (closed ticket) or failed
-             */
-            write_back_status: string;
+            /** @description written, unchanged, skipped (closed ticket), disabled or failed */
+            write_back_status: components["schemas"]["WriteBack"];
             /** Write Back Error */
             write_back_error?: string | null;
         };
@@ -1129,8 +1530,7 @@ export interface components {
         ProcessingLogOut: {
             /** Step */
             step: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["StepStatus"];
             /** Duration Ms */
             duration_ms: number;
             /** Cost Usd */
@@ -1198,7 +1598,48 @@ export interface components {
          * @enum {string}
          */
         Sentiment: "positive" | "neutral" | "negative";
-        /** SettingsOut */
+        /**
+         * SettingsOut
+         * @example {
+         *       "cascade": {
+         *         "learn_from_llm": true,
+         *         "target_precision": 0.9,
+         *         "use_llm_batch_api": false
+         *       },
+         *       "integration": {
+         *         "analysis_mode": "cascade",
+         *         "openai_api_key": {
+         *           "is_set": true,
+         *           "masked": "sk-…wxyz"
+         *         },
+         *         "openai_model": "gpt-4.1-mini",
+         *         "polling_enabled": false,
+         *         "polling_interval_s": 300,
+         *         "redact_pii": true,
+         *         "reply_draft": true,
+         *         "sandbox_in_use": false,
+         *         "tag_prefix": "triage_",
+         *         "webhook_url": "https://triage.example.com/webhooks/zendesk/42",
+         *         "write_note": true,
+         *         "write_tags": true,
+         *         "zendesk_api_token": {
+         *           "is_set": true,
+         *           "masked": "…oken"
+         *         },
+         *         "zendesk_email": "agent@acme.com",
+         *         "zendesk_url": "https://acme.zendesk.com",
+         *         "zendesk_webhook_secret": {
+         *           "is_set": false
+         *         }
+         *       },
+         *       "profile": {
+         *         "email": "agent@acme.com",
+         *         "full_name": "Ada Agent",
+         *         "timezone": "Europe/Berlin"
+         *       },
+         *       "warnings": []
+         *     }
+         */
         SettingsOut: {
             profile: components["schemas"]["ProfileOut"];
             integration: components["schemas"]["IntegrationOut"];
@@ -1213,6 +1654,15 @@ export interface components {
          * SettingsUpdate
          * @description Partial update: only the fields present change. `null` or `""` clears a nullable field
          *     (a secret, the Zendesk account, the base URL); other fields cannot be null.
+         * @example {
+         *       "analysis_mode": "cascade",
+         *       "openai_api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz",
+         *       "openai_model": "gpt-4.1-mini",
+         *       "write_note": true,
+         *       "zendesk_api_token": "zd-api-token",
+         *       "zendesk_email": "agent@acme.com",
+         *       "zendesk_url": "acme"
+         *     }
          */
         SettingsUpdate: {
             /** Full Name */
@@ -1280,6 +1730,12 @@ export interface components {
              */
             use_llm_batch_api?: boolean | null;
         };
+        /**
+         * StepStatus
+         * @description How one processing step (fetch, store, analyze, save, write_back) ended.
+         * @enum {string}
+         */
+        StepStatus: "ok" | "error" | "fallback" | "skipped";
         /** TicketDetail */
         TicketDetail: {
             ticket: components["schemas"]["TicketOut"];
@@ -1346,7 +1802,64 @@ export interface components {
              */
             updated_at: string;
         };
-        /** TicketPage */
+        /**
+         * TicketPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "analysis": {
+         *             "cached_input_tokens": 0,
+         *             "category": "billing",
+         *             "category_confidence": 0.94,
+         *             "confidence": 0.91,
+         *             "cost_usd": "0",
+         *             "created_at": "2026-03-02T09:15:06Z",
+         *             "decision_reason": "offline model confident (0.91 >= 0.90)",
+         *             "input_tokens": 0,
+         *             "language": "en",
+         *             "output_tokens": 0,
+         *             "pii_redactions": {
+         *               "email": 1
+         *             },
+         *             "processing_time_ms": 38,
+         *             "reply_draft": "Sorry about the double charge; we have started the refund of the second one.",
+         *             "sentiment": "negative",
+         *             "sentiment_confidence": 0.9,
+         *             "source": "local",
+         *             "suggested_tags": [
+         *               "double_charge",
+         *               "refund"
+         *             ],
+         *             "summary": "Customer was charged twice for the March invoice and asks for a refund.",
+         *             "tags_written": [
+         *               "triage_billing",
+         *               "triage_urgency_high",
+         *               "triage_sentiment_negative"
+         *             ],
+         *             "updated_at": "2026-03-02T09:15:06Z",
+         *             "urgency": "high",
+         *             "urgency_confidence": 0.88,
+         *             "written_back_at": "2026-03-02T09:15:06Z"
+         *           },
+         *           "created_at": "2026-03-02T09:15:04Z",
+         *           "id": 7,
+         *           "priority": "high",
+         *           "status": "open",
+         *           "subject": "Charged twice for March",
+         *           "tags": [
+         *             "billing"
+         *           ],
+         *           "updated_at": "2026-03-02T09:15:06Z",
+         *           "zendesk_created_at": "2026-03-02T08:50:00Z",
+         *           "zendesk_ticket_id": 1042,
+         *           "zendesk_updated_at": "2026-03-02T09:15:06Z"
+         *         }
+         *       ],
+         *       "page": 1,
+         *       "page_size": 25,
+         *       "total": 1
+         *     }
+         */
         TicketPage: {
             /** Items */
             items: components["schemas"]["TicketListItem"][];
@@ -1384,7 +1897,14 @@ export interface components {
                 [key: string]: number;
             };
         };
-        /** Token */
+        /**
+         * Token
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIs…",
+         *       "expires_in": 3600,
+         *       "token_type": "bearer"
+         *     }
+         */
         Token: {
             /** Access Token */
             access_token: string;
@@ -1430,7 +1950,14 @@ export interface components {
          * @enum {string}
          */
         Urgency: "low" | "medium" | "high";
-        /** UserCreate */
+        /**
+         * UserCreate
+         * @example {
+         *       "email": "agent@example.com",
+         *       "full_name": "Ada Agent",
+         *       "password": "s3cret-pass"
+         *     }
+         */
         UserCreate: {
             /**
              * Email
@@ -1488,6 +2015,12 @@ export interface components {
             /** Detail */
             detail?: string | null;
         };
+        /**
+         * WriteBack
+         * @description What writing tags and the note back to Zendesk did for one ticket.
+         * @enum {string}
+         */
+        WriteBack: "written" | "unchanged" | "skipped" | "disabled" | "failed";
         /** ZendeskStatus */
         ZendeskStatus: {
             /**
@@ -2119,6 +2652,133 @@ export interface operations {
                 };
             };
             /** @description The job queue is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    backfill_tickets_backfill_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillOut"];
+                };
+            };
+            /** @description Zendesk is not configured; or: the body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job queue is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_backfill_tickets_backfills__backfill_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backfill_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillOut"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
