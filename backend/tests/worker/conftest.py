@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import kombu.pools
@@ -32,12 +33,13 @@ from tests.targets import TEST_REDIS_URL, wipe_redis
 REDIS_TEST_URL = TEST_REDIS_URL
 
 
-@pytest.fixture
-def committed_user(engine: Engine, zendesk_url: str) -> Iterator[User]:
-    """A user whose rows are committed (seen by workers), removed again after the test."""
+@contextmanager
+def user_on_zendesk(zendesk_url: str, prefix: str = "batch") -> Iterator[User]:
+    """A user whose rows are committed (seen by workers) with the simulator's Zendesk
+    account, removed again afterwards."""
     with session_scope() as db:
         user = create_user(
-            db=db, email=f"batch-{time.monotonic_ns()}@example.com", password=DEFAULT_PASSWORD
+            db=db, email=f"{prefix}-{time.monotonic_ns()}@example.com", password=DEFAULT_PASSWORD
         )
         integrations.update(
             db=db,
@@ -51,6 +53,13 @@ def committed_user(engine: Engine, zendesk_url: str) -> Iterator[User]:
     yield user
     with session_scope() as db:
         db.execute(delete(User).where(User.id == user.id))
+
+
+@pytest.fixture
+def committed_user(engine: Engine, zendesk_url: str) -> Iterator[User]:
+    """A user whose rows are committed (seen by workers), removed again after the test."""
+    with user_on_zendesk(zendesk_url) as user:
+        yield user
 
 
 @pytest.fixture

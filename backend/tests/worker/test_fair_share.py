@@ -10,17 +10,15 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
-from app.accounts import integrations
-from app.accounts.users import create_user
 from app.batch import jobs as batch_jobs
 from app.batch import runner
 from app.database import session_scope
 from app.models import BatchJob, User, utcnow
-from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL, ZendeskSimulator
-from tests.factories import DEFAULT_PASSWORD, open_ticket_ids
-from tests.worker.conftest import WorkerFactory, count, login, wait_for
+from sandbox.zendesk import ZendeskSimulator
+from tests.factories import open_ticket_ids
+from tests.worker.conftest import WorkerFactory, count, login, user_on_zendesk, wait_for
 from tests.worker.test_batch_jobs import finished, submit
 
 pytestmark = pytest.mark.postgres_only
@@ -31,22 +29,8 @@ CAP = 2
 @pytest.fixture
 def second_user(engine: Engine, zendesk_url: str) -> Iterator[User]:
     """Another committed user on the same Zendesk account (seen by the workers)."""
-    with session_scope() as db:
-        user = create_user(
-            db=db, email=f"other-{time.monotonic_ns()}@example.com", password=DEFAULT_PASSWORD
-        )
-        integrations.update(
-            db=db,
-            user_id=user.id,
-            changes={
-                "zendesk_url": zendesk_url,
-                "zendesk_email": DEFAULT_EMAIL,
-                "zendesk_api_token": DEFAULT_API_TOKEN,
-            },
-        )
-    yield user
-    with session_scope() as db:
-        db.execute(delete(User).where(User.id == user.id))
+    with user_on_zendesk(zendesk_url, prefix="other") as user:
+        yield user
 
 
 def test_a_job_over_the_cap_is_not_claimed_and_a_dead_workers_job_does_not_count(
