@@ -1,9 +1,9 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, useLocation, useNavigate } from "react-router";
 import { saveSession, takeFlash } from "../api/auth";
 import { api, unwrap } from "../api/client";
-import { ErrorMessage } from "../components/Status";
+import { AuthCard, TextField } from "../components/AuthCard";
 
 export async function login(email: string, password: string) {
   const token = await unwrap(
@@ -30,47 +30,43 @@ export function LoginPage() {
       navigate(from && from !== "/login" ? from : "/", { replace: true });
     },
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    mutation.mutate();
-  };
   return (
-    <div className="auth-page">
-      <form className="auth-card" onSubmit={submit} aria-labelledby="login-title">
-        <h1 id="login-title">Sign in to Ticket Triage</h1>
-        {flash && (
+    <AuthCard
+      id="login-title"
+      title="Sign in to Ticket Triage"
+      errorTitle="Sign-in failed"
+      submission={mutation}
+      submitLabel="Sign in"
+      pendingLabel="Signing in…"
+      notice={
+        flash && (
           <div className="alert alert-info" role="status">
             {flash}
           </div>
-        )}
-        {mutation.isError && <ErrorMessage error={mutation.error} title="Sign-in failed" />}
-        <label>
-          Email
-          <input
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-          />
-        </label>
-        <button type="submit" disabled={mutation.isPending}>
-          {mutation.isPending ? "Signing in…" : "Sign in"}
-        </button>
-        <p className="muted">
+        )
+      }
+      footer={
+        <>
           No account yet? <Link to="/register">Create one</Link>
-        </p>
-      </form>
-    </div>
+        </>
+      }
+    >
+      <TextField
+        label="Email"
+        type="email"
+        autoComplete="username"
+        required
+        value={email}
+        onChange={setEmail}
+      />
+      <TextField
+        label="Password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={password}
+        onChange={setPassword}
+      />
+    </AuthCard>
   );
 }

@@ -1,8 +1,8 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { api, unwrap } from "../api/client";
-import { ErrorMessage } from "../components/Status";
+import { AuthCard, TextField } from "../components/AuthCard";
 import { browserTimeZone } from "../format";
 import { login } from "./Login";
 
@@ -26,52 +26,46 @@ export function RegisterPage() {
     },
     onSuccess: () => navigate("/", { replace: true }),
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    mutation.mutate();
-  };
   return (
-    <div className="auth-page">
-      <form className="auth-card" onSubmit={submit} aria-labelledby="register-title">
-        <h1 id="register-title">Create your account</h1>
-        {mutation.isError && <ErrorMessage error={mutation.error} title="Registration failed" />}
-        <label>
-          Email
-          <input
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </label>
-        <label>
-          Name <span className="muted small">(optional)</span>
-          <input
-            type="text"
-            autoComplete="name"
-            value={fullName}
-            onChange={(event) => setFullName(event.target.value)}
-          />
-        </label>
-        <label>
-          Password <span className="muted small">(8 characters or more)</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-          />
-        </label>
-        <button type="submit" disabled={mutation.isPending}>
-          {mutation.isPending ? "Creating…" : "Create account"}
-        </button>
-        <p className="muted">
+    <AuthCard
+      id="register-title"
+      title="Create your account"
+      errorTitle="Registration failed"
+      submission={mutation}
+      submitLabel="Create account"
+      pendingLabel="Creating…"
+      footer={
+        <>
           Already registered? <Link to="/login">Sign in</Link>
-        </p>
-      </form>
-    </div>
+        </>
+      }
+    >
+      <TextField
+        label="Email"
+        type="email"
+        autoComplete="username"
+        required
+        value={email}
+        onChange={setEmail}
+      />
+      <TextField
+        label="Name"
+        hint="optional"
+        type="text"
+        autoComplete="name"
+        value={fullName}
+        onChange={setFullName}
+      />
+      <TextField
+        label="Password"
+        hint="8 characters or more"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        value={password}
+        onChange={setPassword}
+      />
+    </AuthCard>
   );
 }
