@@ -193,13 +193,19 @@ def post_only() -> None:
     raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
 
 
-@router.get("/jobs", response_model=JobList)
+@router.get("/jobs", response_model=JobList, responses=NOT_FOUND)
 def list_jobs(
-    user: CurrentUser, db: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    user: CurrentUser,
+    db: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[
+        str | None, Query(max_length=36, description="`next_before` of the previous page")
+    ] = None,
 ) -> JobList:
-    """The user's most recent batch jobs."""
-    jobs = batch_jobs.recent_jobs(db=db, user_id=user.id, limit=limit)
-    return JobList(items=[job_out(job) for job in jobs])
+    """The user's batch jobs, newest first, a page at a time."""
+    jobs = batch_jobs.recent_jobs(db=db, user_id=user.id, limit=limit, before=before)
+    next_before = jobs[-1].id if len(jobs) == limit else None
+    return JobList(items=[job_out(job) for job in jobs], next_before=next_before)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=NOT_FOUND)

@@ -198,15 +198,26 @@ def job_items(*, db: Session, job_id: str) -> list[tuple[BatchJobItem, TicketAna
     return [(item, analysis) for item, analysis in rows]
 
 
-def recent_jobs(*, db: Session, user_id: int, limit: int = 20) -> list[BatchJob]:
-    return list(
-        db.scalars(
-            select(BatchJob)
-            .where(BatchJob.user_id == user_id)
-            .order_by(BatchJob.created_at.desc())
-            .limit(limit)
+def recent_jobs(
+    *, db: Session, user_id: int, limit: int = 20, before: str | None = None
+) -> list[BatchJob]:
+    """The user's jobs, newest first; `before` (a job id from the previous page) continues
+    after that job. An unknown `before` is a 404 rather than a silently restarted list."""
+    query = select(BatchJob).where(BatchJob.user_id == user_id)
+    if before is not None:
+        anchor = db.scalar(
+            select(BatchJob).where(BatchJob.id == before, BatchJob.user_id == user_id)
         )
-    )
+        if anchor is None:
+            raise NotFound(f"Batch job {before} not found")
+        query = query.where(
+            or_(
+                BatchJob.created_at < anchor.created_at,
+                and_(BatchJob.created_at == anchor.created_at, BatchJob.id < anchor.id),
+            )
+        )
+    ordered = query.order_by(BatchJob.created_at.desc(), BatchJob.id.desc())
+    return list(db.scalars(ordered.limit(limit)))
 
 
 # --- shared by the runner's phases ------------------------------------------------------------

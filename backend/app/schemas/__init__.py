@@ -313,3 +313,7 @@ class JobOut(BaseModel):
 
 class JobList(BaseModel):
     items: list[JobOut]
+    next_before: str | None = Field(
+        default=None,
+        description="Pass as `before` for the next (older) page; null on the last page",
+    )

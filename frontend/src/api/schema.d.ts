@@ -219,7 +219,7 @@ export interface paths {
         };
         /**
          * List Jobs
-         * @description The user's most recent batch jobs.
+         * @description The user's batch jobs, newest first, a page at a time.
          */
         get: operations["list_jobs_tickets_jobs_get"];
         put?: never;
@@ -1234,6 +1234,11 @@ export interface components {
         JobList: {
             /** Items */
             items: components["schemas"]["JobOut"][];
+            /**
+             * Next Before
+             * @description Pass as `before` for the next (older) page; null on the last page
+             */
+            next_before?: string | null;
         };
         /**
          * JobOrigin
@@ -2793,6 +2798,8 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description `next_before` of the previous page */
+                before?: string | null;
             };
             header?: never;
             path?: never;
@@ -2811,6 +2818,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
