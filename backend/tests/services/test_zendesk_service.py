@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -425,8 +424,10 @@ def test_rate_limiter_spaces_calls(
         client.test_connection()
 
     assert time.monotonic() - started >= 0.38
+    # Arrival times jitter on a busy machine, so the span is checked, not each gap: five
+    # unpaced calls to a local server take a few milliseconds, paced ones 0.4 s.
     times = [call.time for call in zendesk_sim.calls]
-    assert min(later - earlier for earlier, later in pairwise(times)) >= 0.08
+    assert times[-1] - times[0] >= 0.3
 
 
 def test_client_paces_to_the_limit_zendesk_announces(
@@ -438,8 +439,8 @@ def test_client_paces_to_the_limit_zendesk_announces(
     for _ in range(5):
         client.test_connection()
 
-    times = [call.time for call in zendesk_sim.calls]
-    assert min(later - earlier for earlier, later in pairwise(times[1:])) >= 0.08
+    times = [call.time for call in zendesk_sim.calls]  # paced once the first answer told
+    assert times[-1] - times[1] >= 0.22  # three intervals of 0.1 s, less arrival jitter
     assert client.rate_limited == 0
 
 
