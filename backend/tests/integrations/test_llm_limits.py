@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from itertools import pairwise
 
 import pytest
 
@@ -48,7 +47,7 @@ def test_calls_are_paced_to_the_announced_requests_per_minute(
 
     times = [at for at, _, _ in chat_calls(openai_sim)]
     # The first call taught the limit, a burst of half a second's worth, then 10 a second.
-    assert min(later - earlier for earlier, later in pairwise(times[-3:])) >= 0.08
+    assert times[-1] - times[-3] >= 0.15  # two paced intervals, less arrival jitter
     assert times[-1] - times[0] >= 0.3
     assert analyzer.limiter.learned_limits()[0] == 600
 
