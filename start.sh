@@ -19,8 +19,9 @@ if [ "${1:-}" = "docker" ]; then
   exec docker-compose up --build
 fi
 
+# The runtime plus the training extras: the embedded worker retrains per-user models.
 # shellcheck source=backend/scripts/bootstrap.sh
-source "$root/backend/scripts/bootstrap.sh" requirements.txt
+source "$root/backend/scripts/bootstrap.sh" requirements-training.txt
 cd "$root/backend"
 
 export HOST=${HOST:-127.0.0.1}

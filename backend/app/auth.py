@@ -1,4 +1,5 @@
-"""Authentication dependencies: the bearer token scheme and the CurrentUser alias."""
+"""Authentication dependencies: the bearer token scheme, the CurrentUser and AdminDep
+aliases."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from app.accounts import users
 from app.config import get_settings
 from app.core.security import decode_access_token, token_key_matches, user_id_of
 from app.database import SessionDep
-from app.errors import Unauthorized
+from app.enums import UserRole
+from app.errors import Forbidden, Unauthorized
 from app.models import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -27,9 +29,23 @@ def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("Invalid or expired token") from exc
     user = users.get_by_id(db=db, user_id=user_id)
-    if user is None or not user.is_active or not token_key_matches(payload, user.token_key):
+    if user is None:
+        raise Unauthorized("Invalid or expired token")
+    if not user.is_active:  # a genuine token (signature checked) of a disabled account
+        raise Unauthorized(users.ACCOUNT_DISABLED, code="account_disabled")
+    if not token_key_matches(payload, user.token_key):
         raise Unauthorized("Invalid or expired token")
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_admin(user: CurrentUser) -> User:
+    """The current user if they are an admin; 403 for everyone else."""
+    if user.role != UserRole.admin:
+        raise Forbidden("Administrators only: your account is not an admin")
+    return user
+
+
+AdminDep = Annotated[User, Depends(require_admin)]

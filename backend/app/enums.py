@@ -23,6 +23,13 @@ class Sentiment(StrEnum):
     negative = "negative"
 
 
+class UserRole(StrEnum):
+    """What an account may do: `admin` also manages every account (`/admin`)."""
+
+    user = "user"
+    admin = "admin"
+
+
 class AnalysisSource(StrEnum):
     """Which path produced an analysis."""
 

@@ -20,7 +20,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
+from app.api import (
+    admin,
+    analytics,
+    auth,
+    cost,
+    feedback,
+    health,
+    metrics,
+    settings,
+    tickets,
+    webhooks,
+)
 from app.config import Settings, get_settings
 from app.core.middleware import (
     BodySizeLimitMiddleware,
@@ -224,6 +235,14 @@ OPENAPI_TAGS: list[dict[str, str]] = [
         "description": "Zendesk webhook deliveries (signed with your webhook secret): each "
         "event becomes a background job.",
     },
+    {
+        "name": "admin",
+        "description": "For accounts whose role is `admin` (others get 403): list every "
+        "account with its role, state and ticket count; promote, demote, disable (its tokens "
+        "stop working, its logins are refused) or enable an account; delete an account and its "
+        "data. The last active admin can be neither demoted, disabled nor deleted (409). "
+        "Make the first admin with `triage create-user --admin` or `triage set-role`.",
+    },
     {"name": "health", "description": "Liveness and readiness for load balancers and Compose."},
     {"name": "ops", "description": "Operational endpoints such as Prometheus metrics."},
 ]
@@ -278,5 +297,6 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(settings.router)
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
+    app.include_router(admin.router)
     install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app

@@ -42,6 +42,7 @@ from app.enums import (
     StepStatus,
     TrainingOrigin,
     Urgency,
+    UserRole,
     WriteBack,
 )
 
@@ -81,7 +82,11 @@ class User(TimestampMixin, Base):
     hashed_password: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # False: disabled by an admin; its tokens and logins are refused (`/admin/users`).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[UserRole] = mapped_column(
+        label_enum(UserRole, "role"), default=UserRole.user, server_default=UserRole.user.value
+    )
     # Every access token carries it; a new one (password change) revokes older tokens.
     token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Create (once) the virtualenv at the repo root and install pinned requirements.
 # Usage: source backend/scripts/bootstrap.sh [requirements-file]
+# (default requirements-training.txt: the runtime plus the training extras the embedded
+# default's worker retrains per-user models with; requirements.txt alone for an API host)
 set -euo pipefail
 _repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-_requirements=${1:-requirements.txt}
+_requirements=${1:-requirements-training.txt}
 VENV_DIR=${VENV_DIR:-"$_repo_root/.venv"}
 
 _find_python() {

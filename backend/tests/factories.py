@@ -15,6 +15,7 @@ from app.accounts.users import create_user
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
 from app.database import session_scope
+from app.enums import UserRole
 from app.models import BatchJob, TicketAnalysis, User
 from sandbox.zendesk import ZendeskSimulator
 
@@ -45,6 +46,13 @@ class UserFactory:
 
     def authed(self, email: str | None = None) -> tuple[User, dict[str, str]]:
         user = self.create(email)
+        return user, self.headers_for(user)
+
+    def admin(self, email: str | None = None) -> tuple[User, dict[str, str]]:
+        """An account whose role is admin, and its bearer header."""
+        user = self.create(email)
+        user.role = UserRole.admin
+        self.db.flush()
         return user, self.headers_for(user)
 
 

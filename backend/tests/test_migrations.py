@@ -244,3 +244,28 @@ def test_state_constraints_migration_refuses_rows_outside_the_enums(fresh_engine
             "succeeded",
         )
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_role_migration_makes_every_existing_account_a_user_and_refuses_other_roles(
+    fresh_engine: Engine,
+) -> None:
+    with fresh_engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "0047")
+    with fresh_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (email, hashed_password, timezone, is_active, token_key,"
+                " created_at, updated_at) VALUES ('old@example.com', 'x', 'UTC', true, :key,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"key": "k" * 32},
+        )
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.begin() as connection:
+        assert connection.execute(text("SELECT role FROM users")).scalar() == "user"
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.execute(text("UPDATE users SET role = 'root'"))
+    with fresh_engine.begin() as connection:
+        connection.execute(text("UPDATE users SET role = 'admin'"))
+        assert connection.execute(text("SELECT role FROM users")).scalar() == "admin"

@@ -87,3 +87,18 @@ def test_the_api_and_worker_import_with_only_requirements_txt() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("imported")
+
+
+def test_the_training_extras_are_kept_out_of_the_runtime_requirements() -> None:
+    """scikit-learn and scipy only retrain models: requirements-training.txt adds them to
+    the runtime, and the development set includes it."""
+    closure = runtime_closure()
+    assert not {"scikit-learn", "scipy"} & closure
+    training = (BACKEND_DIR / "requirements-training.txt").read_text().splitlines()
+    assert "-r requirements.txt" in training
+    assert {canonical(line.split("==")[0]) for line in training if "==" in line} >= {
+        "scikit-learn",
+        "scipy",
+    }
+    dev = (BACKEND_DIR / "requirements-dev.txt").read_text().splitlines()
+    assert "-r requirements-training.txt" in dev

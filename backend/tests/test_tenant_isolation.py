@@ -3,8 +3,9 @@ is called by a second user with the ids of the first user's resources and must a
 without any of the owner's data (and must not change it).
 
 A new route with a path parameter fails `test_route_is_covered` until it gets an entry in
-OWNED_RESOURCES (how to create the resource it addresses) or, when it is legitimately not
-user-scoped, in PUBLIC_ROUTES with the reason.
+OWNED_RESOURCES (how to create the resource it addresses), in ADMIN_ROUTES (an admin-only
+route addressing any account: every other user gets 403 without the account's data) or,
+when it is legitimately not user-scoped, in PUBLIC_ROUTES with the reason.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.batch import jobs as batch_jobs
 from app.batch.tables import Backfill
-from app.enums import BackfillState
+from app.enums import BackfillState, UserRole
 from app.main import create_app
 from app.models import Ticket, TicketAnalysis, User
 from tests.factories import UserFactory, create_analysed_ticket
@@ -89,6 +90,30 @@ OWNED_RESOURCES: dict[tuple[str, str], Route] = {
     ("GET", "/tickets/backfills/{backfill_id}"): Route(backfill),
 }
 
+
+def account(db: Session, owner: User) -> Owned:
+    def unchanged() -> bool:
+        db.expire(owner)
+        stored = db.get(User, owner.id)
+        return stored is not None and stored.is_active and stored.role == UserRole.user
+
+    return Owned({"user_id": owner.id}, [], unchanged)
+
+
+@dataclass(frozen=True)
+class AdminRoute:
+    create: Callable[[Session, User], Owned]
+    body: Callable[[User], dict[str, Any] | None]
+    admin_status: int = 200
+
+
+ADMIN_ROUTES: dict[tuple[str, str], AdminRoute] = {
+    ("PATCH", "/admin/users/{user_id}"): AdminRoute(account, lambda owner: {"is_active": False}),
+    ("DELETE", "/admin/users/{user_id}"): AdminRoute(
+        account, lambda owner: {"confirm": owner.email}, admin_status=204
+    ),
+}
+
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/app/{path:path}"): (
         "the dashboard's static build (index.html and its assets): no user data; the pages "
@@ -118,7 +143,7 @@ def test_the_route_table_has_routes_with_path_parameters() -> None:
 
 
 def test_the_mapping_lists_no_route_that_is_gone() -> None:
-    stale = (set(OWNED_RESOURCES) | set(PUBLIC_ROUTES)) - set(ROUTES)
+    stale = (set(OWNED_RESOURCES) | set(PUBLIC_ROUTES) | set(ADMIN_ROUTES)) - set(ROUTES)
     assert not stale, f"remove entries for routes that no longer exist: {sorted(stale)}"
 
 
@@ -129,6 +154,8 @@ def test_route_is_covered(
     key = (method, path)
     if key in PUBLIC_ROUTES:
         pytest.skip(f"public: {PUBLIC_ROUTES[key]}")
+    if key in ADMIN_ROUTES:
+        pytest.skip("admin-only: test_admin_route_refuses_every_other_user covers it")
     assert key in OWNED_RESOURCES, (
         f"{method} {path} takes a path parameter but has no entry in OWNED_RESOURCES: add how "
         "to create the resource it addresses so tenant isolation is tested"
@@ -148,3 +175,30 @@ def test_route_is_covered(
 
     own = client.request(method, url, headers=owner_headers, json=route.body)
     assert own.status_code == route.owner_status, own.text  # the id itself was valid
+
+
+ADMIN_KEYS = sorted(ADMIN_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_KEYS, ids=[f"{m} {p}" for m, p in ADMIN_KEYS])
+def test_admin_route_refuses_every_other_user(
+    method: str, path: str, client: TestClient, users: UserFactory, db: Session
+) -> None:
+    """An admin route addresses any account; every user who is not an admin, the account's
+    owner included, gets 403 without its data and without changing it."""
+    route = ADMIN_ROUTES[(method, path)]
+    owner, owner_headers = users.authed()
+    _, intruder_headers = users.authed()
+    _, admin_headers = users.admin()
+    owned = route.create(db, owner)
+    url = path.format(**owned.path_params)
+
+    for headers in (intruder_headers, owner_headers):
+        refused = client.request(method, url, headers=headers, json=route.body(owner))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "forbidden"
+        assert owner.email not in refused.text
+        assert owned.unchanged(), "a non-admin's call changed the account"
+
+    done = client.request(method, url, headers=admin_headers, json=route.body(owner))
+    assert done.status_code == route.admin_status, done.text

@@ -25,6 +25,7 @@ taken when the ticket belongs to that user too.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ MIN_USER_ROWS = 20
 MIN_HOLDOUT_ROWS = 5
 HOLDOUT_FRACTION = 0.25
 RETRAIN_AFTER_NEW_LABELS = 50
+TRAINING_EXTRAS = {"sklearn": "scikit-learn", "scipy": "scipy"}
+
+
+class TrainingUnavailable(RuntimeError):
+    """This process cannot train: the training extras (requirements-training.txt) are not
+    installed, as in the slim API image. Nothing was changed."""
+
+
+def missing_training_extras() -> list[str]:
+    """The training extras this process cannot import (none where it can train)."""
+    missing = []
+    for module, distribution in TRAINING_EXTRAS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(distribution)
+    return missing
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -369,7 +387,15 @@ def retrain_user_model(
 
     `base_rows` defaults to the shared training split; `params` to the shared model's
     hyperparameters. With `cooldown_s` (the queued task), nothing is trained when the newest
-    version is younger than that: a retrain queued twice runs once."""
+    version is younger than that: a retrain queued twice runs once. Raises
+    TrainingUnavailable, before reading or writing anything, where the extras are missing."""
+    missing = missing_training_extras()
+    if missing:
+        raise TrainingUnavailable(
+            f"retraining needs the training extras ({', '.join(missing)} not installed): "
+            "install backend/requirements-training.txt, or run the worker image; "
+            "the model in use is unchanged"
+        )
     model_versions.lock_user(db, user_id)
     if cooldown_s is not None and _cooling_down(db, user_id, cooldown_s):
         return RetrainResult(False, f"cooldown: the newest model is under {cooldown_s:g} s old")

@@ -9,8 +9,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from app.analytics import export, reports
-from app.api.deps import UNAUTHORIZED
-from app.api.period import BAD_PERIOD, PeriodDep
+from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep
 from app.database import SessionDep, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 

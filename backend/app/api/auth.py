@@ -91,7 +91,27 @@ def register(body: UserCreate, db: SessionDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/login", response_model=Token, responses={**UNAUTHORIZED, **TOO_MANY_TRIES})
+ACCOUNT_DISABLED = {
+    403: {
+        "model": ErrorResponse,
+        "description": "The password is right but an admin disabled the account "
+        "(code `account_disabled`)",
+    }
+}
+LAST_ADMIN = {
+    409: {
+        "model": ErrorResponse,
+        "description": "You are the last active admin: make another account an admin first "
+        "(code `last_admin`)",
+    }
+}
+
+
+@router.post(
+    "/login",
+    response_model=Token,
+    responses={**UNAUTHORIZED, **ACCOUNT_DISABLED, **TOO_MANY_TRIES},
+)
 def login(
     form: LoginForm,
     attempt: Annotated[LoginAttempt, Depends(login_attempt)],
@@ -102,7 +122,7 @@ def login(
 
     Failed tries are limited per (email, client address) pair and per client address, a
     minute's window each (429 with Retry-After); many failures on one email from anywhere
-    make its logins slower, never refused."""
+    make its logins slower, never refused. A disabled account is refused with 403."""
     user = users.authenticate(db=db, email=form.username, password=form.password)
     if user is None:
         raise Unauthorized("Incorrect email or password")
@@ -142,6 +162,7 @@ def change_password(
         **UNAUTHORIZED,
         **WRONG_PASSWORD,
         **TOO_MANY_TRIES,
+        **LAST_ADMIN,
         422: {"model": ErrorResponse, "description": "`confirm` is not your email address"},
     },
 )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.analytics import costs
-from app.api.deps import UNAUTHORIZED
-from app.api.period import BAD_PERIOD, PeriodDep
+from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep
 from app.database import SessionDep
 from app.schemas.cost import CostReport
 

@@ -1,15 +1,19 @@
-"""Shared router dependencies and OpenAPI response declarations."""
+"""Shared router dependencies and OpenAPI response declarations (among them the reporting
+period of the analytics endpoints: query parameters, resolution, errors)."""
 
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from app.analytics import reports
+from app.analytics.reports import Window
 from app.auth import CurrentUser
 from app.config import Settings
 from app.core.rate_limit import ProcessingLimiter
+from app.core.time_zones import user_time_zones
 from app.database import SessionDep
-from app.schemas import ErrorResponse
+from app.schemas import ErrorResponse, IsoDateTime
 from app.unit_of_work import Sender, UnitOfWork, job_sender
 
 
@@ -59,3 +63,35 @@ BUSY: dict[int | str, dict[str, Any]] = {
         ),
     },
 }
+
+BAD_PERIOD: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorResponse,
+        "description": (
+            "start after end, a period over 366 days, a date outside years 2 to 9998,"
+            " or an unknown time zone"
+        ),
+    }
+}
+
+
+def period(
+    user: CurrentUser,
+    start: Annotated[
+        IsoDateTime | None,
+        Query(description="Inclusive; default end - 30 days. Without an offset: local time"),
+    ] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Exclusive; default now")] = None,
+    tz: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA time zone for days; default your saved one",
+            json_schema_extra={"enum": sorted(user_time_zones())},
+        ),
+    ] = None,
+) -> Window:
+    return reports.resolve_window(user=user, start=start, end=end, tz=tz)
+
+
+PeriodDep = Annotated[Window, Depends(period)]

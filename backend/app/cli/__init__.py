@@ -2,7 +2,8 @@
 `python -m app.cli` works without installing). It reads the same settings as the service
 (environment, `backend/.env`) and works on its database and queue directly.
 
-    triage create-user --email ops@example.com            # password from a prompt or stdin
+    triage create-user --email ops@example.com [--admin]  # password from a prompt or stdin
+    triage set-role ops@example.com admin                 # or: user (demote)
     triage reset-password --email ops@example.com
     triage backfill --user ops@example.com --query "status:open" [--no-wait]
     triage backfill --user ops@example.com --since 2026-01-01 --until 2026-02-01

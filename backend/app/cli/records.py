@@ -62,8 +62,11 @@ def rebuild_rollups(args: argparse.Namespace) -> int:
 def retrain(args: argparse.Namespace) -> int:
     with session_scope() as db:
         user_id = user_by_email(db, args.user).id
-    with session_scope() as db:
-        result = learning.retrain_user_model(db=db, user_id=user_id)
+    try:
+        with session_scope() as db:
+            result = learning.retrain_user_model(db=db, user_id=user_id)
+    except learning.TrainingUnavailable as exc:
+        raise CommandError(str(exc)) from exc
     state = f"version {result.version} promoted" if result.promoted else "not promoted"
     print(f"retrain: {state}: {result.reason}")
     return 0

@@ -27,6 +27,7 @@ from app.enums import (
     Sentiment,
     StepStatus,
     Urgency,
+    UserRole,
     WriteBack,
 )
 from app.schemas import examples
@@ -120,6 +121,7 @@ class UserOut(BaseModel):
     full_name: str | None
     timezone: str
     created_at: datetime
+    role: UserRole = Field(description="`admin` also manages every account (`/admin`)")
 
 
 class Token(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from app.enums import ItemStatus, JobOrigin, JobState, StepStatus, WriteBack
+from app.enums import ItemStatus, JobOrigin, JobState, StepStatus, UserRole, WriteBack
 from app.schemas import (
     AccountDeletion,
     BatchRequest,
@@ -22,6 +22,7 @@ from app.schemas import (
     Token,
     UserCreate,
 )
+from app.schemas.admin import AccountOut, AccountPage, AccountRemoval, AccountUpdate
 from app.schemas.analytics import Dashboard, FeedbackIn, FeedbackOut
 from app.schemas.settings import SettingsOut, SettingsUpdate
 
@@ -39,6 +40,9 @@ MAIN_ROUTES: dict[tuple[str, str], tuple[bool, bool]] = {
     ("get", "/settings/"): (False, True),
     ("put", "/settings/"): (True, True),
     ("get", "/analytics/dashboard"): (False, True),
+    ("get", "/admin/users"): (False, True),
+    ("patch", "/admin/users/{user_id}"): (True, True),
+    ("delete", "/admin/users/{user_id}"): (True, False),
 }
 MODELS_WITH_EXAMPLES: list[type[BaseModel]] = [
     UserCreate,
@@ -55,6 +59,10 @@ MODELS_WITH_EXAMPLES: list[type[BaseModel]] = [
     SettingsUpdate,
     SettingsOut,
     Dashboard,
+    AccountOut,
+    AccountPage,
+    AccountUpdate,
+    AccountRemoval,
 ]
 
 
@@ -120,6 +128,8 @@ def test_examples_are_valid_instances_of_their_models(model: type[BaseModel]) ->
         ("JobItemOut", "write_back", WriteBack),
         ("ProcessResponse", "write_back_status", WriteBack),
         ("ProcessingLogOut", "status", StepStatus),
+        ("UserOut", "role", UserRole),
+        ("AccountOut", "role", UserRole),
     ],
 )
 def test_state_fields_list_their_values(

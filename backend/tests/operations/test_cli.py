@@ -83,6 +83,50 @@ def test_create_user_then_reset_password_revokes_old_tokens(
         connection.exec_driver_sql("DELETE FROM users WHERE email = %s", (email,))
 
 
+def test_create_an_admin_and_change_roles_never_demoting_the_last_admin(
+    live_client: TestClient, engine: Engine
+) -> None:
+    stamp = datetime.now(UTC).timestamp()
+    admin_email, user_email = f"cli-admin-{stamp}@example.com", f"cli-user-{stamp}@example.com"
+    created = triage(
+        "create-user", "--email", admin_email, "--admin", "--password-stdin", stdin=NEW_PASSWORD
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created admin" in created.stdout and admin_email in created.stdout
+    plain = triage("create-user", "--email", user_email, "--password-stdin", stdin=NEW_PASSWORD)
+    assert plain.returncode == 0 and "created user" in plain.stdout
+
+    def headers(email: str) -> dict[str, str]:
+        response = live_client.post(
+            "/auth/login", data={"username": email, "password": NEW_PASSWORD}
+        )
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    admin_headers, user_headers = headers(admin_email), headers(user_email)
+    assert live_client.get("/auth/me", headers=admin_headers).json()["role"] == "admin"
+    assert live_client.get("/admin/users", headers=admin_headers).status_code == 200
+    assert live_client.get("/admin/users", headers=user_headers).status_code == 403
+
+    active_admins = "SELECT count(*) FROM users WHERE role = 'admin' AND is_active"
+    assert count(engine, active_admins) == 1  # the suite's database holds no other admin
+    last = triage("set-role", admin_email, "user")
+    assert last.returncode == 2 and "Traceback" not in last.stderr
+    assert "last active admin" in last.stderr
+
+    promoted = triage("set-role", user_email, "admin")
+    assert promoted.returncode == 0 and f"{user_email} is now admin" in promoted.stdout
+    assert live_client.get("/admin/users", headers=user_headers).status_code == 200
+    demoted = triage("set-role", admin_email, "user")
+    assert demoted.returncode == 0, demoted.stderr
+    assert live_client.get("/admin/users", headers=admin_headers).status_code == 403
+    unknown = triage("set-role", admin_email, "root")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM users WHERE email IN (%s, %s)", (admin_email, user_email)
+        )
+
+
 def test_unknown_user_is_a_clear_error() -> None:
     result = triage("retrain", "--user", "nobody@example.com")
     assert result.returncode == 2

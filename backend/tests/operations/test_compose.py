@@ -7,6 +7,7 @@ internal URL. Also: compose refuses to start without secrets, binds to loopback,
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import socket
 import sys
@@ -58,6 +59,21 @@ def test_compose_runs_in_production_on_loopback_with_an_internal_url_for_the_san
     assert all("healthcheck" in services[name] for name in ("postgres", "redis", "api", "worker"))
     published = compose.load(COMPOSE_FILE, {**SECRETS, "BIND_ADDRESS": "0.0.0.0", "PORT": "80"})
     assert published["api"]["ports"] == ["0.0.0.0:80:8000"]
+
+
+def test_only_the_worker_runs_the_image_with_the_training_extras() -> None:
+    services = compose.load(COMPOSE_FILE, SECRETS)
+    built = {name: service for name, service in services.items() if "build" in service}
+    targets = {name: service["build"]["target"] for name, service in built.items()}
+    slim = {"api": "runtime", "beat": "runtime", "metrics": "runtime"}
+    assert targets == {**slim, "worker": "worker"}
+    assert services["worker"]["image"] != services["api"]["image"]
+    dockerfile = (REPO_ROOT / "backend" / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert {"runtime", "worker"} <= set(stages)
+    assert stages[-1] == "runtime"  # a plain `docker build` gives the slim image
+    runtime_venv = dockerfile.split("AS venv-runtime")[1].split("\nFROM ")[0]
+    assert "requirements.txt" in runtime_venv and "training" not in runtime_venv
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ export interface paths {
          *
          *     Failed tries are limited per (email, client address) pair and per client address, a
          *     minute's window each (429 with Retry-After); many failures on one email from anywhere
-         *     make its logins slower, never refused.
+         *     make its logins slower, never refused. A disabled account is refused with 403.
          */
         post: operations["login_auth_login_post"];
         delete?: never;
@@ -572,6 +572,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Users
+         * @description Every account, oldest first: role, whether it is active, when it was created and how
+         *     many tickets it holds.
+         */
+        get: operations["list_users_admin_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete User
+         * @description Delete an account and all its data (settings, tickets, analyses, processing logs,
+         *     batch jobs, labels and models), as `DELETE /auth/me` does. `confirm` must be the
+         *     account's email address.
+         */
+        delete: operations["delete_user_admin_users__user_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Change an account's role (`admin`, `user`) or disable (`is_active: false`) or enable
+         *     it. A disabled account's tokens stop working at once, for good, and its logins are
+         *     refused with a message saying it is disabled.
+         */
+        patch: operations["update_user_admin_users__user_id__patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -592,6 +641,104 @@ export interface components {
             confirm: string;
             /** Password */
             password: string;
+        };
+        /**
+         * AccountOut
+         * @description An account as administrators see it.
+         * @example {
+         *       "created_at": "2026-03-02T09:15:04Z",
+         *       "email": "agent@example.com",
+         *       "full_name": "Ada Agent",
+         *       "id": 7,
+         *       "is_active": true,
+         *       "role": "user",
+         *       "ticket_count": 1284
+         *     }
+         */
+        AccountOut: {
+            /** Id */
+            id: number;
+            /** Email */
+            email: string;
+            /** Full Name */
+            full_name: string | null;
+            role: components["schemas"]["UserRole"];
+            /**
+             * Is Active
+             * @description false: disabled (tokens and logins refused)
+             */
+            is_active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Ticket Count
+             * @description tickets stored for the account
+             */
+            ticket_count: number;
+        };
+        /**
+         * AccountPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "created_at": "2026-03-02T09:15:04Z",
+         *           "email": "agent@example.com",
+         *           "full_name": "Ada Agent",
+         *           "id": 7,
+         *           "is_active": true,
+         *           "role": "user",
+         *           "ticket_count": 1284
+         *         }
+         *       ],
+         *       "page": 1,
+         *       "page_size": 50,
+         *       "total": 1
+         *     }
+         */
+        AccountPage: {
+            /** Items */
+            items: components["schemas"]["AccountOut"][];
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+        };
+        /**
+         * AccountRemoval
+         * @example {
+         *       "confirm": "agent@example.com"
+         *     }
+         */
+        AccountRemoval: {
+            /**
+             * Confirm
+             * @description The account's email address, to confirm
+             */
+            confirm: string;
+        };
+        /**
+         * AccountUpdate
+         * @description The fields to change; those left out keep their value.
+         * @example {
+         *       "is_active": false
+         *     }
+         * @example {
+         *       "role": "admin"
+         *     }
+         */
+        AccountUpdate: {
+            /** @description `admin` or `user` */
+            role?: components["schemas"]["UserRole"] | null;
+            /**
+             * Is Active
+             * @description false disables the account: its tokens stop working (for good) and logins are refused; true enables it again
+             */
+            is_active?: boolean | null;
         };
         /** Accuracy */
         Accuracy: {
@@ -1992,7 +2139,15 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description `admin` also manages every account (`/admin`) */
+            role: components["schemas"]["UserRole"];
         };
+        /**
+         * UserRole
+         * @description What an account may do: `admin` also manages every account (`/admin`).
+         * @enum {string}
+         */
+        UserRole: "user" | "admin";
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -2254,6 +2409,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The password is right but an admin disabled the account (code `account_disabled`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Request body too large */
             413: {
                 headers: {
@@ -2370,6 +2534,15 @@ export interface operations {
             };
             /** @description The password is not correct */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description You are the last active admin: make another account an admin first (code `last_admin`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3834,6 +4007,259 @@ export interface operations {
                 };
             };
             /** @description The job queue is unavailable (Zendesk retries) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_users_admin_users_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPage"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Your account is not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_user_admin_users__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountRemoval"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Your account is not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account is the last active admin (code `last_admin`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `confirm` is not the account's email */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_user_admin_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountOut"];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Your account is not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account is the last active admin (code `last_admin`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
