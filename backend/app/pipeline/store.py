@@ -276,10 +276,15 @@ def ticket_query(
 
 
 LABEL_FILTERS = ("category", "urgency", "sentiment", "source")
+# A list page's total is counted exactly up to this many tickets (or up to the end of the
+# page asked for, when that is further); past it the answer says "more than": an exact count
+# of a few hundred thousand matches costs far more than the page itself.
+TOTAL_COUNT_CAP = 10_000
 
 
-def count_tickets(*, db: Session, user_id: int, **filters: Any) -> int:
-    """The exact total for a list page, from the narrowest table that can answer it.
+def count_tickets(*, db: Session, user_id: int, limit: int | None = None, **filters: Any) -> int:
+    """The total for a list page, from the narrowest table that can answer it; with `limit`,
+    counting stops there (a result equal to `limit` means "at least that many").
 
     Label filters alone are counted on ticket_analyses (its (user_id, label) indexes) rather
     than over the tickets join, which on a million rows is the difference between a few and
@@ -287,33 +292,46 @@ def count_tickets(*, db: Session, user_id: int, **filters: Any) -> int:
     """
     active = {name for name, value in filters.items() if value not in (None, "")}
     if active and active <= set(LABEL_FILTERS):
-        query = (
-            select(func.count())
-            .select_from(TicketAnalysis)
-            .where(TicketAnalysis.user_id == user_id)
-        )
+        query = select(TicketAnalysis.id).where(TicketAnalysis.user_id == user_id)
         for name in active:
             query = query.where(getattr(TicketAnalysis, name) == filters[name])
-        return int(db.scalar(query) or 0)
-    query = ticket_query(user_id=user_id, **filters).order_by(None)
+    else:
+        query = ticket_query(user_id=user_id, **filters).with_only_columns(Ticket.id)
+    if limit is not None:
+        query = query.limit(limit)
     return int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def list_tickets(
-    *, db: Session, page: int, page_size: int, sort: str, **filters: Any
-) -> tuple[list[Ticket], int]:
+    *,
+    db: Session,
+    page: int,
+    page_size: int,
+    sort: str,
+    count_cap: int = TOTAL_COUNT_CAP,
+    **filters: Any,
+) -> tuple[list[Ticket], int, bool]:
+    """A page of tickets, the total and whether that total is exact: it is counted up to
+    `count_cap` or to the end of the page asked for, whichever is further; when more match,
+    the total is that bound and not exact ("more than"). A last page needs no count."""
     query = ticket_query(**filters)
-    total = count_tickets(db=db, **filters)
     descending = sort.startswith("-")
     column = SORTS[sort.lstrip("-")]
     order = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
-    rows = db.scalars(
-        query.options(joinedload(Ticket.analysis))
-        .order_by(*order)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).unique()
-    return list(rows), int(total)
+    offset = (page - 1) * page_size
+    rows = list(
+        db.scalars(
+            query.options(joinedload(Ticket.analysis))
+            .order_by(*order)
+            .offset(offset)
+            .limit(page_size)
+        ).unique()
+    )
+    if 0 < len(rows) < page_size or (page == 1 and not rows):
+        return rows, offset + len(rows), True  # the last page: the total needs no count
+    bound = max(count_cap, page * page_size)
+    total = count_tickets(db=db, limit=bound + 1, **filters)
+    return rows, min(total, bound), total <= bound
 
 
 def summary_stats(*, db: Session, user_id: int) -> dict[str, Any]:
