@@ -234,7 +234,8 @@ class TicketPage(BaseModel):
     items: list[TicketListItem]
     total: int = Field(
         description="tickets matching the filters; when total_is_exact is false, more than"
-        " this many (counting stops past 10,000 or past the end of the page asked for)"
+        " this many (counting stops past 10,000, or 1,000 with q, or past the end of the page"
+        " asked for)"
     )
     page: int
     page_size: int

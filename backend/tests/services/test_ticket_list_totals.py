@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.models import User
+from app.models import Ticket, User
 from app.pipeline import store as ticket_store
 from tests.factories import UserFactory, create_analysed_ticket
 
@@ -58,3 +59,24 @@ def test_a_page_beyond_the_end_still_has_the_exact_total(db: Session, users: Use
     user = seven_tickets(db, users)
     assert page_of(db, user, 9, 2) == ([], 7, True)
     assert page_of(db, user, 1, 2, text="nothing like this") == ([], 0, True)
+
+
+def test_a_subject_search_counts_to_1000_and_the_rest_to_10000(
+    db: Session, users: UserFactory
+) -> None:
+    user = users.create()
+    db.execute(
+        insert(Ticket),
+        [
+            {"user_id": user.id, "zendesk_ticket_id": n, "subject": f"Refund {n}"}
+            for n in range(1, 1003)
+        ],
+    )
+    _, total, exact = ticket_store.list_tickets(
+        db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at", text="refund"
+    )
+    assert (total, exact) == (ticket_store.TEXT_COUNT_CAP, False) == (1000, False)
+    _, total, exact = ticket_store.list_tickets(
+        db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at"
+    )
+    assert (total, exact) == (1002, True)

@@ -1866,7 +1866,7 @@ export interface components {
             items: components["schemas"]["TicketListItem"][];
             /**
              * Total
-             * @description tickets matching the filters; when total_is_exact is false, more than this many (counting stops past 10,000 or past the end of the page asked for)
+             * @description tickets matching the filters; when total_is_exact is false, more than this many (counting stops past 10,000, or 1,000 with q, or past the end of the page asked for)
              */
             total: number;
             /** Page */

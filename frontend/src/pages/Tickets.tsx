@@ -234,7 +234,7 @@ function Pagination({
   exact: boolean;
   onPage: (page: number) => void;
 }) {
-  // Past 10,000 matches the server stops counting: "more than total", so there is always a
+  // Past 10,000 matches (1,000 with a subject search) the server stops counting: "more than total", so there is always a
   // next page.
   const last = exact && page >= pages;
   return (
