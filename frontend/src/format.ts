@@ -4,6 +4,11 @@ export function formatNumber(value: number | null | undefined): string {
   return value === null || value === undefined ? "—" : value.toLocaleString("en-US");
 }
 
+/** A list's total: "10,000+" when the server stopped counting (more than that many match). */
+export function formatTotal(total: number, exact: boolean = true): string {
+  return `${total.toLocaleString("en-US")}${exact ? "" : "+"}`;
+}
+
 export function formatUsd(value: string | number | null | undefined, digits = 4): string {
   if (value === null || value === undefined || value === "") return "—";
   const number = typeof value === "number" ? value : Number(value);

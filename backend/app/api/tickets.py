@@ -246,7 +246,7 @@ def list_tickets(
         raise Unprocessable("start must not be after end")
     if q is not None and "\x00" in q:
         raise Unprocessable("q must not contain NUL characters")
-    items, total = ticket_store.list_tickets(
+    items, total, exact = ticket_store.list_tickets(
         db=db,
         user_id=user.id,
         page=page,
@@ -262,7 +262,13 @@ def list_tickets(
         text=q,
     )
     return TicketPage.model_validate(
-        {"items": items, "total": total, "page": page, "page_size": page_size},
+        {
+            "items": items,
+            "total": total,
+            "page": page,
+            "page_size": page_size,
+            "total_is_exact": exact,
+        },
         from_attributes=True,
     )
 

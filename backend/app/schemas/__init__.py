@@ -234,9 +234,16 @@ class TicketPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.TICKET_PAGE]})
 
     items: list[TicketListItem]
-    total: int
+    total: int = Field(
+        description="tickets matching the filters; when total_is_exact is false, more than"
+        " this many (counting stops past 10,000, or 1,000 with q, or past the end of the page"
+        " asked for)"
+    )
     page: int
     page_size: int
+    total_is_exact: bool = Field(
+        default=True, description="false when more tickets match than `total`"
+    )
 
 
 class TicketSummary(BaseModel):

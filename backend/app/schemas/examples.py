@@ -81,6 +81,7 @@ TICKET_PAGE: Example = {
     "total": 1,
     "page": 1,
     "page_size": 25,
+    "total_is_exact": True,
 }
 JOB: Example = {
     "id": "3f6c1e9a-0b7d-4c55-9a47-2f1d8e6b0c12",

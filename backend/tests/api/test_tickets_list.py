@@ -80,6 +80,7 @@ def test_list_pages_and_sorts(client: TestClient, owner: tuple) -> None:
     _, headers = owner
     first = client.get("/tickets/?sort=zendesk_ticket_id&page_size=2", headers=headers)
     assert ids(first) == [11, 12] and first.json()["total"] == 3
+    assert first.json()["total_is_exact"] is True  # counted exactly below 10,000
     second = client.get("/tickets/?sort=zendesk_ticket_id&page_size=2&page=2", headers=headers)
     assert ids(second) == [13]
     assert ids(client.get("/tickets/?sort=-zendesk_ticket_id", headers=headers)) == [13, 12, 11]

@@ -2009,18 +2009,28 @@ export interface components {
          *       ],
          *       "page": 1,
          *       "page_size": 25,
-         *       "total": 1
+         *       "total": 1,
+         *       "total_is_exact": true
          *     }
          */
         TicketPage: {
             /** Items */
             items: components["schemas"]["TicketListItem"][];
-            /** Total */
+            /**
+             * Total
+             * @description tickets matching the filters; when total_is_exact is false, more than this many (counting stops past 10,000, or 1,000 with q, or past the end of the page asked for)
+             */
             total: number;
             /** Page */
             page: number;
             /** Page Size */
             page_size: number;
+            /**
+             * Total Is Exact
+             * @description false when more tickets match than `total`
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /** TicketSummary */
         TicketSummary: {

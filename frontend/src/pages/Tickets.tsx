@@ -10,6 +10,7 @@ import {
   ZENDESK_STATUSES,
   formatDateTime,
   formatPercent,
+  formatTotal,
 } from "../format";
 import { ticketsQuery, type TicketFilters } from "../queries";
 
@@ -201,6 +202,7 @@ export function TicketsPage() {
                 page={page.page}
                 pages={Math.max(1, Math.ceil(page.total / page.page_size))}
                 total={page.total}
+                exact={page.total_is_exact}
                 onPage={(next) => update({ page: String(next) }, true)}
               />
             </section>
@@ -223,22 +225,28 @@ function Pagination({
   page,
   pages,
   total,
+  exact,
   onPage,
 }: {
   page: number;
   pages: number;
   total: number;
+  exact: boolean;
   onPage: (page: number) => void;
 }) {
+  // Past 10,000 matches (1,000 with a subject search) the server stops counting: "more than total", so there is always a
+  // next page.
+  const last = exact && page >= pages;
   return (
     <nav className="pagination" aria-label="Pages">
       <button type="button" disabled={page <= 1} onClick={() => onPage(page - 1)}>
         Previous
       </button>
       <span>
-        Page {page} of {pages} · {total} tickets
+        Page {page} of {exact ? pages : `${Math.max(pages, page)}+`} · {formatTotal(total, exact)}{" "}
+        tickets
       </span>
-      <button type="button" disabled={page >= pages} onClick={() => onPage(page + 1)}>
+      <button type="button" disabled={last} onClick={() => onPage(page + 1)}>
         Next
       </button>
     </nav>
