@@ -146,7 +146,7 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     try:
         batch_runner.run_job(job_id, worker_id=worker_id(self.request.hostname))
     except batch_jobs.LeaseHeld as exc:
-        raise self.retry(countdown=max(1.0, exc.retry_in_s), max_retries=None) from exc
+        _requeue(self, countdown_s=max(1.0, exc.retry_in_s))
     except batch_jobs.TransientUpstreamError as exc:
         _retry_or_fail(self, job_id, exc, f"Zendesk kept failing: {exc}")
     except AppError as exc:
@@ -157,6 +157,15 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     except Exception as exc:  # a database busy or down, a bug: never leave the job hanging
         logger.exception("batch job %s failed", job_id)
         _retry_or_fail(self, job_id, exc)
+
+
+def _requeue(task: Any, countdown_s: float) -> None:
+    """Back to the queue for a job that waits (another worker holds its lease, or its owner
+    runs their fair share of jobs), as often as it takes: waiting is not a failure, so the
+    count of retries (the budget of real failures) is kept, not spent. (`task.retry` with
+    `max_retries=None` falls back to the task's max_retries: after six waits the task was
+    dropped and the job stayed queued.)"""
+    task.signature_from_request(countdown=countdown_s, retries=task.request.retries).apply_async()
 
 
 def _retry_or_fail(task: Any, job_id: str, exc: Exception, reason: str | None = None) -> None:

@@ -28,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def configure_environment(args: argparse.Namespace) -> str:
             "SANDBOX_ENABLED": "false",
             "BATCH_CONCURRENCY": str(args.batch_concurrency),
             "LLM_MAX_RETRIES": "0",
+            "LOG_LEVEL": "WARNING",
         }
     )
     return database_url
@@ -240,6 +242,8 @@ def main() -> None:
         print(f"baseline_zendesk_calls_per_100={baseline_calls * 100 / len(baseline_ids):.0f}")
 
         env = dict(os.environ)
+        # A file, not a pipe nobody reads: a full pipe blocks the worker on its next log line.
+        worker_log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -260,12 +264,13 @@ def main() -> None:
             cwd=BACKEND_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=worker_log,
         )
         try:
             time.sleep(4)  # let the pool start
             if worker.poll() is not None:
-                raise SystemExit(worker.stderr.read().decode() if worker.stderr else "worker died")
+                worker_log.seek(0)
+                raise SystemExit(worker_log.read().decode(errors="replace") or "worker died")
 
             def run(batches: list[list[int]]) -> tuple[float, list[float], int, float, int, int]:
                 calls_before = len(zendesk.calls)
@@ -349,6 +354,7 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+            worker_log.close()
     get_engine().dispose()
 
 

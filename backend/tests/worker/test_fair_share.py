@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select
 from app.batch import jobs as batch_jobs
 from app.batch import runner
 from app.database import session_scope
+from app.enums import JobState
 from app.models import BatchJob, User, utcnow
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids
 from tests.worker.conftest import WorkerFactory, count, login, user_on_zendesk, wait_for
-from tests.worker.test_batch_jobs import finished, submit
+from tests.worker.test_batch_jobs import finished, job, submit
 
 pytestmark = pytest.mark.postgres_only
 
@@ -121,3 +122,34 @@ def test_one_users_many_jobs_leave_a_worker_for_another_user(
         assert all(job.attempts == 1 for job in a_rows)  # a job over the cap never started
     assert most_at_once(intervals) == CAP  # the workers were busy, but never all with A
     assert 0 < peak_running <= CAP
+
+
+def test_a_job_waiting_for_its_owners_share_waits_as_long_as_it_takes(
+    live_client: TestClient,
+    committed_user: User,
+    zendesk_sim: ZendeskSimulator,
+    start_worker: WorkerFactory,
+) -> None:
+    """Waiting for a free share is no failure: a job goes back to the queue many more times
+    than the task's retries (6, at least a second apart) allow, and runs when its turn comes."""
+    busy_for_s = 9.0
+    with session_scope() as db:  # the user's one share, held by a job on another node
+        blocker = batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1])
+        blocker.state = JobState.running
+        blocker.lease_owner = "elsewhere/1"
+        blocker.lease_expires_at = utcnow() + timedelta(seconds=busy_for_s)
+        share_frees_at = blocker.lease_expires_at
+    start_worker(BATCH_JOBS_PER_USER="1", BATCH_USER_BUSY_RETRY_S="0.1")
+    headers = login(live_client, committed_user)
+
+    job_id = submit(live_client, headers, open_ticket_ids(zendesk_sim, 2))
+    body = wait_for(
+        lambda: (body := job(live_client, headers, job_id))["finished_at"] and body,
+        timeout_s=busy_for_s + 30,
+    )
+
+    assert body["state"] == "succeeded"
+    with session_scope() as db:
+        waited = db.get(BatchJob, job_id)
+        assert waited is not None and waited.started_at is not None
+        assert waited.started_at >= share_frees_at and waited.attempts == 1
