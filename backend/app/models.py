@@ -418,6 +418,7 @@ class TrainingExample(TimestampMixin, Base):
     body: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[Category | None] = mapped_column(label_enum(Category, "category"))
     urgency: Mapped[Urgency | None] = mapped_column(label_enum(Urgency, "urgency"))
+    sentiment: Mapped[Sentiment | None] = mapped_column(label_enum(Sentiment, "sentiment"))
     origin: Mapped[TrainingOrigin] = mapped_column(label_enum(TrainingOrigin, "origin"))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import tempfile
@@ -30,8 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TextIO
 
 FIELDS = ("category", "urgency")
+"""The gated fields: `agreement` counts a ticket when both equal the CSV's labels."""
+OPTIONAL_FIELDS = ("sentiment",)
+"""Scored per field when the CSV has the column (not part of `agreement`)."""
 
 
 @dataclass
@@ -50,6 +55,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--retrain-every", type=int, default=250)
     parser.add_argument("--limit", type=int, help="only the first N rows")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="write one JSON line per ticket: the local model's answers and confidences, the "
+        "truth, the route, and the thresholds table of the model in use (for tuning)",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,23 +68,58 @@ def summary(name: str, outcomes: Sequence[Outcome], mean_llm_cost: Decimal) -> N
     if not outcomes:
         return
     local = sum(outcome.local for outcome in outcomes)
-    both = sum(all(outcome.right.values()) for outcome in outcomes)
+    both = sum(all(outcome.right[f] for f in FIELDS) for outcome in outcomes)
     cost = sum((outcome.cost_usd for outcome in outcomes), Decimal(0))
     all_llm = mean_llm_cost * len(outcomes)
     print(f"{name}_tickets={len(outcomes)}")
     print(f"{name}_local_share={local / len(outcomes):.3f}")
     print(f"{name}_agreement={both / len(outcomes):.3f}")
-    for field in FIELDS:
+    for field in outcomes[0].right:
         right = sum(outcome.right[field] for outcome in outcomes)
         print(f"{name}_{field}_agreement={right / len(outcomes):.3f}")
     local_outcomes = [outcome for outcome in outcomes if outcome.local]
     if local_outcomes:
-        local_both = sum(all(outcome.right.values()) for outcome in local_outcomes)
+        local_both = sum(all(outcome.right[f] for f in FIELDS) for outcome in local_outcomes)
         print(f"{name}_local_agreement={local_both / len(local_outcomes):.3f}")
+        for field in outcomes[0].right:
+            right = sum(outcome.right[field] for outcome in local_outcomes)
+            print(f"{name}_local_{field}_agreement={right / len(local_outcomes):.3f}")
     print(f"{name}_llm_calls_avoided={local}")
     print(f"{name}_cost_usd={cost:.4f}")
     if all_llm:
         print(f"{name}_cost_vs_all_llm={cost / all_llm:.3f}")
+
+
+def write_trace(
+    handle: TextIO,
+    number: int,
+    row: dict[str, str],
+    context: Any,
+    outcome: Any,
+    scored: Sequence[str],
+    tables: set[str],
+) -> None:
+    """One ticket's line; a model's thresholds table is written once, with its first ticket."""
+    offline = context.analyzer.analyze(row["subject"], row["body"])
+    version = context.analyzer.version
+    line: dict[str, Any] = {
+        "n": number,
+        "model": version,
+        "language_supported": offline.language_supported,
+        "route": str(outcome.source),
+    }
+    for field in scored:
+        line[field] = {
+            "truth": row[field].strip().lower(),
+            "local": str(getattr(offline, field)),
+            "confidence": round(float(getattr(offline, f"{field}_confidence")), 4),
+            "served": str(getattr(outcome, field)),
+        }
+    if version not in tables:
+        tables.add(version)
+        line["thresholds"] = dict((context.calibration or {}).get("thresholds") or {})
+        line["measured_on"] = dict((context.calibration or {}).get("measured_on") or {})
+    handle.write(json.dumps(line) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = rows[: args.limit] if args.limit else rows
     if not rows or any(field not in rows[0] for field in ("subject", "body", *FIELDS)):
         raise SystemExit("error: the stream needs subject, body, category and urgency columns")
+    scored = FIELDS + tuple(f for f in OPTIONAL_FIELDS if f in rows[0])
     workdir = Path(tempfile.mkdtemp(prefix="cascade-stream-"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     os.environ["DATA_DIR"] = str(workdir)
@@ -92,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from app.accounts.integrations import ProcessingOptions
     from app.accounts.users import create_user
-    from app.analysis import learning, tasks
+    from app.analysis import cascade, learning, tasks
     from app.core.migrations import upgrade_head
     from app.database import session_scope
     from app.enums import AnalysisSource
@@ -118,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     llm_costs: list[Decimal] = []
     retrain_seconds: list[float] = []
+    trace = args.trace.open("w", encoding="utf-8") if args.trace else None
+    tables: set[str] = set()
     print(f"stream_rows={len(rows)}")
     print(f"oracle_p={args.p}")
     print(f"target_precision={args.target}")
@@ -130,19 +179,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     user_id=user_id,
                     raw={"id": number, "subject": row["subject"], "description": row["body"]},
                 )
+                context = cascade.context_for(user_id, db=db)
                 outcome = analysis_service.analyze(
-                    row["subject"], row["body"], options=options, llm=llm, user_id=user_id, db=db
+                    row["subject"], row["body"], options=options, llm=llm, context=context
                 )
                 ticket_store.save_analysis(
                     db=db, ticket=ticket, outcome=outcome, processing_time_ms=0
                 )
             local = outcome.source == AnalysisSource.local
+            if trace is not None:
+                write_trace(trace, number, row, context, outcome, scored, tables)
             if not local:
                 llm_costs.append(Decimal(outcome.cost_usd))
             outcomes.append(
                 Outcome(
                     local=local,
-                    right={f: str(getattr(outcome, f)) == row[f].strip().lower() for f in FIELDS},
+                    right={f: str(getattr(outcome, f)) == row[f].strip().lower() for f in scored},
                     cost_usd=Decimal(outcome.cost_usd),
                 )
             )
@@ -163,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary("last_1000", outcomes[-1000:], mean)
     summary("all", outcomes, mean)
     print(f"oracle_unmatched={oracle.unmatched}")
+    if trace is not None:
+        trace.close()
     if retrain_seconds:
         print(f"retrain_seconds_max={max(retrain_seconds):.1f}")
     return 0

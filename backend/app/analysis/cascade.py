@@ -1,17 +1,25 @@
 """Local-first cascade: the offline model answers alone when it is sure enough, else the LLM.
 
-"Sure enough" means: for every gated field (category and urgency) the calibrated confidence
-of the answer analyze() serves reaches that field's threshold for the user's target precision
-(default 0.95). Thresholds come from out-of-fold predictions at training time (see
+"Sure enough" means: for every gated field the calibrated confidence of the answer analyze()
+serves reaches that field's threshold for its target precision (the user's, default 0.95).
+Thresholds come from out-of-fold predictions at training time (see
 `app.analysis.ml.user_models`): the lowest confidence at which answers were right at least
 the target share of the time. A field with no such threshold is never confident. Without a
 stored table the target itself is the threshold (exact for perfectly calibrated probabilities).
 
-Sentiment is not gated. Its confidence is a rescaled lexicon score, not a probability learned
-from labelled tickets, so no threshold on it stands for a precision; one LLM call answers all
-fields, so gating it would send tickets to the LLM for the field the local path does best
-(macro-F1 0.96 on the labelled support-message table in `tests/ml/data`, vs 0.69 for plain
-VADER) and that drives no routing or SLA. Agents still correct it through feedback.
+Gated fields: category and urgency always; sentiment when the model has learned it from the
+user's own labels (a user's model with a sentiment head, see `LEARNED_SENTIMENT`), whose
+out-of-fold thresholds then stand for a precision. The lexicon's sentiment (the shared model,
+or a user whose labels did not beat it) is not gated: its confidence is a rescaled score, not
+a probability, so no threshold on it stands for a precision.
+
+Per-field targets: a threshold measured on a user's own rows is measured against that user's
+labels, which are mostly the LLM's confident answers when learning from the LLM is on. Those
+answers are themselves wrong part of the time, so agreement with them understates how often
+a local answer is right, and a target that is reachable against the truth may not be against
+them. `USER_ROWS_TARGET_OFFSET` lowers the target of such a field by a fixed amount per field,
+chosen on a tuning stream (`bench/cascade_tune.py`; see the README's accuracy section);
+thresholds measured on the shared split (true labels) use the user's target unchanged.
 
 Languages: a ticket whose detected language the local model was not trained on (see
 `app.analysis.language`) always goes to the LLM, whatever the confidences say.
@@ -52,6 +60,9 @@ __all__ = [
 ]
 
 GATED_FIELDS = ("category", "urgency")
+"""Always gated; sentiment is gated too when the model learned it (see the module docstring)."""
+SENTIMENT = "sentiment"
+USER_ROWS_TARGET_OFFSET: Mapping[str, float] = {"category": 0.0, "urgency": 0.0, "sentiment": 0.0}
 DEFAULT_TARGET_PRECISION = 0.95
 MIN_TARGET_PRECISION = 0.5
 MAX_TARGET_PRECISION = 0.99
@@ -67,6 +78,9 @@ class Thresholds:
     target_precision: float
     values: Mapping[str, float | None]
     origin: str  # "out-of-fold" | "target (no calibration table)"
+    targets: Mapping[str, float] = field(default_factory=dict)
+    """Each gated field's own target (the user's, or lowered for a threshold measured on
+    the user's own rows); empty when there is no table."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +116,16 @@ def thresholds_from(calibration: Mapping[str, Any] | None, target: float) -> Thr
     table = (calibration or {}).get("thresholds")
     if not isinstance(table, Mapping) or not all(name in table for name in GATED_FIELDS):
         return Thresholds(target, dict.fromkeys(GATED_FIELDS, target), "target (no table)")
-    values = {name: user_models.threshold_for(table[name], target) for name in GATED_FIELDS}
-    return Thresholds(target, values, "out-of-fold")
+    measured_on = (calibration or {}).get("measured_on") or {}
+    gated = (*GATED_FIELDS, SENTIMENT) if SENTIMENT in table else GATED_FIELDS
+    targets = {
+        name: clamp_target(target - USER_ROWS_TARGET_OFFSET.get(name, 0.0))
+        if measured_on.get(name) == "user rows"
+        else target
+        for name in gated
+    }
+    values = {name: user_models.threshold_for(table[name], targets[name]) for name in gated}
+    return Thresholds(target, values, "out-of-fold", targets)
 
 
 def _pair(confidence: float, threshold: float) -> tuple[str, str]:
@@ -120,13 +142,11 @@ def decide(result: OfflineAnalysis, thresholds: Thresholds) -> Decision:
         return Decision(False, f"cascade: language {result.language} not covered locally")
     passed: list[str] = []
     failed: list[str] = []
-    for name in GATED_FIELDS:
+    for name, threshold in thresholds.values.items():
         confidence = float(getattr(result, f"{name}_confidence"))
-        threshold = thresholds.values.get(name)
         if threshold is None:
-            failed.append(
-                f"{name} {confidence:.2f}, no threshold reaches {thresholds.target_precision:g}"
-            )
+            target = thresholds.targets.get(name, thresholds.target_precision)
+            failed.append(f"{name} {confidence:.2f}, no threshold reaches {target:g}")
             continue
         shown, limit = _pair(confidence, threshold)
         if confidence >= threshold:

@@ -1,18 +1,19 @@
 """Learning loop: a user's corrections become their own offline model, promoted only if better.
 
 Training rows (table `training_examples`, one per ticket, per user):
-- `feedback`: the labels an agent gave (feedback_category / feedback_urgency); a field the
-  agent did not rate is left empty and not trained on;
+- `feedback`: the labels an agent gave (feedback_category / feedback_urgency /
+  feedback_sentiment); a field the agent did not rate is left empty and not trained on;
 - `llm` (only with `cascade_settings.learn_from_llm`): LLM or Batch API answers whose
   confidence is at least LLM_MIN_CONFIDENCE; feedback always wins over them.
 
 A retrain fits a candidate on the shared training split plus the user's rows (weighted up),
-with the shared model's hyperparameters, and scores it and the model in use (the user's active
-one, else the shared one) on the user's held-out rows: a fixed, hash-chosen quarter of them
-that is never trained on. The candidate becomes active only if its score (mean accuracy over
-category and urgency) is at least the current one. Every version is kept (artifact bytes in
-the database, so every worker can load it) with its metrics; `rollback` re-activates the
-previously active version, or the shared model.
+with the shared model's hyperparameters (sentiment, which the shared data does not label, is
+learned from the user's rows alone when they are enough; see `user_models`), and scores it and
+the model in use (the user's active one, else the shared one) on the user's held-out rows: a
+fixed, hash-chosen quarter of them that is never trained on. The candidate becomes active only
+if its score (mean accuracy over category and urgency) is at least the current one. Every
+version is kept (artifact bytes in the database, so every worker can load it) with its metrics;
+`rollback` re-activates the previously active version, or the shared model.
 
 Feedback feeds the loop: each feedback that writes or changes a training row counts one new
 label (`cascade_settings.labels_since_retrain`); at RETRAIN_AFTER_NEW_LABELS the count
@@ -143,21 +144,39 @@ def _ensure_settings(*, db: Session, user_id: int) -> CascadeSettings:
 # --- training rows --------------------------------------------------------------------------
 def _example_values(ticket: Ticket, analysis: TicketAnalysis) -> dict[str, Any]:
     """The training row of a labelled ticket: the agent's labels if any, else the LLM's."""
-    if analysis.feedback_category is not None or analysis.feedback_urgency is not None:
-        origin, category, urgency = (
+    if _has_feedback(analysis):
+        origin, category, urgency, sentiment = (
             "feedback",
             analysis.feedback_category,
             analysis.feedback_urgency,
+            analysis.feedback_sentiment,
         )
     else:
-        origin, category, urgency = "llm", analysis.category, analysis.urgency
+        origin, category, urgency, sentiment = (
+            "llm",
+            analysis.category,
+            analysis.urgency,
+            analysis.sentiment,
+        )
     return {
         "subject": ticket.subject[:500],
         "body": ticket.description[:MAX_MODEL_CHARS],
         "category": category,
         "urgency": urgency,
+        "sentiment": sentiment,
         "origin": origin,
     }
+
+
+def _has_feedback(analysis: TicketAnalysis) -> bool:
+    return any(
+        value is not None
+        for value in (
+            analysis.feedback_category,
+            analysis.feedback_urgency,
+            analysis.feedback_sentiment,
+        )
+    )
 
 
 def _changed(example: TrainingExample, values: dict[str, Any]) -> bool:
@@ -174,8 +193,10 @@ def collect_examples(*, db: Session, user_id: int, include_llm: bool | None = No
         .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
         .where(TicketAnalysis.user_id == user_id, Ticket.user_id == user_id)
     )
-    labelled = TicketAnalysis.feedback_category.is_not(None) | (
-        TicketAnalysis.feedback_urgency.is_not(None)
+    labelled = (
+        TicketAnalysis.feedback_category.is_not(None)
+        | TicketAnalysis.feedback_urgency.is_not(None)
+        | TicketAnalysis.feedback_sentiment.is_not(None)
     )
     if include_llm:
         labelled |= TicketAnalysis.source.in_((AnalysisSource.llm, AnalysisSource.batch)) & (
@@ -207,7 +228,7 @@ def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> boo
 
     A row written or changed counts as one new label; returns True when that brings the user
     to RETRAIN_AFTER_NEW_LABELS since the last queued retrain (the count restarts): then
-    call `enqueue_retrain`. Feedback on sentiment alone is not trained on."""
+    call `enqueue_retrain`."""
     pair = db.execute(
         select(TicketAnalysis, Ticket)
         .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
@@ -220,7 +241,7 @@ def record_feedback_example(*, db: Session, user_id: int, ticket_id: int) -> boo
     if pair is None:
         return False
     analysis, ticket = pair
-    if analysis.feedback_category is None and analysis.feedback_urgency is None:
+    if not _has_feedback(analysis):
         return False
     values = _example_values(ticket, analysis)
     existing = select(TrainingExample).where(
@@ -319,6 +340,7 @@ def user_rows(*, db: Session, user_id: int) -> list[UserRow]:
                 "body": example.body,
                 "category": example.category.value if example.category else "",
                 "urgency": example.urgency.value if example.urgency else "",
+                "sentiment": example.sentiment.value if example.sentiment else "",
             },
         )
         for example in examples

@@ -47,10 +47,14 @@ from app.enums import Category, Sentiment, Urgency
 DEFAULT_ARTIFACT_PATH = Path(__file__).resolve().parent / "ml" / "artifacts" / "offline_v1.npz"
 ARTIFACT_FORMAT = 1
 FIELDS = ("category", "urgency")
-LABEL_ENUMS: dict[str, type[Category] | type[Urgency]] = {
+LABEL_ENUMS: dict[str, type[Category] | type[Urgency] | type[Sentiment]] = {
     "category": Category,
     "urgency": Urgency,
+    "sentiment": Sentiment,
 }
+LEARNED_SENTIMENT = "sentiment"
+"""A user's model may carry a sentiment head learned from that user's labels (see
+`app.analysis.ml.user_models`); it then replaces the lexicon. The shared model has none."""
 
 _CHAR_CACHE_SIZE = 200_000
 TEXT_VERSION = 2
@@ -119,7 +123,8 @@ class OfflineAnalyzer:
         self._weights = arrays["coef"].astype(np.float64)
         self._intercept = arrays["intercept"].astype(np.float64)
         self._fields: dict[str, _FieldModel] = {}
-        for field in FIELDS:
+        learned = (LEARNED_SENTIMENT,) if LEARNED_SENTIMENT in metadata["fields"] else ()
+        for field in (*FIELDS, *learned):
             info = metadata["fields"][field]
             self._fields[field] = _FieldModel(
                 classes=tuple(info["classes"]),
@@ -253,6 +258,8 @@ class OfflineAnalyzer:
         category_model, urgency_model = self._fields["category"], self._fields["urgency"]
         category_proba = category_model.probabilities(scores)
         urgency_proba = urgency_model.probabilities(scores)
+        sentiment_model = self._fields.get(LEARNED_SENTIMENT)
+        sentiment_proba = sentiment_model.probabilities(scores) if sentiment_model else None
         results: list[OfflineAnalysis] = []
         for row, (subject, body, text, fired) in enumerate(
             zip(subjects, bodies, texts, signals, strict=True)
@@ -266,7 +273,12 @@ class OfflineAnalyzer:
             urgency, urgency_confidence = self._served_urgency(urgency_proba[row], high, low)
             own_words = strip_quoted(body)
             language, _ = detect_language(f"{subject}\n{normalize_body(body)}")
-            sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
+            if sentiment_model is not None and sentiment_proba is not None:
+                best = int(np.argmax(sentiment_proba[row]))
+                sentiment = Sentiment(sentiment_model.classes[best])
+                sentiment_confidence = unit(float(sentiment_proba[row][best]))
+            else:
+                sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
             confidences = {
                 "category": category_confidence,
                 "urgency": urgency_confidence,

@@ -129,13 +129,20 @@ def test_later_feedback_refreshes_the_same_row(
     assert new_labels(db, user) == 1
 
 
-def test_sentiment_alone_is_not_a_training_row(
+def test_sentiment_alone_is_a_training_row_for_sentiment_only(
     db: Session, users: UserFactory, queue: RecordingQueue
 ) -> None:
+    """A user's model learns sentiment too; the fields the agent did not rate stay empty."""
     user = users.create()
     give_feedback(db, user, analysed_ticket(db, user), queue, sentiment="negative")
-    assert training_rows(db, user) == []
-    assert new_labels(db, user) is None
+    [row] = training_rows(db, user)
+    assert (row.origin, row.category, row.urgency, row.sentiment) == (
+        "feedback",
+        None,
+        None,
+        "negative",
+    )
+    assert new_labels(db, user) == 1
 
 
 def test_feedback_turns_an_llm_training_row_into_the_agents_labels(
@@ -148,7 +155,8 @@ def test_feedback_turns_an_llm_training_row_into_the_agents_labels(
     analysis.source, analysis.confidence = "llm", 0.99
     learning.update_settings(db=db, user_id=user.id, learn_from_llm=True)
     assert learning.collect_examples(db=db, user_id=user.id) == 1
-    assert training_rows(db, user)[0].origin == "llm"
+    [llm_row] = training_rows(db, user)
+    assert (llm_row.origin, llm_row.sentiment) == ("llm", analysis.sentiment)
 
     give_feedback(db, user, ticket, queue, category="other")
     [row] = training_rows(db, user)

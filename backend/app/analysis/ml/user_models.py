@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.analysis.ml.thresholds import (
+    MIN_THRESHOLD_SUPPORT,
+    TARGET_PRECISIONS,
+    precision_thresholds,
+    threshold_for,
+)
 from app.analysis.offline_analyzer import (
     ARTIFACT_FORMAT,
     DEFAULT_ARTIFACT_PATH,
     FIELDS,
+    LEARNED_SENTIMENT,
     OfflineAnalyzer,
 )
 from app.analysis.rules import serve_category, serve_urgency
@@ -68,10 +74,9 @@ OOF_FOLDS = 3
 """Out-of-fold folds for thresholds: 3 keeps a retrain of a few thousand rows well under 30 s."""
 FIT_TOLERANCE = 1e-3
 """liblinear stopping tolerance (default 1e-4): same accuracy here, about half the iterations."""
-MIN_THRESHOLD_SUPPORT = 30
-"""A threshold must keep at least this many (weighted) out-of-fold rows above it."""
-TARGET_PRECISIONS: tuple[float, ...] = tuple(round(0.5 + step / 100, 2) for step in range(50))
-"""Targets with a stored threshold: 0.50 to 0.99 in steps of 0.01."""
+MIN_SENTIMENT_ROWS = 60
+"""A user's model learns sentiment from at least this many sentiment-labelled rows of theirs,
+and keeps the learned head only if it beats the lexicon out-of-fold on those rows."""
 SHARED_CASCADE_PATH = DEFAULT_ARTIFACT_PATH.with_suffix(".cascade.json")
 THRESHOLD_METHOD = (
     f"lowest confidence whose out-of-fold precision (rows at or above it, weighted) reaches "
@@ -79,53 +84,6 @@ THRESHOLD_METHOD = (
     "rules applied as in analyze(); for a user's model, measured on the user's own rows "
     f"when they hold {MIN_THRESHOLD_SUPPORT} or more"
 )
-
-
-def target_key(target: float) -> str:
-    return f"{target:.2f}"
-
-
-# --- thresholds -----------------------------------------------------------------------------
-def precision_thresholds(
-    confidence: np.ndarray,
-    correct: np.ndarray,
-    weights: np.ndarray | None = None,
-    *,
-    targets: Sequence[float] = TARGET_PRECISIONS,
-    min_support: float = MIN_THRESHOLD_SUPPORT,
-) -> dict[str, float | None]:
-    """Per target precision, the lowest confidence t such that the (weighted) share of correct
-    answers among rows with confidence >= t reaches the target; None when no t does."""
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    weights = np.ones_like(confidence) if weights is None else np.asarray(weights, np.float64)
-    order = np.argsort(-confidence, kind="stable")
-    ranked = confidence[order]
-    mass = np.cumsum(weights[order])
-    hits = np.cumsum(weights[order] * correct[order])
-    # Only the last row of a run of equal confidences is a possible cut.
-    cut = np.ones(len(ranked), dtype=bool)
-    cut[:-1] = ranked[1:] != ranked[:-1]
-    rows = np.arange(1, len(ranked) + 1)
-    valid = cut & (rows >= min_support) & (mass > 0)
-    precision = np.divide(hits, mass, out=np.zeros_like(hits), where=mass > 0)
-    thresholds: dict[str, float | None] = {}
-    for target in targets:
-        reached = np.flatnonzero(valid & (precision >= target - 1e-12))
-        # The deepest cut that still reaches the target: the lowest qualifying threshold.
-        thresholds[target_key(target)] = (
-            round(float(ranked[reached[-1]]), 4) if len(reached) else None
-        )
-    return thresholds
-
-
-def threshold_for(table: Mapping[str, float | None], target: float) -> float | None:
-    """A field's threshold for any target: the stored grid rounded up (never less strict)."""
-    if target > TARGET_PRECISIONS[-1] + 1e-9:
-        return None
-    step = max(TARGET_PRECISIONS[0], math.ceil(round(target * 100, 6)) / 100)
-    value = table.get(target_key(step))
-    return None if value is None else float(value)
 
 
 def _served(
@@ -148,6 +106,8 @@ def _served(
         )
         if field == "urgency"
         else serve_category(classes, row, cue)
+        if field == "category"
+        else (classes[int(np.argmax(row))], float(np.max(row)))
         for row, (high, low, cue) in zip(proba, signals, strict=True)
     ]
     labels = np.array([label for label, _ in served])
@@ -306,6 +266,11 @@ def fit(
         )
         for field in FIELDS
     }
+    sentiment_fit, sentiment_report = _fit_sentiment(
+        rows, matrix, row_weights, extra_matrix, extra_source, params["category"], folds
+    )
+    if sentiment_fit is not None:
+        results[LEARNED_SENTIMENT] = sentiment_fit
     rule_info = _rule_high_rate(texts, labels["urgency"])
     signals = [
         (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
@@ -314,6 +279,7 @@ def fit(
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
+    measured_on: dict[str, str] = {}
     oof_metrics: dict[str, dict[str, Any]] = {}
     for field, result in results.items():
         served_labels, confidence = _served(
@@ -326,9 +292,11 @@ def fit(
         truth = np.asarray(result.fit.classes)[result.targets]
         correct = served_labels == truth
         measured = np.ones(len(result.rows), dtype=bool)
+        measured_on[field] = "all rows"
         if threshold_rows is not None:
             own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
-            measured = own if own.sum() >= MIN_THRESHOLD_SUPPORT else measured
+            if own.sum() >= MIN_THRESHOLD_SUPPORT:
+                measured, measured_on[field] = own, "user rows"
         thresholds[field] = precision_thresholds(
             confidence[measured], correct[measured], row_weights[result.rows][measured]
         )
@@ -356,10 +324,12 @@ def fit(
         "features": features_metadata(featurizer),
         "fields": fields_meta,
         "urgency_rules": rule_info,
+        "learned_sentiment": sentiment_report,
         "heldout": None,
         "cascade": {
             "method": THRESHOLD_METHOD,
             "thresholds": thresholds,
+            "measured_on": measured_on,
             "out_of_fold": oof_metrics,
         },
     }
@@ -367,6 +337,64 @@ def fit(
         arrays, metadata, featurizer, {field: r.fit for field, r in results.items()}, texts[:200]
     )
     return TrainedModel(arrays=arrays, metadata=metadata)
+
+
+def _fit_sentiment(
+    rows: Sequence[Row],
+    matrix: sp.csr_matrix,
+    weights: np.ndarray,
+    extra_matrix: sp.csr_matrix | None,
+    extra_source: Sequence[int],
+    params: Mapping[str, Any],
+    folds: int,
+) -> tuple[_FieldResult | None, dict[str, Any]]:
+    """A sentiment head learned from the rows that carry a sentiment label (a user's own:
+    the shared data has none), kept only if its out-of-fold accuracy beats the lexicon's on
+    the same rows. Returns the fit (or None) and what was decided, for the metadata."""
+    from app.analysis.ml.dataset import TrainingDataError, field_labels
+    from app.analysis.offline_analyzer import get_offline_analyzer
+
+    labels = field_labels(rows, LEARNED_SENTIMENT)
+    labelled = [i for i, label in enumerate(labels) if label is not None]
+    report: dict[str, Any] = {"rows": len(labelled), "learned": False}
+    if len(labelled) < MIN_SENTIMENT_ROWS:
+        report["reason"] = f"fewer than {MIN_SENTIMENT_ROWS} sentiment-labelled rows"
+        return None, report
+    try:
+        result = _fit_field(
+            matrix,
+            labels,
+            weights,
+            extra_matrix,
+            extra_source,
+            params,
+            LEARNED_SENTIMENT,
+            folds,
+        )
+    except TrainingDataError as exc:
+        report["reason"] = str(exc)
+        return None, report
+    classes = np.asarray(result.fit.classes)
+    truth = classes[result.targets]
+    learned_right = classes[result.oof_proba.argmax(axis=1)] == truth
+    lexicon = get_offline_analyzer()
+    lexicon_right = np.array(
+        [
+            lexicon.sentiment(rows[i].get("subject", ""), rows[i].get("body", ""))[0].value == label
+            for i, label in zip(result.rows, truth, strict=True)
+        ]
+    )
+    row_weights = weights[result.rows]
+    learned = float(np.average(learned_right, weights=row_weights))
+    lexicon_accuracy = float(np.average(lexicon_right, weights=row_weights))
+    report.update(
+        out_of_fold_accuracy=round(learned, 4), lexicon_accuracy=round(lexicon_accuracy, 4)
+    )
+    if learned <= lexicon_accuracy:
+        report["reason"] = "the lexicon is at least as accurate on these rows"
+        return None, report
+    report["learned"] = True
+    return result, report
 
 
 def _weight_summary(weights: np.ndarray) -> dict[str, int]:
