@@ -4,15 +4,21 @@ the last active admin is never demoted, disabled or deleted."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from app.accounts import admin as administration
+from app.accounts.users import create_user
+from app.database import session_scope
 from app.enums import UserRole
+from app.errors import Conflict
 from app.main import create_app
 from app.models import Ticket, User
 from tests.factories import DEFAULT_PASSWORD, UserFactory, create_analysed_ticket
@@ -209,3 +215,49 @@ def test_an_update_names_only_known_fields(client: TestClient, users: UserFactor
         response = client.patch(f"/admin/users/{user.id}", json=body, headers=headers)
         assert response.status_code == 422, body
     assert client.patch("/admin/users/999999999", json={}, headers=headers).status_code == 404
+
+
+@pytest.mark.postgres_only
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(engine: Engine) -> None:
+    """The second demotion waits for the first one's lock, then sees it is the last."""
+    stamp = time.monotonic_ns()
+    with session_scope() as db:
+        first, second = (
+            create_user(
+                db=db, email=f"race-{n}-{stamp}@example.com", password=DEFAULT_PASSWORD,
+                role=UserRole.admin,
+            )
+            for n in (1, 2)
+        )  # fmt: skip
+        first_id, second_id = first.id, second.id
+    outcome: dict[str, object] = {}
+
+    def demote_first() -> None:
+        try:
+            with session_scope() as db:
+                account = administration.get_account(db=db, user_id=first_id)
+                administration.set_role(db=db, user=account, role=UserRole.user)
+            outcome["first"] = "demoted"
+        except Conflict as exc:
+            outcome["first"] = exc.code
+
+    try:
+        with session_scope() as db:
+            account = administration.get_account(db=db, user_id=second_id)
+            administration.set_role(db=db, user=account, role=UserRole.user)
+            racer = threading.Thread(target=demote_first)
+            racer.start()
+            racer.join(timeout=1.0)
+            assert racer.is_alive(), "the second demotion did not wait for the first's lock"
+        racer.join(timeout=10)
+        assert outcome == {"first": "last_admin"}
+        with engine.connect() as connection:
+            roles = dict(
+                connection.exec_driver_sql(
+                    "SELECT id, role FROM users WHERE id IN (%s, %s)", (first_id, second_id)
+                ).all()
+            )
+        assert roles == {first_id: "admin", second_id: "user"}
+    finally:
+        with session_scope() as db:
+            db.execute(delete(User).where(User.id.in_([first_id, second_id])))

@@ -103,10 +103,25 @@ def compose_redis() -> Iterator[str]:
     wipe_redis(client)
 
 
+# What the runtime image lacks: a process started from it cannot import the training extras.
+NO_TRAINING_EXTRAS = """
+import importlib.abc, sys
+
+class NoTrainingExtras(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("sklearn", "scipy"):
+            raise ModuleNotFoundError(f"{name}: not in the runtime image", name=name)
+        return None
+
+sys.meta_path.insert(0, NoTrainingExtras())
+"""
+
+
 def as_process(
     service: dict, replacements: dict[str, str], data_dir: Path
 ) -> tuple[list[str], dict[str, str]]:
-    """The service's command and environment, with container hosts and paths replaced."""
+    """The service's command and environment, with container hosts and paths replaced; a
+    service built from the runtime target cannot import scikit-learn or scipy."""
 
     def local(value: str) -> str:
         for container_value, local_value in replacements.items():
@@ -120,6 +135,11 @@ def as_process(
         DATA_DIR=str(data_dir),
         HOME=os.environ.get("HOME", "/tmp"),
     )
+    if service["build"]["target"] == "runtime":
+        site = data_dir.parent / "runtime-image-site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(NO_TRAINING_EXTRAS)
+        environment["PYTHONPATH"] = str(site)
     return [local(argument) for argument in service["command"]], environment
 
 

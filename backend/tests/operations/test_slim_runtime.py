@@ -65,11 +65,36 @@ loaded = sorted(n for n in sys.modules if n.partition(".")[0] in ("sklearn", "sc
 print(json.dumps({"status": response.status_code, "body": response.json(), "loaded": loaded}))
 """
 
+RUN_A_BATCH_AS_THE_WORKER_DOES = """
+import json, sys
+from app.batch import jobs, runner
+from app.database import session_scope
+from app.models import BatchJob
+
+user_id, ticket_ids = int(sys.argv[1]), [int(t) for t in sys.argv[2].split(",")]
+with session_scope() as db:
+    job_id = jobs.create_job(db=db, user_id=user_id, zendesk_ticket_ids=ticket_ids).id
+runner.run_job(job_id, worker_id="slim")
+with session_scope() as db:
+    job = db.get(BatchJob, job_id)
+    state, done = str(job.state), job.done
+loaded = sorted(n for n in sys.modules if n.partition(".")[0] in ("sklearn", "scipy"))
+print(json.dumps({"state": state, "done": done, "loaded": loaded}))
+"""
+
 RETRAIN_IN_THE_WORKER_TASK = """
 import json, sys
 from app.analysis.tasks import retrain_user_model
 
 print(json.dumps(retrain_user_model(int(sys.argv[1]))))
+"""
+
+
+TRIAGE_RETRAIN = """
+import sys
+from app.cli import main
+
+sys.exit(main(["retrain", "--user", sys.argv[1]]))
 """
 
 
@@ -111,6 +136,20 @@ def test_the_api_analyses_a_ticket_without_scikit_learn_or_scipy(
     assert outcome["body"]["write_back_status"] == "written"
 
 
+def test_the_workers_batch_path_analyses_tickets_without_scikit_learn_or_scipy(
+    committed_user: User, zendesk_sim: ZendeskSimulator
+) -> None:
+    ticket_ids = open_ticket_ids(zendesk_sim, 3)
+    result = run_without_training_extras(
+        RUN_A_BATCH_AS_THE_WORKER_DOES,
+        str(committed_user.id),
+        ",".join(str(ticket_id) for ticket_id in ticket_ids),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"state": "succeeded", "done": 3, "loaded": []}
+
+
 def test_a_retrain_without_the_training_extras_is_logged_and_keeps_the_model(
     committed_user: User, engine: Engine
 ) -> None:
@@ -136,6 +175,9 @@ def test_a_retrain_without_the_training_extras_is_logged_and_keeps_the_model(
     assert outcome["promoted"] is False and outcome["version"] is None
     assert "scikit-learn, scipy not installed" in outcome["reason"]
     assert f"retrain of user {user_id} not run" in result.stderr  # logged by the worker
+    command = run_without_training_extras(TRIAGE_RETRAIN, committed_user.email)
+    assert command.returncode == 2 and "Traceback" not in command.stderr
+    assert "triage: retraining needs the training extras" in command.stderr
     with session_scope() as db:
         versions = db.execute(
             select(UserModel.version, UserModel.active).where(UserModel.user_id == user_id)
