@@ -1,15 +1,17 @@
-"""Authentication dependencies: the bearer token scheme, the CurrentUser and AdminDep
-aliases."""
+"""Authentication dependencies: the bearer token scheme, the CurrentUser, CheckedUser and
+AdminDep aliases."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts import users
+from app.accounts.token_cache import TokenCache
 from app.config import get_settings
 from app.core.security import decode_access_token, token_key_matches, user_id_of
 from app.database import SessionDep
@@ -20,7 +22,9 @@ from app.models import User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+def authenticate_token(db: Any, token: str | None) -> tuple[User, dict[str, Any]]:
+    """The token's user and its decoded payload; Unauthorized unless the token is valid and
+    its user active."""
     if not token:
         raise Unauthorized("Not authenticated")
     try:
@@ -35,14 +39,44 @@ def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2
         raise Unauthorized(users.ACCOUNT_DISABLED, code="account_disabled")
     if not token_key_matches(payload, user.token_key):
         raise Unauthorized("Invalid or expired token")
+    return user, payload
+
+
+def get_current_user(db: Any, token: str | None) -> User:
+    return authenticate_token(db, token)[0]
+
+
+async def current_user(
+    request: Request, db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The request's user: from the app's token cache when the token was seen in the last
+    few seconds (no query, no worker thread), else checked against the database."""
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if token and cache is not None:
+        cached = cache.get(token)
+        if cached is not None:
+            return db.merge(cached, load=False)
+    user, payload = await run_in_threadpool(authenticate_token, db, token)
+    if cache is not None and token:
+        cache.put(token, user, float(payload["exp"]))
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+def checked_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The request's user, always checked against the database (no cache)."""
+    return get_current_user(db, token)
 
 
-def require_admin(user: CurrentUser) -> User:
-    """The current user if they are an admin; 403 for everyone else."""
+CurrentUser = Annotated[User, Depends(current_user)]
+# For GET /auth/me: "who am I" answers from the database, so it also tells a client whether
+# the service can reach its database.
+CheckedUser = Annotated[User, Depends(checked_user)]
+
+
+def require_admin(user: CheckedUser) -> User:
+    """The current user if they are an admin, checked against the database rather than the
+    token cache (a demotion or a disabled account takes effect at once); 403 for everyone
+    else."""
     if user.role != UserRole.admin:
         raise Forbidden("Administrators only: your account is not an admin")
     return user

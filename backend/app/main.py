@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.accounts.token_cache import TokenCache
+from app.analytics.report_cache import ReportCache
 from app.api import (
     admin,
     analytics,
@@ -269,6 +271,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
+    app.state.token_cache = TokenCache(config.auth_cache_seconds)
+    app.state.report_cache = ReportCache(config.report_cache_seconds)
     app.state.processing_limiter = ProcessingLimiter(
         config.processing_concurrency_per_user, config.processing_concurrency_total
     )
