@@ -70,6 +70,25 @@ def machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_s(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving `database` (a backend that exits during
+    the run takes its share with it: a lower bound)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f" {database} ".encode() not in (entry / "cmdline").read_bytes() + b" ":
+                continue
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def busy_window(times: list[float]) -> tuple[float, float]:
     """The busy time without its first and last 10% (ramp-up and the queue draining)."""
     first, last = min(times), max(times)
@@ -142,6 +161,7 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
             time.process_time(),
             harness.cpu_s(api_pid),
             machine_busy_s(),
+            database_cpu_s(args.database),
         )
         outcome = api.run_batches(batches, timeout_s=args.timeout_s)
         cpu_used = (
@@ -149,6 +169,7 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
             time.process_time() - cpu_before[1],
             harness.cpu_s(api_pid) - cpu_before[2],
             machine_busy_s() - cpu_before[3],
+            database_cpu_s(args.database) - cpu_before[4],
         )
         zendesk_calls = zendesk.calls[zendesk_before:]
         llm_calls = [
@@ -164,6 +185,7 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
         "worker_cpu_ms_per_ticket": cpu_used[0] * 1000 / len(ids),
         "simulators_cpu_ms_per_ticket": cpu_used[1] * 1000 / len(ids),
         "api_cpu_ms_per_ticket": cpu_used[2] * 1000 / len(ids),
+        "postgres_cpu_ms_per_ticket": cpu_used[4] * 1000 / len(ids),
         # Every process on the machine (PostgreSQL, Redis, anything else running) over the
         # run: near 1.0, the cores, not the pipeline, bound throughput.
         "machine_cpu_busy_share": cpu_used[3] / (outcome.wall_s * (os.cpu_count() or 1)),
@@ -225,6 +247,14 @@ def main() -> None:
             binding = max(("llm_rpm", "llm_tpm", "zendesk_rpm"),
                           key=lambda name: result.get(f"{name}_utilisation", 0.0))  # fmt: skip
             print(f"{prefix}binding_limit={binding}")
+        pipeline_ms = sum(
+            result[name]
+            for name in ("worker_cpu_ms_per_ticket", "simulators_cpu_ms_per_ticket",
+                         "api_cpu_ms_per_ticket", "postgres_cpu_ms_per_ticket")
+        )  # fmt: skip
+        # What the measured rate costs in cores, everything the run needs counted.
+        print(f"{prefix}pipeline_cpu_ms_per_ticket={pipeline_ms:.3f}")
+        print(f"{prefix}pipeline_cores_used={pipeline_ms * result['tickets_per_s'] / 1000:.3f}")
         rates[workers] = result["tickets_per_s"]
         time.sleep(1)
     if len(rates) > 1:
