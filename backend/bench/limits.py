@@ -19,6 +19,7 @@ worker count (target: 4 workers >= 3 times one). Every run stops after --timeout
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,9 @@ sys.path.insert(0, str(BACKEND_DIR))
 from bench import harness  # noqa: E402
 from bench.tickets import realistic_tickets, size_summary  # noqa: E402
 
-UNLIMITED = 10_000_000
+# "No limit": far above anything a run can use. (Ten million tokens a minute was a limit:
+# at ~3,300 tokens a request, learned from the headers, it paced four workers to ~45 calls/s.)
+UNLIMITED = 10**12
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,6 +47,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--llm-latency", type=float, default=None, help="s (default 0.5/1.5)")
     parser.add_argument("--zendesk-latency", type=float, default=0.1)
     parser.add_argument("--batch-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--jobs-per-user",
+        type=int,
+        default=0,
+        help="BATCH_JOBS_PER_USER for the bench's one user (default: the worker count, so a "
+        "lone user's fair share is every worker; the service's default of 2 caps one user at "
+        "two jobs however many workers run)",
+    )
     parser.add_argument("--timeout-s", type=float, default=600, help="per run")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--admin-url", default=harness.ADMIN_URL)
@@ -52,10 +63,40 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine spent busy (not idle or waiting), /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_s(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving `database` (a backend that exits during
+    the run takes its share with it: a lower bound)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f" {database} ".encode() not in (entry / "cmdline").read_bytes() + b" ":
+                continue
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def busy_window(times: list[float]) -> tuple[float, float]:
     """The busy time without its first and last 10% (ramp-up and the queue draining)."""
     first, last = min(times), max(times)
     return first + 0.1 * (last - first), last - 0.1 * (last - first)
+
+
+def jobs_per_user(args: argparse.Namespace, workers: int) -> int:
+    return args.jobs_per_user or workers
 
 
 def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str, Any]:
@@ -74,7 +115,10 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
     harness.migrate(database_url)
     redis.Redis.from_url(args.redis_url).flushdb()
     env = harness.bench_environment(
-        database_url, args.redis_url, BATCH_CONCURRENCY=str(args.batch_concurrency)
+        database_url,
+        args.redis_url,
+        BATCH_CONCURRENCY=str(args.batch_concurrency),
+        BATCH_JOBS_PER_USER=str(jobs_per_user(args, workers)),
     )
 
     zendesk = ZendeskSimulator(
@@ -111,11 +155,21 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
         api.run_batches([[warm] for warm in warm_ids], timeout_s=120)
         zendesk_before, llm_before = len(zendesk.calls), len(llm.calls)
         pids = [worker.pid for worker in processes.workers]
-        cpu_before = (sum(map(harness.cpu_s, pids)), time.process_time())
+        api_pid = processes.api.pid if processes.api else 0
+        cpu_before = (
+            sum(map(harness.cpu_s, pids)),
+            time.process_time(),
+            harness.cpu_s(api_pid),
+            machine_busy_s(),
+            database_cpu_s(args.database),
+        )
         outcome = api.run_batches(batches, timeout_s=args.timeout_s)
         cpu_used = (
             sum(map(harness.cpu_s, pids)) - cpu_before[0],
             time.process_time() - cpu_before[1],
+            harness.cpu_s(api_pid) - cpu_before[2],
+            machine_busy_s() - cpu_before[3],
+            database_cpu_s(args.database) - cpu_before[4],
         )
         zendesk_calls = zendesk.calls[zendesk_before:]
         llm_calls = [
@@ -130,6 +184,11 @@ def run_once(args: argparse.Namespace, workers: int, limited: bool) -> dict[str,
         "fallback": outcome.sources().get("fallback", 0),
         "worker_cpu_ms_per_ticket": cpu_used[0] * 1000 / len(ids),
         "simulators_cpu_ms_per_ticket": cpu_used[1] * 1000 / len(ids),
+        "api_cpu_ms_per_ticket": cpu_used[2] * 1000 / len(ids),
+        "postgres_cpu_ms_per_ticket": cpu_used[4] * 1000 / len(ids),
+        # Every process on the machine (PostgreSQL, Redis, anything else running) over the
+        # run: near 1.0, the cores, not the pipeline, bound throughput.
+        "machine_cpu_busy_share": cpu_used[3] / (outcome.wall_s * (os.cpu_count() or 1)),
     }
     all_calls = len(zendesk_calls) + len(llm_calls)
     rejected = sum(1 for call in zendesk_calls if call.status == 429) + sum(
@@ -177,6 +236,7 @@ def main() -> None:
         result = run_once(args, workers, limited)
         prefix = f"workers_{workers}_" if len(worker_counts) > 1 else ""
         print(f"{prefix}workers={workers}")
+        print(f"{prefix}batch_jobs_per_user={jobs_per_user(args, workers)}")
         for name, value in result.items():
             print(
                 f"{prefix}{name}={value:.3f}"
@@ -187,6 +247,14 @@ def main() -> None:
             binding = max(("llm_rpm", "llm_tpm", "zendesk_rpm"),
                           key=lambda name: result.get(f"{name}_utilisation", 0.0))  # fmt: skip
             print(f"{prefix}binding_limit={binding}")
+        pipeline_ms = sum(
+            result[name]
+            for name in ("worker_cpu_ms_per_ticket", "simulators_cpu_ms_per_ticket",
+                         "api_cpu_ms_per_ticket", "postgres_cpu_ms_per_ticket")
+        )  # fmt: skip
+        # What the measured rate costs in cores, everything the run needs counted.
+        print(f"{prefix}pipeline_cpu_ms_per_ticket={pipeline_ms:.3f}")
+        print(f"{prefix}pipeline_cores_used={pipeline_ms * result['tickets_per_s'] / 1000:.3f}")
         rates[workers] = result["tickets_per_s"]
         time.sleep(1)
     if len(rates) > 1:

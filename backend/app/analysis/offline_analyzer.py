@@ -229,18 +229,24 @@ class OfflineAnalyzer:
         """The text this artifact was trained on (its text version) for a raw subject and body."""
         return self._model_text_of_clean(clean_text(subject), clean_text(body))
 
-    def _model_text_of_clean(self, subject: str, body: str) -> str:
+    def _model_text_of_clean(self, subject: str, body: str, normalized: str | None = None) -> str:
         if self._text_version == 1:
             return f"{subject}\n{body}"[:MAX_MODEL_CHARS].lower()
-        return model_text_of_normalized(subject, normalize_body(body))
+        return model_text_of_normalized(
+            subject, normalize_body(body) if normalized is None else normalized
+        )
 
     # -- per-field pieces --
     def sentiment(self, subject: str, body: str) -> tuple[Sentiment, float]:
         """VADER compound of the text without courtesy formulas; confidence from its magnitude."""
         return self._sentiment_of_clean(clean_text(subject), clean_text(body))
 
-    def _sentiment_of_clean(self, subject: str, body: str) -> tuple[Sentiment, float]:
-        return self._sentiment.label(f"{subject}.\n{normalize_body(body)}"[:MAX_MODEL_CHARS])
+    def _sentiment_of_clean(
+        self, subject: str, body: str, normalized: str | None = None
+    ) -> tuple[Sentiment, float]:
+        """Over the customer's own latest words: `normalize_body` cuts the quoted thread."""
+        own_words = normalize_body(body) if normalized is None else normalized
+        return self._sentiment.label(f"{subject}.\n{own_words}"[:MAX_MODEL_CHARS])
 
     def analyze(self, subject: str, body: str) -> OfflineAnalysis:
         """Classify one ticket."""
@@ -252,7 +258,13 @@ class OfflineAnalyzer:
             return []
         subjects = [clean_text(subject) for subject, _ in items]
         bodies = [clean_text(body) for _, body in items]
-        texts = [self._model_text_of_clean(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        # The customer's latest message (quoted thread, signature and markup cut), prepared
+        # once: features, language and sentiment all read it.
+        normalized = [normalize_body(body) for body in bodies]
+        texts = [
+            self._model_text_of_clean(s, b, n)
+            for s, b, n in zip(subjects, bodies, normalized, strict=True)
+        ]
         signals = [find_rule_signals(text) for text in texts]
         scores = self._scores(texts, signals)
         category_model, urgency_model = self._fields["category"], self._fields["urgency"]
@@ -261,8 +273,8 @@ class OfflineAnalyzer:
         sentiment_model = self._fields.get(LEARNED_SENTIMENT)
         sentiment_proba = sentiment_model.probabilities(scores) if sentiment_model else None
         results: list[OfflineAnalysis] = []
-        for row, (subject, body, text, fired) in enumerate(
-            zip(subjects, bodies, texts, signals, strict=True)
+        for row, (subject, body, own_text, text, fired) in enumerate(
+            zip(subjects, bodies, normalized, texts, signals, strict=True)
         ):
             high = [name for name in fired if name in URGENCY_RULE_NAMES]
             low = [name for name in fired if name not in URGENCY_RULE_NAMES]
@@ -272,13 +284,13 @@ class OfflineAnalyzer:
             category_confidence = unit(category_confidence)
             urgency, urgency_confidence = self._served_urgency(urgency_proba[row], high, low)
             own_words = strip_quoted(body)
-            language, _ = detect_language(f"{subject}\n{normalize_body(body)}")
+            language, _ = detect_language(f"{subject}\n{own_text}")
             if sentiment_model is not None and sentiment_proba is not None:
                 best = int(np.argmax(sentiment_proba[row]))
                 sentiment = Sentiment(sentiment_model.classes[best])
                 sentiment_confidence = unit(float(sentiment_proba[row][best]))
             else:
-                sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body)
+                sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body, own_text)
             confidences = {
                 "category": category_confidence,
                 "urgency": urgency_confidence,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, func, inspect, select, text
+from sqlalchemy import Select, bindparam, delete, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.sql.dml import Insert
 
 from app.analytics.rollups import (
     COUNTED_FIELDS,
@@ -136,9 +138,7 @@ def _zone(db: Session, zones: dict[int, ZoneInfo], user_id: int) -> ZoneInfo | N
 def add_to_day(db: Session, *, user_id: int, day: date, delta: Totals) -> None:
     """Change one (user, local day) row by `delta`; the row goes when it counts nothing."""
     _lock_day(db, user_id, day)
-    row = db.execute(
-        select(*rollup_columns()).where(SystemMetrics.user_id == user_id, SystemMetrics.day == day)
-    ).one()
+    row = db.execute(_day_row(), {"rollup_user_id": user_id, "rollup_day": day}).one()
     totals = Totals.from_row(row) + delta
     if totals.tickets > 0:
         _upsert(db, [_row_values(user_id, day, totals)])
@@ -177,15 +177,28 @@ def _row_values(user_id: int, day: date, totals: Totals) -> dict[str, Any]:
     return values
 
 
+@cache
+def _day_row() -> Select[Any]:
+    """One (user, day) rollup row's totals, built once: the statement's two dozen JSON
+    expressions cost more CPU to build than the query takes to run, at every commit."""
+    return select(*rollup_columns()).where(
+        SystemMetrics.user_id == bindparam("rollup_user_id"),
+        SystemMetrics.day == bindparam("rollup_day"),
+    )
+
+
+@cache
+def _upsert_statement(dialect: str, keys: tuple[str, ...]) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(SystemMetrics)
+    updated = {key: statement.excluded[key] for key in keys if key not in ("user_id", "day")}
+    return statement.on_conflict_do_update(index_elements=["user_id", "day"], set_=updated)
+
+
 def _upsert(db: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(SystemMetrics)
-    updated = {key: statement.excluded[key] for key in rows[0] if key not in ("user_id", "day")}
-    db.execute(
-        statement.on_conflict_do_update(index_elements=["user_id", "day"], set_=updated), rows
-    )
+    db.execute(_upsert_statement(db.get_bind().dialect.name, tuple(rows[0])), rows)
 
 
 def recompute_day(db: Session, *, user_id: int, day: date, zone: ZoneInfo) -> None:

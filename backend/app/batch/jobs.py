@@ -254,9 +254,10 @@ def open_items(db: Session, job_id: str) -> list[BatchJobItem]:
     )
 
 
-def rows_by_id(db: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:
-    """Rows of `model` by primary key, loaded with one query."""
-    return {row.id: row for row in db.scalars(select(model).where(model.id.in_(ids)))}
+def rows_by_id(db: Session, model: type[Any], ids: list[int], *options: Any) -> dict[int, Any]:
+    """Rows of `model` by primary key, loaded with one query (and loader `options`)."""
+    query = select(model).where(model.id.in_(ids)).options(*options)
+    return {row.id: row for row in db.scalars(query)}
 
 
 def fail_item(item: BatchJobItem, error: str) -> None:

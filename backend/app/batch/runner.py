@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app.accounts import integrations
 from app.analysis import cascade
@@ -180,23 +181,45 @@ def _store_tickets(
     return tickets, unstorable
 
 
+_analysis_pool: ThreadPoolExecutor | None = None
+_analysis_pool_lock = threading.Lock()
+
+
+def _forget_analysis_pool() -> None:
+    """A forked child has none of its parent's threads: it starts a pool of its own."""
+    global _analysis_pool, _analysis_pool_lock
+    _analysis_pool, _analysis_pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_analysis_pool)
+
+
+def analysis_pool() -> ThreadPoolExecutor:
+    """The process's analysis threads (BATCH_CONCURRENCY), kept between jobs: starting 50
+    threads for every batch cost more CPU than the work handed to them."""
+    global _analysis_pool
+    if _analysis_pool is None:
+        with _analysis_pool_lock:
+            if _analysis_pool is None:
+                _analysis_pool = ThreadPoolExecutor(
+                    max_workers=get_settings().batch_concurrency, thread_name_prefix="analyse"
+                )
+    return _analysis_pool
+
+
 def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
     """Analyse pending items concurrently; results are saved from this thread as they land."""
     with session_scope() as db:
-        pending = [
-            (item.id, ticket.id, ticket.subject, ticket.description)
-            for item, ticket in db.execute(
-                select(BatchJobItem, Ticket)
-                .join(Ticket, Ticket.id == BatchJobItem.ticket_id)
-                .where(BatchJobItem.job_id == ctx.job_id, BatchJobItem.status == ItemStatus.pending)
-            ).all()
-        ]
+        pending = db.execute(
+            select(BatchJobItem.id, Ticket.id, Ticket.subject, Ticket.description)
+            .join(Ticket, Ticket.id == BatchJobItem.ticket_id)
+            .where(BatchJobItem.job_id == ctx.job_id, BatchJobItem.status == ItemStatus.pending)
+        ).all()
     if not pending:
         return
     llm = llm_analyzer(ctx.integration)
     options = ctx.integration.options
     cascade.context_for(ctx.user_id)  # load the user's model once, not in every thread
-    workers = min(get_settings().batch_concurrency, len(pending))
     finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
     last_commit = time.monotonic()
 
@@ -205,11 +228,12 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
             subject, body, options=options, llm=llm, user_id=ctx.user_id
         )
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
-        futures = {
-            pool.submit(analyse, subject, body): (item_id, ticket_id)
-            for item_id, ticket_id, subject, body in pending
-        }
+    pool = analysis_pool()
+    futures = {
+        pool.submit(analyse, subject, body): (item_id, ticket_id)
+        for item_id, ticket_id, subject, body in pending
+    }
+    try:
         for future in as_completed(futures):
             item_id, ticket_id = futures[future]
             try:
@@ -220,6 +244,9 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.25) -> None:
             if time.monotonic() - last_commit >= commit_every_s:
                 _save_outcomes(ctx, finished)
                 finished, last_commit = [], time.monotonic()
+    finally:
+        for future in futures:  # a save failed: the job's queued analyses are not run
+            future.cancel()
     _save_outcomes(ctx, finished)
 
 
@@ -230,7 +257,9 @@ def _save_outcomes(
         return
     with session_scope() as db:
         items = rows_by_id(db, BatchJobItem, [item_id for item_id, _, _ in finished])
-        tickets = rows_by_id(db, Ticket, [ticket_id for _, ticket_id, _ in finished])
+        tickets = rows_by_id(  # not their 10 KB descriptions: saving needs ids
+            db, Ticket, [ticket_id for _, ticket_id, _ in finished], load_only(Ticket.user_id)
+        )
         saved: list[tuple[Ticket, AnalysisOutcome, int]] = []
         logs: list[tuple[StepLog, int | None]] = []
         for item_id, ticket_id, outcome in finished:

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.batch.jobs import JobContext, TransientUpstreamError, fail_item, renew, rows_by_id
 from app.database import session_scope
@@ -128,6 +128,7 @@ def _plan(
             .where(BatchJobItem.job_id == ctx.job_id, BatchJobItem.status.in_(WRITABLE))
             .order_by(TicketAnalysis.id)
             .with_for_update(of=TicketAnalysis)
+            .options(defer(Ticket.description))  # 10 KB each, and planning never reads it
             .execution_options(populate_existing=True)
         ).all()
         posting_elsewhere = _notes_in_flight(db, ctx, [ticket.id for _, ticket, _ in rows])

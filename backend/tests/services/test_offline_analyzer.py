@@ -232,3 +232,31 @@ def test_heldout_accuracy_of_committed_model_meets_floor(analyzer: OfflineAnalyz
     urgency_accuracy = np.mean([result.urgency == row["urgency"] for result, row in pairs])
     assert category_accuracy >= MIN_HELDOUT_CATEGORY_ACCURACY
     assert urgency_accuracy >= MIN_HELDOUT_URGENCY_ACCURACY
+
+
+def test_only_the_customers_latest_message_is_analysed(analyzer: OfflineAnalyzer) -> None:
+    """A reply quoting the thread below it (angry, about billing, in German) is read as its
+    own latest words: category, urgency, sentiment and language as for those words alone."""
+    latest = (
+        "Hi team,\n\nHow do I give my colleague admin rights in the workspace? "
+        "I cannot find the Roles tab the documentation mentions."
+    )
+    thread = (
+        "\n\nBest regards,\nMaria Lopez\nHead of Operations | Acme GmbH\n\n"
+        "On Tue, 4 Mar 2025 at 09:12, Jonas Schmidt <support@example.com> wrote:\n"
+        "> Ich bin wirklich wütend, Sie haben mir die Rechnung zweimal belastet!\n"
+        "> Erstatten Sie sofort das Geld, das ist inakzeptabel, ich kündige den Vertrag.\n"
+        ">\n> On Mon, 3 Mar 2025, Maria Lopez wrote:\n"
+        ">> This is the worst service ever, I was charged twice and nobody answers!\n"
+    )
+    subject = "Admin access"
+
+    alone = analyzer.analyze(subject, latest)
+    with_thread = analyzer.analyze(subject, latest + thread)
+
+    assert with_thread.category == alone.category == Category.support
+    assert (with_thread.urgency, with_thread.sentiment) == (alone.urgency, alone.sentiment)
+    assert with_thread.sentiment == Sentiment.neutral
+    assert with_thread.language == alone.language == "en"
+    assert with_thread.sentiment_confidence == alone.sentiment_confidence
+    assert with_thread.category_confidence == alone.category_confidence
