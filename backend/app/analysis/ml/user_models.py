@@ -93,12 +93,13 @@ def _served(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels and confidences as analyze() serves them (see `rules`); `signals` per row:
     (a high rule fired, the low cues, the category cue)."""
+    rules = bool(rule_info.get("apply", True))
     served = [
         serve_urgency(
             classes,
             row,
-            high,
-            low,
+            high and rules,
+            low if rules else [],
             float(rule_info["high_rate"]),
             float(rule_info.get("low_rate", 0.0)),
         )
@@ -285,6 +286,8 @@ def fit(
         (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
         for text in texts
     ]
+    if threshold_rows is not None:
+        rule_info.update(_rules_on_own_rows(results["urgency"], signals, rule_info, threshold_rows))
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
@@ -351,6 +354,38 @@ def fit(
         arrays, metadata, featurizer, {field: r.fit for field, r in results.items()}, texts[:200]
     )
     return TrainedModel(arrays=arrays, metadata=metadata)
+
+
+def _rules_on_own_rows(
+    result: _FieldResult,
+    signals: Sequence[tuple[bool, list[str], str | None]],
+    rule_info: Mapping[str, Any],
+    threshold_rows: Sequence[int],
+) -> dict[str, Any]:
+    """Whether the urgency rules stay on for this user: out of fold on the user's own rows,
+    served with the rules vs the learned model alone. A user whose own labels disagree with
+    the rules (their "can't log in" is routine, say) gets the model alone, as the shared
+    knowledge should help and never hurt."""
+    own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
+    if own.sum() < MIN_THRESHOLD_SUPPORT:
+        return {"apply": True}
+    truth = np.asarray(result.fit.classes)[result.targets][own]
+    row_signals = [signals[i] for i in result.rows[own]]
+    accuracy = {}
+    for apply in (True, False):
+        labels, _ = _served(
+            "urgency",
+            result.fit.classes,
+            result.oof_proba[own],
+            row_signals,
+            {**rule_info, "apply": apply},
+        )
+        accuracy[apply] = float((labels == truth).mean())
+    return {
+        "apply": accuracy[True] >= accuracy[False],
+        "own_rows_accuracy_with_rules": round(accuracy[True], 4),
+        "own_rows_accuracy_without_rules": round(accuracy[False], 4),
+    }
 
 
 def _weight_summary(weights: np.ndarray) -> dict[str, int]:
