@@ -13,9 +13,18 @@ as a scheduled worker run would: it collects the confident LLM answers as traini
 promotes the candidate only if it beats the model in use on the user's held-out quarter.
 
 Printed per window of `--every` tickets, and for the last 1,000 and the whole stream:
-`local_share`, `agreement` (category and urgency both equal to the CSV's labels; also per
-field), `llm_calls_avoided`, `cost_usd` and `cost_vs_all_llm` (all-LLM cost estimated as the
+`local_share`, `agreement` (category and urgency both equal to the CSV's labels), agreement
+per field (sentiment too when the CSV has it), the same for the local answers alone,
+`llm_calls_avoided`, `cost_usd` and `cost_vs_all_llm` (all-LLM cost estimated as the
 window's tickets times the mean cost of the LLM calls made in the whole run).
+
+`--trace FILE` writes one JSON line per ticket for `bench/cascade_tune.py`: the local
+model's answer and confidence per field (also when the ticket went to the LLM), the truth,
+what was served, and the thresholds table of the model in use (with its first ticket).
+Tune on one stream's trace and report another stream: never the same rows.
+
+A synthetic stream of one company's support mail: `python -m sandbox.ticket_stream --count
+3000 --seed 1 --out stream.csv` (see that module for what it is and is not).
 """
 
 from __future__ import annotations

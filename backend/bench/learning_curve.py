@@ -35,7 +35,8 @@ BACKEND_DIR = Path(__file__).resolve().parents[1]
 if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
 
-FIELDS = ("category", "urgency")
+FIELDS = ("category", "urgency", "sentiment")
+"""Each scored, fed as feedback and compared with the baseline when the CSVs have it."""
 CASCADE_TARGET = 0.90
 Row = dict[str, str]
 

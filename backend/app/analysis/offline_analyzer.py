@@ -137,6 +137,8 @@ class OfflineAnalyzer:
         self._text_version = int(metadata["features"].get("text_version", 1))
         self._rule_high_rate = float(metadata["urgency_rules"]["high_rate"])
         self._rule_low_rate = float(metadata["urgency_rules"].get("low_rate", 0.0))
+        # False for a user's model whose own labels the urgency rules did worse on.
+        self._rules_apply = bool(metadata["urgency_rules"].get("apply", True))
         self._sentiment = SentimentScorer()
         self._char_cache: dict[str, tuple[int, ...]] = {}
 
@@ -322,6 +324,8 @@ class OfflineAnalyzer:
     ) -> tuple[Urgency, float]:
         """See `rules.serve_urgency`."""
         classes = self._fields["urgency"].classes
+        if not self._rules_apply:
+            high, low = (), ()
         label, confidence = serve_urgency(
             classes, proba, bool(high), low, self._rule_high_rate, self._rule_low_rate
         )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.analysis.ml import learned_sentiment
 from app.analysis.ml.thresholds import (
     MIN_THRESHOLD_SUPPORT,
     TARGET_PRECISIONS,
@@ -74,9 +75,6 @@ OOF_FOLDS = 3
 """Out-of-fold folds for thresholds: 3 keeps a retrain of a few thousand rows well under 30 s."""
 FIT_TOLERANCE = 1e-3
 """liblinear stopping tolerance (default 1e-4): same accuracy here, about half the iterations."""
-MIN_SENTIMENT_ROWS = 60
-"""A user's model learns sentiment from at least this many sentiment-labelled rows of theirs,
-and keeps the learned head only if it beats the lexicon out-of-fold on those rows."""
 SHARED_CASCADE_PATH = DEFAULT_ARTIFACT_PATH.with_suffix(".cascade.json")
 THRESHOLD_METHOD = (
     f"lowest confidence whose out-of-fold precision (rows at or above it, weighted) reaches "
@@ -95,12 +93,13 @@ def _served(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels and confidences as analyze() serves them (see `rules`); `signals` per row:
     (a high rule fired, the low cues, the category cue)."""
+    rules = bool(rule_info.get("apply", True))
     served = [
         serve_urgency(
             classes,
             row,
-            high,
-            low,
+            high and rules,
+            low if rules else [],
             float(rule_info["high_rate"]),
             float(rule_info.get("low_rate", 0.0)),
         )
@@ -266,8 +265,19 @@ def fit(
         )
         for field in FIELDS
     }
-    sentiment_fit, sentiment_report = _fit_sentiment(
-        rows, matrix, row_weights, extra_matrix, extra_source, params["category"], folds
+    sentiment_fit, sentiment_report = learned_sentiment.fit_sentiment(
+        rows,
+        row_weights,
+        lambda labels: _fit_field(
+            matrix,
+            labels,
+            row_weights,
+            extra_matrix,
+            extra_source,
+            params["category"],
+            LEARNED_SENTIMENT,
+            folds,
+        ),
     )
     if sentiment_fit is not None:
         results[LEARNED_SENTIMENT] = sentiment_fit
@@ -276,6 +286,8 @@ def fit(
         (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
         for text in texts
     ]
+    if threshold_rows is not None:
+        rule_info.update(_rules_on_own_rows(results["urgency"], signals, rule_info, threshold_rows))
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     thresholds: dict[str, dict[str, float | None]] = {}
@@ -305,6 +317,11 @@ def fit(
             "accuracy": round(float(correct.mean()), 4),
             "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
         }
+    if sentiment_fit is None and threshold_rows is not None:
+        lexicon = learned_sentiment.lexicon_thresholds(rows, row_weights, threshold_rows)
+        if lexicon is not None:  # the lexicon answers: gated by how it does on the user's rows
+            thresholds[LEARNED_SENTIMENT], measured_on[LEARNED_SENTIMENT] = lexicon, "user rows"
+            sentiment_report["gated"] = "lexicon, thresholds on the user's rows"
     digest = arrays_digest(arrays)
     metadata: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
@@ -339,62 +356,36 @@ def fit(
     return TrainedModel(arrays=arrays, metadata=metadata)
 
 
-def _fit_sentiment(
-    rows: Sequence[Row],
-    matrix: sp.csr_matrix,
-    weights: np.ndarray,
-    extra_matrix: sp.csr_matrix | None,
-    extra_source: Sequence[int],
-    params: Mapping[str, Any],
-    folds: int,
-) -> tuple[_FieldResult | None, dict[str, Any]]:
-    """A sentiment head learned from the rows that carry a sentiment label (a user's own:
-    the shared data has none), kept only if its out-of-fold accuracy beats the lexicon's on
-    the same rows. Returns the fit (or None) and what was decided, for the metadata."""
-    from app.analysis.ml.dataset import TrainingDataError, field_labels
-    from app.analysis.offline_analyzer import get_offline_analyzer
-
-    labels = field_labels(rows, LEARNED_SENTIMENT)
-    labelled = [i for i, label in enumerate(labels) if label is not None]
-    report: dict[str, Any] = {"rows": len(labelled), "learned": False}
-    if len(labelled) < MIN_SENTIMENT_ROWS:
-        report["reason"] = f"fewer than {MIN_SENTIMENT_ROWS} sentiment-labelled rows"
-        return None, report
-    try:
-        result = _fit_field(
-            matrix,
-            labels,
-            weights,
-            extra_matrix,
-            extra_source,
-            params,
-            LEARNED_SENTIMENT,
-            folds,
+def _rules_on_own_rows(
+    result: _FieldResult,
+    signals: Sequence[tuple[bool, list[str], str | None]],
+    rule_info: Mapping[str, Any],
+    threshold_rows: Sequence[int],
+) -> dict[str, Any]:
+    """Whether the urgency rules stay on for this user: out of fold on the user's own rows,
+    served with the rules vs the learned model alone. A user whose own labels disagree with
+    the rules (their "can't log in" is routine, say) gets the model alone, as the shared
+    knowledge should help and never hurt."""
+    own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
+    if own.sum() < MIN_THRESHOLD_SUPPORT:
+        return {"apply": True}
+    truth = np.asarray(result.fit.classes)[result.targets][own]
+    row_signals = [signals[i] for i in result.rows[own]]
+    accuracy = {}
+    for apply in (True, False):
+        labels, _ = _served(
+            "urgency",
+            result.fit.classes,
+            result.oof_proba[own],
+            row_signals,
+            {**rule_info, "apply": apply},
         )
-    except TrainingDataError as exc:
-        report["reason"] = str(exc)
-        return None, report
-    classes = np.asarray(result.fit.classes)
-    truth = classes[result.targets]
-    learned_right = classes[result.oof_proba.argmax(axis=1)] == truth
-    lexicon = get_offline_analyzer()
-    lexicon_right = np.array(
-        [
-            lexicon.sentiment(rows[i].get("subject", ""), rows[i].get("body", ""))[0].value == label
-            for i, label in zip(result.rows, truth, strict=True)
-        ]
-    )
-    row_weights = weights[result.rows]
-    learned = float(np.average(learned_right, weights=row_weights))
-    lexicon_accuracy = float(np.average(lexicon_right, weights=row_weights))
-    report.update(
-        out_of_fold_accuracy=round(learned, 4), lexicon_accuracy=round(lexicon_accuracy, 4)
-    )
-    if learned <= lexicon_accuracy:
-        report["reason"] = "the lexicon is at least as accurate on these rows"
-        return None, report
-    report["learned"] = True
-    return result, report
+        accuracy[apply] = float((labels == truth).mean())
+    return {
+        "apply": accuracy[True] >= accuracy[False],
+        "own_rows_accuracy_with_rules": round(accuracy[True], 4),
+        "own_rows_accuracy_without_rules": round(accuracy[False], 4),
+    }
 
 
 def _weight_summary(weights: np.ndarray) -> dict[str, int]:
