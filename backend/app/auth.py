@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts import users
+from app.accounts.token_cache import TokenCache
 from app.config import get_settings
 from app.core.security import decode_access_token, token_key_matches, user_id_of
 from app.database import SessionDep
@@ -18,7 +20,9 @@ from app.models import User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+def authenticate_token(db: Any, token: str | None) -> tuple[User, dict[str, Any]]:
+    """The token's user and its decoded payload; Unauthorized unless the token is valid and
+    its user active."""
     if not token:
         raise Unauthorized("Not authenticated")
     try:
@@ -29,7 +33,27 @@ def get_current_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2
     user = users.get_by_id(db=db, user_id=user_id)
     if user is None or not user.is_active or not token_key_matches(payload, user.token_key):
         raise Unauthorized("Invalid or expired token")
+    return user, payload
+
+
+def get_current_user(db: Any, token: str | None) -> User:
+    return authenticate_token(db, token)[0]
+
+
+async def current_user(
+    request: Request, db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The request's user: from the app's token cache when the token was seen in the last
+    few seconds (no query, no worker thread), else checked against the database."""
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if token and cache is not None:
+        cached = cache.get(token)
+        if cached is not None:
+            return db.merge(cached, load=False)
+    user, payload = await run_in_threadpool(authenticate_token, db, token)
+    if cache is not None and token:
+        cache.put(token, user, float(payload["exp"]))
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Unset outside production: generated once into the data directory (app/core/local_keys.py).
     secret_key: str = ""
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # How long a process remembers which user a token authenticates (0: not at all); another
+    # process's password change or account deletion is seen here at most this late.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.accounts.token_cache import TokenCache
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
 from app.core.middleware import (
@@ -250,6 +251,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         address_limit=config.login_attempts_per_address_per_minute,
         redis_url=config.redis_url,
     )
+    app.state.token_cache = TokenCache(config.auth_cache_seconds)
     app.state.processing_limiter = ProcessingLimiter(
         config.processing_concurrency_per_user, config.processing_concurrency_total
     )

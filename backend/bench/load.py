@@ -274,15 +274,17 @@ async def log_in(base_url: str, account: Account, results: Results) -> None:
     async with client_for(base_url, account) as client:
         started = time.perf_counter()
         problem: str | None = None
+        status: int | None = None
         try:
             response = await client.post(
                 "/auth/login", data={"username": account.email, "password": PASSWORD}
             )
+            status = response.status_code
             response.raise_for_status()
             account.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
         except httpx.HTTPError as exc:
             problem = f"{type(exc).__name__}: {exc}"
-        results.record("login", started, problem, False)
+        results.record("login", started, status, problem, False)
 
 
 async def open_loop(
@@ -309,13 +311,15 @@ async def open_loop(
                 "dashboard": ("/analytics/dashboard", None),
             }[name]
             problem: str | None = None
+            status: int | None = None
             try:
                 response = await client.get(url, params=params, headers=account.headers)
+                status = response.status_code
                 if response.status_code >= 400:
                     problem = f"{response.status_code} {response.text[:200]}"
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            results.record(name, scheduled, problem, True)
+            results.record(name, scheduled, status, problem, True)
 
         tasks: list[asyncio.Task[None]] = []
         scheduled = time.monotonic()

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import token_cache
 from app.core.security import dummy_password_hash, hash_password, verify_password
 from app.errors import Conflict
 from app.models import User, new_token_key
@@ -62,3 +63,4 @@ def delete_account(*, db: Session, user: User) -> None:
     user_id = user.id
     db.expunge(user)
     db.execute(delete(User).where(User.id == user_id))
+    token_cache.forget_user(user_id)

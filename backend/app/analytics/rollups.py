@@ -217,7 +217,10 @@ class Totals:
         )
 
 
-def raw_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
+# The column lists are built once: constructing 19 SQL expressions per query was a fifth of
+# the dashboard's CPU. SQL expression objects are immutable, so sharing them is safe.
+@lru_cache(maxsize=2)
+def raw_columns(*, with_counts: bool = True) -> tuple[ColumnElement[Any], ...]:
     """Aggregate columns over TicketAnalysis rows (filtered COUNTs per label)."""
     columns: list[ColumnElement[Any]] = [
         func.count().label("tickets"),
@@ -230,10 +233,11 @@ def raw_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
             columns.extend(
                 func.count().filter(column == label).label(f"{name}__{label}") for label in labels
             )
-    return columns
+    return tuple(columns)
 
 
-def rollup_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
+@lru_cache(maxsize=2)
+def rollup_columns(*, with_counts: bool = True) -> tuple[ColumnElement[Any], ...]:
     """The same aggregate columns summed over SystemMetrics rows."""
     columns: list[ColumnElement[Any]] = [
         func.coalesce(func.sum(SystemMetrics.tickets_processed), 0).label("tickets"),
@@ -247,7 +251,7 @@ def rollup_columns(*, with_counts: bool = True) -> list[ColumnElement[Any]]:
                 func.coalesce(func.sum(counts[label].as_integer()), 0).label(f"{name}__{label}")
                 for label in labels
             )
-    return columns
+    return tuple(columns)
 
 
 def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
