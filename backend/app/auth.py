@@ -56,4 +56,12 @@ async def current_user(
     return user
 
 
+def checked_user(db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The request's user, always checked against the database (no cache)."""
+    return get_current_user(db, token)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
+# For GET /auth/me: "who am I" answers from the database, so it also tells a client whether
+# the service can reach its database.
+CheckedUser = Annotated[User, Depends(checked_user)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -100,12 +102,43 @@ def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session
     unit_of_work.send_after_commit(session, sender)
 
 
-def get_db(
+async def get_db(
     sender: Annotated[unit_of_work.Sender, Depends(unit_of_work.job_sender)],
-) -> Iterator[Session]:
-    """Request-scoped session; the request owns the transaction and commits at the end."""
-    with session_scope(sender) as session:
+) -> AsyncIterator[Session]:
+    """Request-scoped session; the request owns the transaction and commits at the end.
+
+    session_scope's steps, with the I/O in a worker thread: opening a session does none (the
+    connection is taken at its first query, in the route's thread), so only the end (commit
+    or rollback, close, send) takes one hop, shielded so that a client going away cannot
+    leave the transaction open. A sync generator would cost a hop at each end.
+    """
+    session = get_session_factory()()
+    try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_abandon, session)
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_finish, session, sender)
+
+
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+        unit_of_work.discard(session)
+    finally:
+        session.close()
+
+
+def _finish(session: Session, sender: unit_of_work.Sender) -> None:
+    try:
+        unit_of_work.commit(session)
+    except BaseException:
+        _abandon(session)
+        raise
+    session.close()
+    unit_of_work.send_after_commit(session, sender)
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 500, not

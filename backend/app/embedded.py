@@ -6,11 +6,13 @@ The only module of `app` that imports `sandbox`; `app.main.create_app` never doe
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from fastapi import FastAPI
 
 from app.auth import get_current_user
 from app.config import Settings, get_settings
-from app.database import get_db
+from app.database import get_db, session_scope
 from app.errors import Unauthorized
 from app.main import create_app
 
@@ -24,13 +26,13 @@ def create_embedded_app(config: Settings | None = None) -> FastAPI:
 
     def sandbox_tenant(token: str) -> str | None:
         """People reach their own sandbox account with a valid login token."""
-        sessions = app.dependency_overrides.get(get_db, get_db)()
+        override = app.dependency_overrides.get(get_db)  # the tests' session
+        open_session = contextmanager(override) if override is not None else session_scope
         try:
-            return str(get_current_user(next(sessions), token).id)
+            with open_session() as db:
+                return str(get_current_user(db, token).id)
         except Unauthorized:
             return None
-        finally:
-            sessions.close()
 
     # Users without a Zendesk account process the sandbox's tickets, each in an account of
     # their own; it sends webhooks only to this service.

@@ -113,8 +113,9 @@ def _record_unsent(db: Session, jobs: list[QueuedJob]) -> None:
         logger.exception("could not record %d unsent jobs", len(jobs))
 
 
-def job_sender() -> Sender:
-    """The request's sender (a dependency, so tests can record what a request sends)."""
+async def job_sender() -> Sender:
+    """The request's sender (a dependency, so tests can record what a request sends; async,
+    so resolving it costs no worker thread)."""
     return celery_sender
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts import users
 from app.api.deps import UNAUTHORIZED
-from app.auth import CurrentUser
+from app.auth import CheckedUser, CurrentUser
 from app.config import get_settings
 from app.core.rate_limit import LoginAttempt, LoginRateLimiter
 from app.core.security import create_access_token, verify_password
@@ -111,7 +111,7 @@ def login(
 
 
 @router.get("/me", response_model=UserOut, responses=UNAUTHORIZED)
-def me(user: CurrentUser) -> UserOut:
+def me(user: CheckedUser) -> UserOut:
     return UserOut.model_validate(user)
 
 

@@ -23,7 +23,7 @@ BAD_PERIOD: dict[int | str, dict[str, Any]] = {
 }
 
 
-def period(
+async def period(  # async: pure computation, no worker thread
     user: CurrentUser,
     start: Annotated[
         IsoDateTime | None,
