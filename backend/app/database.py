@@ -119,8 +119,21 @@ async def get_db(
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_abandon, session)
         raise
+    if _untouched(session):  # no query, no change: nothing to commit, no hop
+        session.close()
+        return
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(_finish, session, sender)
+
+
+def _untouched(session: Session) -> bool:
+    return not (
+        session.in_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+        or unit_of_work.pending(session)
+    )
 
 
 def _abandon(session: Session) -> None:

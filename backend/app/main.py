@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.token_cache import TokenCache
+from app.analytics.report_cache import ReportCache
 from app.api import analytics, auth, cost, feedback, health, metrics, settings, tickets, webhooks
 from app.config import Settings, get_settings
 from app.core.middleware import (
@@ -252,6 +253,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         redis_url=config.redis_url,
     )
     app.state.token_cache = TokenCache(config.auth_cache_seconds)
+    app.state.report_cache = ReportCache(config.report_cache_seconds)
     app.state.processing_limiter = ProcessingLimiter(
         config.processing_concurrency_per_user, config.processing_concurrency_total
     )

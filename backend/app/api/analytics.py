@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.analytics import export, reports
+from app.analytics.report_cache import ReportCache
 from app.api.deps import UNAUTHORIZED
 from app.api.period import BAD_PERIOD, PeriodDep
 from app.database import SessionDep, get_db
@@ -25,8 +27,20 @@ StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 
 
 @router.get("/dashboard", response_model=Dashboard)
-def dashboard(window: PeriodDep, db: SessionDep) -> Dashboard:
-    """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets."""
+async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Dashboard:
+    """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets
+    (the same request within a few seconds is answered from memory)."""
+    cache: ReportCache = request.app.state.report_cache
+    key = ("dashboard", window.zone.key, request.url.query)
+    cached = cache.get(window.user_id, key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    report = await run_in_threadpool(build_dashboard, db, window)
+    cache.put(window.user_id, key, report)
+    return report
+
+
+def build_dashboard(db: Session, window: reports.Window) -> Dashboard:
     return Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
 
 

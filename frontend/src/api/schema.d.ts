@@ -333,7 +333,8 @@ export interface paths {
         };
         /**
          * Dashboard
-         * @description Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets.
+         * @description Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets
+         *     (the same request within a few seconds is answered from memory).
          */
         get: operations["dashboard_analytics_dashboard_get"];
         put?: never;
