@@ -100,12 +100,14 @@ def process_ticket(*, uow: UnitOfWork, user_id: int, zendesk_ticket_id: int) -> 
 
 
 def ticket_detail(*, db: Session, user_id: int, zendesk_ticket_id: int) -> dict[str, Any]:
-    ticket = ticket_store.get_ticket(db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id)
+    ticket = ticket_store.get_ticket(
+        db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id, with_analysis=True
+    )
     if ticket is None:
         raise NotFound(f"Ticket {zendesk_ticket_id} has not been processed")
     return {
         "ticket": ticket,
-        "analysis": ticket_store.get_analysis(db=db, ticket_id=ticket.id),
+        "analysis": ticket.analysis,
         "logs": ticket_store.logs_for(db=db, ticket_id=ticket.id),
     }
 

@@ -66,12 +66,16 @@ def ticket_fields(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_ticket(*, db: Session, user_id: int, zendesk_ticket_id: int) -> Ticket | None:
-    return db.scalar(
-        select(Ticket).where(
-            Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
-        )
+def get_ticket(
+    *, db: Session, user_id: int, zendesk_ticket_id: int, with_analysis: bool = False
+) -> Ticket | None:
+    """The user's stored ticket; `with_analysis` loads its analysis in the same query."""
+    query = select(Ticket).where(
+        Ticket.user_id == user_id, Ticket.zendesk_ticket_id == zendesk_ticket_id
     )
+    if with_analysis:
+        query = query.options(joinedload(Ticket.analysis))
+    return db.scalar(query)
 
 
 def upsert_ticket(*, db: Session, user_id: int, raw: dict[str, Any]) -> Ticket:
