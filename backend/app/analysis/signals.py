@@ -93,8 +93,8 @@ LOW_URGENCY_RULES: dict[str, re.Pattern[str]] = {
     ),
     "low_minor": re.compile(
         r"\b(?:minor|small|slight|tiny|little) (?:issue|bug|glitch|problem|thing|request"
-        r"|suggestion|inconsistenc\w*|detail)|\bnice to have\b|\bsuggestion\b"
-        r"|\bfeature (?:idea|suggestion)\b"
+        r"|suggestion|inconsistenc\w*|detail)|\bminor(?=[,.;:!]| but\b)|\bnice to have\b"
+        r"|\bsuggestion\b|\bfeature (?:idea|suggestion)\b"
     ),
 }
 """Rule name -> pattern on lowercased text; with no high signal, a hit suggests low urgency."""
@@ -206,6 +206,10 @@ CATEGORY_CUES: dict[str, re.Pattern[str]] = {
         r"|\bwie (?:kann|können) (?:ich|wir)\b|\bcomment (?:puis-je|pouvons-nous|faire|ajouter)"
         r"|\bcómo (?:puedo|podemos|se)\b|\bcomo (?:posso|podemos|faço)\b)"
     ),
+    "bug": re.compile(
+        r"\b(?:time[sd]? out|timeouts?|error (?:code|message)?\s?\d{3}|\(5\d\d\)|http 5\d\d"
+        r"|crash(?:es|ed|ing)?|stack ?trace|exception)\b"
+    ),
     "other": re.compile(
         r"\b(?:partnership|partner program|reseller|affiliate program|press (?:inquiry|request)"
         r"|interview (?:request|with)|(?:an|my) article|journalist|sponsorship|job (?:application"
@@ -214,7 +218,7 @@ CATEGORY_CUES: dict[str, re.Pattern[str]] = {
     ),
 }
 """Category -> phrasing that names the kind of ticket (a how-to question, a feature wish, a
-press, partnership or job inquiry, an out-of-office reply)."""
+crash or timeout, a press, partnership or job inquiry, an out-of-office reply)."""
 
 
 def find_category_cue(text: str) -> str | None:
