@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     # process's password change or account deletion is seen here at most this late.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # How long a process serves a user's dashboard from memory (0: never); what another
-    # process wrote shows at most this late.
-    report_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # process wrote shows at most this late. Off by default: batches are saved by the worker,
+    # whose writes this cache cannot see, and the dashboard refetches once, when a job ends.
+    report_cache_seconds: float = Field(default=0.0, ge=0, le=300)
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",
