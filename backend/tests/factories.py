@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.accounts.users import create_user
 from app.batch import jobs as batch_jobs
 from app.batch import runner as batch_runner
+from app.config import get_settings
 from app.database import session_scope
 from app.enums import UserRole
+from app.main import create_app
 from app.models import BatchJob, TicketAnalysis, User
 from sandbox.zendesk import ZendeskSimulator
 
@@ -139,3 +144,12 @@ def run_batch_in_process(user: User, ids: list[int], worker_id: str = "test") ->
         assert job is not None
         db.expunge(job)
     return job
+
+
+@contextmanager
+def client_with_settings(app: FastAPI, **settings: Any) -> Iterator[TestClient]:
+    """A second app built with these settings changed, on the test's database session."""
+    built = create_app(get_settings().model_copy(update=settings))
+    built.dependency_overrides = dict(app.dependency_overrides)
+    with TestClient(built, raise_server_exceptions=False) as client:
+        yield client

@@ -13,10 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.main import create_app
 from app.models import TicketAnalysis
-from tests.factories import UserFactory, create_analysed_ticket
+from tests.factories import UserFactory, client_with_settings, create_analysed_ticket
 
 LIFETIME_S = 0.3
 
@@ -24,10 +22,7 @@ LIFETIME_S = 0.3
 @pytest.fixture
 def short_cache_client(app: FastAPI) -> Iterator[TestClient]:
     """An app whose report cache lasts LIFETIME_S, on the test's database session."""
-    settings = get_settings().model_copy(update={"report_cache_seconds": LIFETIME_S})
-    short = create_app(settings)
-    short.dependency_overrides = dict(app.dependency_overrides)
-    with TestClient(short, raise_server_exceptions=False) as client:
+    with client_with_settings(app, report_cache_seconds=LIFETIME_S) as client:
         yield client
 
 

@@ -13,10 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.accounts.token_cache import TokenCache
-from app.config import get_settings
-from app.main import create_app
 from app.models import User
-from tests.factories import UserFactory
+from tests.factories import UserFactory, client_with_settings
 
 LIFETIME_S = 0.3
 
@@ -24,10 +22,7 @@ LIFETIME_S = 0.3
 @pytest.fixture
 def short_cache_client(app: FastAPI) -> Iterator[TestClient]:
     """An app whose token cache lasts LIFETIME_S, on the test's database session."""
-    settings = get_settings().model_copy(update={"auth_cache_seconds": LIFETIME_S})
-    short = create_app(settings)
-    short.dependency_overrides = dict(app.dependency_overrides)
-    with TestClient(short, raise_server_exceptions=False) as client:
+    with client_with_settings(app, auth_cache_seconds=LIFETIME_S) as client:
         yield client
 
 
