@@ -70,8 +70,10 @@ export function TextField({
 }) {
   return (
     <label>
-      {label}
-      {hint && <span className="muted small"> ({hint})</span>}
+      <span>
+        {label}
+        {hint && <span className="muted small"> ({hint})</span>}
+      </span>
       <input {...input} value={value} onChange={(event) => onChange(event.target.value)} />
     </label>
   );
