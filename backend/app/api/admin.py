@@ -55,8 +55,9 @@ def list_users(
 )
 def update_user(user_id: int, body: AccountUpdate, _admin: AdminDep, db: SessionDep) -> AccountOut:
     """Change an account's role (`admin`, `user`) or disable (`is_active: false`) or enable
-    it. A disabled account's tokens stop working at once, for good, and its logins are
-    refused with a message saying it is disabled."""
+    it. A disabled account's tokens stop working for good (at once on this API process, within
+    AUTH_CACHE_SECONDS, 5 s, on the others) and its logins are refused with a message saying
+    it is disabled."""
     user = admin.get_account(db=db, user_id=user_id)
     if body.role is not None:
         admin.set_role(db=db, user=user, role=body.role)

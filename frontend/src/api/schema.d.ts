@@ -616,8 +616,9 @@ export interface paths {
         /**
          * Update User
          * @description Change an account's role (`admin`, `user`) or disable (`is_active: false`) or enable
-         *     it. A disabled account's tokens stop working at once, for good, and its logins are
-         *     refused with a message saying it is disabled.
+         *     it. A disabled account's tokens stop working for good (at once on this API process, within
+         *     AUTH_CACHE_SECONDS, 5 s, on the others) and its logins are refused with a message saying
+         *     it is disabled.
          */
         patch: operations["update_user_admin_users__user_id__patch"];
         trace?: never;
