@@ -33,6 +33,7 @@ if str(BACKEND_DIR) not in sys.path:
 
 import httpx  # noqa: E402
 
+from bench import harness  # noqa: E402
 from sandbox.serve import free_port, serve_in_thread  # noqa: E402
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app  # noqa: E402
 
@@ -65,20 +66,7 @@ def start_api(port: int, data_dir: str) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=BACKEND_DIR, env=env, check=True
     )
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        harness.uvicorn_command(port, "--no-access-log"),
         cwd=BACKEND_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

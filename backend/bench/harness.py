@@ -78,12 +78,17 @@ class Processes:
                 process.kill()
 
 
+def uvicorn_command(port: int, *options: str) -> list[str]:
+    """The API as the benches serve it: `app.main`'s factory on loopback, quiet logs."""
+    return [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            *options]  # fmt: skip
+
+
 def start_api(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     api = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=BACKEND_DIR, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        uvicorn_command(port), cwd=BACKEND_DIR, env=env, stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if api.poll() is not None:

@@ -49,6 +49,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import make_engine  # noqa: E402
+from bench import harness  # noqa: E402
 from sandbox.serve import free_port, serve_in_thread  # noqa: E402
 from sandbox.zendesk import ZendeskSimulator, create_zendesk_app  # noqa: E402
 
@@ -131,22 +132,7 @@ def start_api(args: argparse.Namespace, port: int, data_dir: str) -> subprocess.
     }
     env.pop("REDIS_URL", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        harness.uvicorn_command(port, "--workers", str(args.workers), "--no-access-log"),
         cwd=BACKEND_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
