@@ -32,15 +32,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+
+from bench import harness
 
 FIELDS = ("category", "urgency")
 """The gated fields: `agreement` counts a ticket when both equal the CSV's labels."""
@@ -141,15 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not rows or any(field not in rows[0] for field in ("subject", "body", *FIELDS)):
         raise SystemExit("error: the stream needs subject, body, category and urgency columns")
     scored = FIELDS + tuple(f for f in OPTIONAL_FIELDS if f in rows[0])
-    workdir = Path(tempfile.mkdtemp(prefix="cascade-stream-"))
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    os.environ["DATA_DIR"] = str(workdir)
-    os.environ["RETRAIN_COOLDOWN_S"] = "0"
+    user_id = harness.in_process_user(args.database_url, "cascade-stream")
 
     from app.accounts.integrations import ProcessingOptions
-    from app.accounts.users import create_user
     from app.analysis import cascade, learning, tasks
-    from app.core.migrations import upgrade_head
     from app.database import session_scope
     from app.enums import AnalysisSource
     from app.integrations.llm import LLMAnalyzer
@@ -159,11 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
     from sandbox.serve import serve_in_thread
 
-    upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
     with session_scope() as db:
-        user_id = create_user(
-            db=db, email=f"stream-{time.time_ns()}@example.com", password="cascade-stream"
-        ).id
         learning.update_settings(
             db=db, user_id=user_id, target_precision=args.target, learn_from_llm=True
         )

@@ -33,6 +33,27 @@ def scratch_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+def in_process_user(database_url: str | None, label: str) -> int:
+    """For benches that run the product in their own process: point it at `database_url`
+    (default a new SQLite file), with retrains never held back by the cooldown, migrate,
+    and create a fresh user; their id. Call before importing anything that reads settings."""
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"{label}-"))
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    os.environ["DATA_DIR"] = str(workdir)
+    os.environ["RETRAIN_COOLDOWN_S"] = "0"
+
+    from app.accounts.users import create_user
+    from app.core.migrations import upgrade_head
+    from app.database import session_scope
+
+    upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
+    with session_scope() as db:
+        email = f"{label}-{time.time_ns()}@example.com"
+        return create_user(db=db, email=email, password=label).id
+
+
 def bench_environment(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +32,8 @@ from typing import Any
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
+
+from bench import harness  # noqa: E402
 
 FIELDS = ("category", "urgency", "sentiment")
 """Each scored, fed as feedback and compared with the baseline when the CSVs have it."""
@@ -120,25 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = sorted({int(step) for step in args.steps.split(",") if step.strip()})
     train, test = read_rows(args.train), read_rows(args.test)
     steps = [step for step in steps if step <= len(train)] or [len(train)]
-    workdir = Path(tempfile.mkdtemp(prefix="learning-curve-"))
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    os.environ["DATA_DIR"] = str(workdir)
-    os.environ["RETRAIN_COOLDOWN_S"] = "0"
+    user_id = harness.in_process_user(args.database_url, "learning-curve")
 
     from app.accounts.integrations import ProcessingOptions
-    from app.accounts.users import create_user
     from app.analysis import tasks
     from app.analytics import reports
-    from app.core.migrations import upgrade_head
     from app.database import session_scope
     from app.pipeline import analysis as analysis_service
     from app.pipeline import store as ticket_store
-
-    upgrade_head()  # alembic opens its own connection (SQLite needs one without a transaction)
-    with session_scope() as db:
-        user_id = create_user(
-            db=db, email=f"curve-{time.time_ns()}@example.com", password="learning-curve"
-        ).id
 
     retrain_seconds: list[float] = []
 
