@@ -92,14 +92,10 @@ def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session
     session = get_session_factory()()
     try:
         yield session
-        unit_of_work.commit(session)
     except BaseException:
-        session.rollback()
-        unit_of_work.discard(session)
+        _abandon(session)
         raise
-    finally:
-        session.close()
-    unit_of_work.send_after_commit(session, sender)
+    _finish(session, sender)
 
 
 async def get_db(
