@@ -14,7 +14,8 @@ A CSV needs subject (or text) and body; whichever of category, urgency and senti
 scored; with a `language` column, figures are also printed per language. The majority-class
 baseline is the share of the most frequent true label of the set itself (what answering that
 label for every ticket would score). `uncertain_share` is the share of answers the model flags
-as not sure; `confident_accuracy` the accuracy of the others.
+as not sure; `confident_accuracy` the accuracy of the others. For sentiment, `vader_macro_f1` is
+plain VADER (compound at its usual +-0.05 thresholds) on the same rows, for comparison.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
 
 from sklearn.metrics import f1_score  # noqa: E402
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
 from app.analysis.ml.dataset import DEFAULT_HELDOUT_CSV, multi_split  # noqa: E402
 from app.analysis.offline_analyzer import (  # noqa: E402
@@ -105,12 +107,25 @@ def score(
             of_label = [ok for t, ok in zip(truth, right, strict=True) if t == label]
             if of_label:
                 print(f"{name}_recall_{label}={sum(of_label) / len(of_label):.3f}")
+        if field == "sentiment":
+            texts = [" ".join(ticket(row)).strip() for row in rows if row.get(field, "").strip()]
+            vader = [plain_vader(text) for text in texts]
+            print(f"{name}_vader_macro_f1={f1_score(truth, vader, average='macro'):.3f}")
         unsure = [field in result.uncertain for _, result in scored]
         confident = [ok for ok, flag in zip(right, unsure, strict=True) if not flag]
         print(f"{name}_uncertain_share={sum(unsure) / len(unsure):.3f}")
         if confident:
             print(f"{name}_confident_accuracy={sum(confident) / len(confident):.3f}")
         confusions.extend(["", *confusion_lines(name, truth, predicted)])
+
+
+_VADER = SentimentIntensityAnalyzer()
+
+
+def plain_vader(text: str) -> str:
+    """Plain VADER at its usual +-0.05 compound thresholds: the comparison for sentiment."""
+    compound = _VADER.polarity_scores(text)["compound"]
+    return "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
 
 
 def cpu_ms_per_ticket(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> float:

@@ -13,6 +13,9 @@ before any model was scored on the sets.
 
 Files written:
 - `tweets.csv`, `amazon.csv`: every row, in the paper's order;
+- `movies.csv` (10,605 sentences of movie reviews), `nyt.csv` (5,190 sentences of New York Times
+  opinion pieces): every row; other domains than support text, used to choose the sentiment
+  thresholds across domains (see the README's accuracy section), never reported as held-out;
 - `amazon_train.csv`, `amazon_test.csv`: the Amazon sentences split by review (a review's
   sentences stay together; one review in five, by a stable hash of its id, goes to the test
   file), training rows in the paper's order, for `bench/learning_curve.py`.
@@ -32,7 +35,12 @@ from pathlib import Path
 
 SDIST = "vaderSentiment==3.3.2"
 INNER_ARCHIVE = "additional_resources/hutto_ICWSM_2014.tar.gz"
-SETS = {"tweets": "tweets_GroundTruth.txt", "amazon": "amazonReviewSnippets_GroundTruth.txt"}
+SETS = {
+    "tweets": "tweets_GroundTruth.txt",
+    "amazon": "amazonReviewSnippets_GroundTruth.txt",
+    "movies": "movieReviewSnippets_GroundTruth.txt",
+    "nyt": "nytEditorialSnippets_GroundTruth.txt",
+}
 POLAR_CUT = 1.0
 """Mean rating at or beyond which a message is positive (or negative)."""
 TEST_EVERY = 5

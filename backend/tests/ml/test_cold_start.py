@@ -72,6 +72,18 @@ def test_complaints_about_the_service_are_negative(analyzer: OfflineAnalyzer, te
     assert analyzer.analyze("", text).sentiment == "negative"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Poor quality - problem with dual-layer DVDs.",
+        "The charger stopped working after two weeks.",
+        "Don't buy this plan, it is not worth the money.",
+    ],
+)
+def test_complaints_about_a_product_are_negative(analyzer: OfflineAnalyzer, text: str) -> None:
+    assert analyzer.analyze("", text).sentiment == "negative"
+
+
 def test_a_plain_bug_report_is_neutral(analyzer: OfflineAnalyzer) -> None:
     result = analyzer.analyze("Export error", "The CSV export fails with error 500 since Monday.")
     assert result.sentiment == "neutral"
