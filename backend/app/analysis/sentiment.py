@@ -88,7 +88,10 @@ _PRODUCT_COMPLAINTS = re.compile(
     r"|not worth|zero stars|(?:would|will|do)(?: not|n'?t) recommend|return(?:ed|ing)? (?:it|this)"
     r"|(?:doesn'?t|does not|won'?t|will not|wouldn'?t|can'?t|cannot|didn'?t|did not) (?:\w+ )?"
     r"(?:work|play|read|fit|hold|last|recognize|connect|charge|function)\b|refuse[sd]? to"
-    r"|gave up|worse|flaw(?:s|ed)?\b|drawbacks?|gripes?|unhelpful|overpriced|flimsy)",
+    r"|gave up|worse|flaw(?:s|ed)?\b|drawbacks?|gripes?|unhelpful|overpriced|flimsy"
+    r"|to no avail|should(?: not|n'?t)? have (?:bought|gone|gotten|got|been)"
+    r"|(?:what|big|was) a mistake|(?:send|sending|sent) (?:it|this|the \w+) back"
+    r"|kept (?:freezing|crashing|failing|breaking))",
 )
 """Complaints about a product that VADER misses once the problem words are neutral: a bug report
 ("the export fails") stays neutral, "poor quality", "stopped working", "don't buy" do not."""
@@ -101,9 +104,14 @@ _POSITIVE_CUES = re.compile(
     r"|happy (?:with|to confirm)|really happy|the best\b|much appreciated"
     r"|really appreciate|saves? (?:me|us) (?:hours|time)|smooth|helpful, thank|thanks so much"
     r"|thanks for the (?:quick|swift|fast|great|prompt)|thank you!"
-    r"|(?:highly|would|definitely) recommend|(?:easy|simple) to (?:use|set ?up|install))"
+    r"|(?:highly|would|definitely) recommend|recommend (?:it|this)"
+    r"|(?:easy|simple) to (?:use|set ?up|install)"
+    r"|(?:i|we) (?:really |also |do )?(?:like|love|enjoy)d? (?:it|this|that|how|the)\b"
+    r"|no (?:problems?|issues?|complaints?)\b|(?:well )?worth (?:it|the (?:money|price)|every)"
+    r"|exceeded (?:my |our )?expectations|(?:can'?t|couldn'?t) imagine (?:being|living|life)"
+    r"|couldn'?t be happier|(?:5|five) stars)"
     r"|^\W*(?:thanks|thank you)(?: so much| a lot| again)?\s*[!.]|[👍🙏🎉❤]",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
 _NEGATED_POSITIVE_RE = re.compile(r"\b(?:not|never|no longer|hardly) (?:\w+ )?$", re.IGNORECASE)
 
@@ -118,12 +126,12 @@ class SentimentScorer:
 
     def score(self, text: str) -> float:
         """A compound score in [-1, 1]."""
-        lowered = text.lower()  # both patterns are lowercase: faster than IGNORECASE
+        lowered = text.lower()  # the cue patterns are lowercase: faster than IGNORECASE
         negative = len(_NEGATIVE_CUES.findall(lowered)) + len(_PRODUCT_COMPLAINTS.findall(lowered))
         positive = sum(
             1
-            for match in _POSITIVE_CUES.finditer(text)
-            if not _NEGATED_POSITIVE_RE.search(text, max(0, match.start() - 20), match.start())
+            for match in _POSITIVE_CUES.finditer(lowered)
+            if not _NEGATED_POSITIVE_RE.search(lowered, max(0, match.start() - 20), match.start())
         )
         without_courtesy = COURTESY_RE.sub(" ", text)
         compound = float(self._vader.polarity_scores(without_courtesy)["compound"])

@@ -84,6 +84,21 @@ def test_complaints_about_a_product_are_negative(analyzer: OfflineAnalyzer, text
     assert analyzer.analyze("", text).sentiment == "negative"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Easy to use, and no problems since we switched.",
+        "I really like how the new dashboard groups tickets.",
+    ],
+)
+def test_praise_in_plain_words_is_positive(analyzer: OfflineAnalyzer, text: str) -> None:
+    assert analyzer.analyze("", text).sentiment == "positive"
+
+
+def test_a_recommendation_negated_is_not_positive(analyzer: OfflineAnalyzer) -> None:
+    assert analyzer.analyze("", "I would not recommend it to anyone.").sentiment == "negative"
+
+
 def test_a_plain_bug_report_is_neutral(analyzer: OfflineAnalyzer) -> None:
     result = analyzer.analyze("Export error", "The CSV export fails with error 500 since Monday.")
     assert result.sentiment == "neutral"
