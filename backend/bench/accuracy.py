@@ -10,6 +10,8 @@ Default sets (each printed with its name as prefix, e.g. `de_category_macro_f1=`
   the shared data directory; skipped with a note when it is absent);
 - `sentiment_check`: the labelled support messages never tuned on, and `sentiment_dev_tuned`:
   the ones the thresholds and word lists were fixed against (NOT held out; shown for contrast).
+Real human-rated sentiment text (tweets, Amazon review sentences, ...): write the CSVs with
+`python bench/real_sentiment_sets.py --out-dir DIR`, then `--data DIR/amazon_test.csv`.
 A CSV needs subject (or text) and body; whichever of category, urgency and sentiment it has are
 scored; with a `language` column, figures are also printed per language. The majority-class
 baseline is the share of the most frequent true label of the set itself (what answering that
