@@ -105,6 +105,23 @@ def test_request_uses_strict_schema_and_stable_system_prompt(
     assert "reasoning_effort" not in body
 
 
+def test_the_body_sent_is_the_built_request_encoded_as_the_sdk_would(
+    make_llm_analyzer: MakeAnalyzer, openai_sim: OpenAISimulator
+) -> None:
+    analyzer = make_llm_analyzer()
+    subject, body = 'Café ✓ "quoted"', "Line one\nLine two \u2028 😀 <b>bold</b>\t" * 20
+    request = analyzer.build_request(subject, body)
+
+    analyzer.analyze(subject, body)
+
+    assert openai_sim.last_chat_request() == request.body
+    # The SDK's own encoder (compact separators, UTF-8, as its `post` encodes a body).
+    sdk_encoding = json.dumps(
+        request.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
+    assert request.content() == sdk_encoding
+
+
 def test_reasoning_model_gets_effort_none_and_its_own_prices(
     make_llm_analyzer: MakeAnalyzer, openai_sim: OpenAISimulator
 ) -> None:
