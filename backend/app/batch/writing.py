@@ -210,7 +210,9 @@ def write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str,
     retry_single: list[int] = []
     with session_scope() as db:
         items = rows_by_id(db, BatchJobItem, [item_id for item_id, _ in planned.values()])
-        tickets = rows_by_id(db, Ticket, [item.ticket_id for item in items.values()])
+        tickets = rows_by_id(  # recording sets their tags: not their 10 KB descriptions
+            db, Ticket, [item.ticket_id for item in items.values()], defer(Ticket.description)
+        )
         analyses = {
             analysis.ticket_id: analysis
             for analysis in db.scalars(
