@@ -49,7 +49,10 @@ _RECOUNT_KEY = "metrics_rollup.recount"
 def _before_change(analysis: TicketAnalysis) -> Contribution | Literal["unknown"] | None:
     """What a modified analysis counted before this flush: None when no tracked field
     changed, "unknown" when an old value was not loaded."""
-    attrs = inspect(analysis).attrs
+    state = inspect(analysis)
+    if state.committed_state.keys().isdisjoint(TRACKED_FIELDS):
+        return None  # no tracked field was set (the write-back's fields, say): no history walk
+    attrs = state.attrs
     histories = {name: attrs[name].history for name in TRACKED_FIELDS}
     if not any(history.has_changes() for history in histories.values()):
         return None

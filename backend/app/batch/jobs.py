@@ -260,6 +260,18 @@ def rows_by_id(db: Session, model: type[Any], ids: list[int], *options: Any) -> 
     return {row.id: row for row in db.scalars(query)}
 
 
+def set_items(db: Session, item_ids: list[int], **values: Any) -> None:
+    """Give many items the same values with one UPDATE (the ORM would flush each one); for
+    items this session has not loaded, or will not change through the ORM."""
+    if item_ids:
+        db.execute(
+            update(BatchJobItem)
+            .where(BatchJobItem.id.in_(item_ids))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def fail_item(item: BatchJobItem, error: str) -> None:
     item.status = ItemStatus.failed
     item.error = error[:2000]

@@ -14,8 +14,10 @@ O(1) whatever the weight (tokens), and gives callers the exact wait to sleep.
 A budget of `limit` a minute is paced so that no 60-second window holds more than
 `limit * (1 - margin)`: a burst of `burst_s` seconds' worth, then an even rate. Callers reserve
 their slot and sleep until it; tokens are reserved from an estimate and the difference
-refunded once the upstream reports what was used. Limits learned from the upstream's headers
-replace the configured ones for every process.
+refunded once the upstream reports what was used (carried by the process's next reservation
+for the account: one Redis round trip per call, requests and tokens together). Limits learned
+from the upstream's headers replace the configured ones for every process. The stores (Redis
+and in-process) are in `app.integrations.rate_limit_stores`.
 """
 
 from __future__ import annotations
@@ -25,100 +27,52 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import redis
+
+from app.integrations.rate_limit_stores import (
+    DEFAULT_BURST_S,
+    DEFAULT_MARGIN,
+    DEFAULT_MAX_WAIT_S,
+    STATE_TTL_S,
+    MemoryStore,
+    Pacing,
+    RedisStore,
+    Store,
+)
+
+__all__ = [
+    "DEFAULT_BURST_S",
+    "DEFAULT_MARGIN",
+    "DEFAULT_MAX_WAIT_S",
+    "STATE_TTL_S",
+    "MemoryStore",
+    "Observed",
+    "Pacing",
+    "RedisStore",
+    "Store",
+    "UpstreamLimiter",
+    "WaitTooLong",
+    "clear_local_state",
+    "from_openai_headers",
+    "from_zendesk_headers",
+    "parse_duration_s",
+    "shared_store",
+]
 
 logger = logging.getLogger(__name__)
 
 REQUESTS = "requests"
 TOKENS = "tokens"
 KEY_PREFIX = "upstream-limit:"
-STATE_TTL_S = 3600
-DEFAULT_MARGIN = 0.03
-DEFAULT_BURST_S = 0.5
-DEFAULT_MAX_WAIT_S = 60.0
 FALLBACK_RETRY_S = 5.0  # after a Redis failure, limit in-process this long before retrying
+DEFAULT_SETTLE_WITHIN_S = 1.0  # token corrections wait at most this for a call to ride on
 
 Result = TypeVar("Result")
-
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local margin = tonumber(ARGV[1])
-local burst_s = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
-local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
-local start = math.max(now, paused)
-local wait = start - now
-local taking = false
-local tats = {}
-for i, key in ipairs(KEYS) do
-  local cost = tonumber(ARGV[2 + 2 * i])
-  local limit = tonumber(redis.call('HGET', key, 'limit')) or tonumber(ARGV[3 + 2 * i])
-  tats[i] = false
-  if cost > 0 then
-    taking = true
-  end
-  if limit > 0 and cost ~= 0 then
-    local burst = math.max(1, limit * burst_s / 60)
-    local interval = 60 / math.max(limit * (1 - margin) - burst, limit / 2)
-    local tat = tonumber(redis.call('HGET', key, 'tat')) or now
-    if cost > 0 then
-      tat = math.max(tat, start) + math.min(cost, limit) * interval
-      wait = math.max(wait, tat - burst * interval - now)
-    else
-      tat = math.max(tat + cost * interval, now)
-    end
-    tats[i] = tat
-  end
-end
-if taking and wait > max_wait then
-  return string.format('%.6f', -wait)
-end
-for i, key in ipairs(KEYS) do
-  if tats[i] then
-    redis.call('HSET', key, 'tat', string.format('%.6f', tats[i]))
-    redis.call('EXPIRE', key, tonumber(ARGV[#ARGV]))
-  end
-end
-if not taking then
-  return '0'
-end
-return string.format('%.6f', wait)
-"""
-
-_PAUSE = """
-local t = redis.call('TIME')
-local until_s = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
-local current = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
-if until_s > current then
-  redis.call('HSET', KEYS[1], 'paused_until', string.format('%.6f', until_s))
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-end
-return 1
-"""
-
-_SET_LIMIT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local limit = tonumber(ARGV[1])
-local used = tonumber(ARGV[2])
-local margin = tonumber(ARGV[3])
-local burst_s = tonumber(ARGV[4])
-local had = tonumber(redis.call('HGET', KEYS[1], 'limit')) or tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], 'limit', ARGV[1])
-if had <= 0 and used > 0 then
-  local burst = math.max(1, limit * burst_s / 60)
-  local interval = 60 / math.max(limit * (1 - margin) - burst, limit / 2)
-  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], 'tat')) or now, now + used * interval)
-  redis.call('HSET', KEYS[1], 'tat', string.format('%.6f', tat))
-end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
-return 1
-"""
 
 
 class WaitTooLong(Exception):
@@ -129,151 +83,39 @@ class WaitTooLong(Exception):
         self.wait_s = wait_s
 
 
-@dataclass(frozen=True)
-class Pacing:
-    margin: float = DEFAULT_MARGIN
-    burst_s: float = DEFAULT_BURST_S
-    max_wait_s: float = DEFAULT_MAX_WAIT_S
-
-
-class Store(Protocol):
-    def reserve(
-        self,
-        keys: Sequence[str],
-        costs: Sequence[float],
-        default_limits: Sequence[float],
-        pacing: Pacing,
-    ) -> float:
-        """Reserve `costs` on every budget; the seconds to sleep, or minus the wait when it
-        exceeds `pacing.max_wait_s` (then nothing is reserved). Negative costs refund."""
-        ...
-
-    def pause(self, key: str, seconds: float) -> None: ...
-
-    def set_limit(
-        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
-    ) -> None:
-        """Store a learned limit. When none was known (nor configured), what the upstream
-        says is already used (sent before the limit was known) is charged to the budget."""
-        ...
-
-    def learned_limit(self, key: str) -> float | None: ...
-
-
-class RedisStore:
-    """Budgets in Redis, shared by every process that uses the same database."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self._reserve = client.register_script(_RESERVE)
-        self._pause = client.register_script(_PAUSE)
-        self._set_limit = client.register_script(_SET_LIMIT)
-
-    def reserve(
-        self,
-        keys: Sequence[str],
-        costs: Sequence[float],
-        default_limits: Sequence[float],
-        pacing: Pacing,
-    ) -> float:
-        args: list[float | int] = [pacing.margin, pacing.burst_s, pacing.max_wait_s]
-        for cost, limit in zip(costs, default_limits, strict=True):
-            args += [cost, limit]
-        args.append(STATE_TTL_S)
-        return float(self._reserve(keys=list(keys), args=args))
-
-    def pause(self, key: str, seconds: float) -> None:
-        self._pause(keys=[key], args=[seconds, STATE_TTL_S])
-
-    def set_limit(
-        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
-    ) -> None:
-        args = [per_minute, used, pacing.margin, pacing.burst_s, default, STATE_TTL_S]
-        self._set_limit(keys=[key], args=args)
-
-    def learned_limit(self, key: str) -> float | None:
-        value = self.client.hget(key, "limit")
-        return float(value) if value is not None else None
-
-
-@dataclass
-class _Budget:
-    tat: float = 0.0
-    paused_until: float = 0.0
-    limit: float | None = None
-
-
-class MemoryStore:
-    """The same pacing inside one process (the embedded default has no Redis)."""
+class _UnsettledTokens:
+    """Token corrections (estimate vs used) not yet sent, per store and account: a process's
+    analyzers come and go with each job, the account's budget stays."""
 
     def __init__(self) -> None:
-        self._budgets: dict[str, _Budget] = {}
         self._lock = threading.Lock()
+        self._pending: weakref.WeakKeyDictionary[Store, dict[str, tuple[float, float]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def add(self, store: Store, account: str, tokens: float) -> float:
+        """Add a correction; returns how long the oldest pending one has waited (s)."""
+        now = time.monotonic()
+        if not tokens:
+            return 0.0
+        with self._lock:
+            accounts = self._pending.setdefault(store, {})
+            pending, since = accounts.get(account, (0.0, now))
+            accounts[account] = (pending + tokens, since)
+        return now - since
+
+    def take(self, store: Store, account: str) -> float:
+        with self._lock:
+            accounts = self._pending.get(store)
+            pending, _ = accounts.pop(account, (0.0, 0.0)) if accounts else (0.0, 0.0)
+        return pending
 
     def clear(self) -> None:
         with self._lock:
-            self._budgets.clear()
+            self._pending.clear()
 
-    def _budget(self, key: str) -> _Budget:
-        return self._budgets.setdefault(key, _Budget())
 
-    def reserve(
-        self,
-        keys: Sequence[str],
-        costs: Sequence[float],
-        default_limits: Sequence[float],
-        pacing: Pacing,
-    ) -> float:
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._budget(keys[0]).paused_until)
-            wait = start - now
-            taking = False
-            tats: list[float | None] = []
-            for key, cost, default in zip(keys, costs, default_limits, strict=True):
-                budget = self._budget(key)
-                taking = taking or cost > 0
-                limit = budget.limit if budget.limit is not None else default
-                if limit <= 0 or cost == 0:
-                    tats.append(None)
-                    continue
-                burst = max(1.0, limit * pacing.burst_s / 60)
-                interval = 60 / max(limit * (1 - pacing.margin) - burst, limit / 2)
-                tat = budget.tat or now
-                if cost > 0:
-                    tat = max(tat, start) + min(cost, limit) * interval
-                    wait = max(wait, tat - burst * interval - now)
-                else:
-                    tat = max(tat + cost * interval, now)
-                tats.append(tat)
-            if taking and wait > pacing.max_wait_s:
-                return -wait
-            for key, tat in zip(keys, tats, strict=True):
-                if tat is not None:
-                    self._budget(key).tat = tat
-            return wait if taking else 0.0
-
-    def pause(self, key: str, seconds: float) -> None:
-        with self._lock:
-            budget = self._budget(key)
-            budget.paused_until = max(budget.paused_until, time.monotonic() + seconds)
-
-    def set_limit(
-        self, key: str, per_minute: float, used: float, default: float, pacing: Pacing
-    ) -> None:
-        with self._lock:
-            budget = self._budget(key)
-            had = budget.limit if budget.limit is not None else default
-            budget.limit = float(per_minute)
-            if had <= 0 and used > 0:
-                burst = max(1.0, per_minute * pacing.burst_s / 60)
-                interval = 60 / max(per_minute * (1 - pacing.margin) - burst, per_minute / 2)
-                now = time.monotonic()
-                budget.tat = max(budget.tat or now, now + used * interval)
-
-    def learned_limit(self, key: str) -> float | None:
-        with self._lock:
-            return self._budget(key).limit
+_unsettled = _UnsettledTokens()
 
 
 @dataclass(frozen=True)
@@ -304,6 +146,7 @@ class UpstreamLimiter:
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         pacing: Pacing | None = None,
+        settle_within_s: float = DEFAULT_SETTLE_WITHIN_S,
     ) -> None:
         digest = hashlib.sha256(account_key.encode()).hexdigest()[:32]
         self.key_prefix = f"{KEY_PREFIX}{upstream}:{digest}:"
@@ -311,15 +154,23 @@ class UpstreamLimiter:
         self.store = store
         self.defaults = (float(requests_per_minute or 0), float(tokens_per_minute or 0))
         self.pacing = pacing or Pacing()
+        self.settle_within_s = settle_within_s
         self._known: dict[str, tuple[float, float]] = {}  # key -> (limit, when written)
         self._fallback: MemoryStore | None = None
         self._fallback_until = 0.0
 
     def acquire(self, *, requests: int = 1, tokens: int = 0) -> float:
         """Reserve the next slot and sleep until it; returns the seconds waited. Raises
-        WaitTooLong (reserving nothing) when the wait would exceed `pacing.max_wait_s`."""
-        wait_s = self._call_reserve((float(requests), float(tokens)))
-        if wait_s < 0:
+        WaitTooLong (reserving nothing) when the wait would exceed `pacing.max_wait_s`.
+        Token corrections this process has not sent yet are settled in the same call."""
+        correction = _unsettled.take(self.store, self.key_prefix)
+        try:
+            wait_s = self._call_reserve((float(requests), float(tokens)), correction)
+        except BaseException:
+            _unsettled.add(self.store, self.key_prefix, correction)
+            raise
+        if wait_s < 0:  # nothing was reserved, nor settled
+            _unsettled.add(self.store, self.key_prefix, correction)
             raise WaitTooLong(-wait_s)
         if wait_s > 0:
             time.sleep(wait_s)
@@ -327,9 +178,22 @@ class UpstreamLimiter:
 
     def settle_tokens(self, reserved: int, used: int) -> None:
         """Correct a reservation made from an estimate once the upstream reports the tokens
-        used: give back what was not used, charge (without waiting) what was used beyond."""
-        if used != reserved:  # a charge makes a later caller wait, not this one
-            self._call_reserve((0.0, float(used - reserved)))
+        used: give back what was not used, charge (without waiting) what was used beyond.
+
+        The correction rides on this process's next `acquire` for the account (one Redis
+        round trip per call instead of two); it is sent on its own only when corrections
+        have waited `settle_within_s` (a quiet account), or by `settle_pending`."""
+        if used == reserved:
+            return
+        waited = _unsettled.add(self.store, self.key_prefix, float(used - reserved))
+        if waited >= self.settle_within_s:
+            self.settle_pending()
+
+    def settle_pending(self) -> None:
+        """Send this process's pending token corrections for the account now."""
+        correction = _unsettled.take(self.store, self.key_prefix)
+        if correction:
+            self._call_reserve((0.0, 0.0), correction)
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller of this account back (a 429 applies to the whole account)."""
@@ -376,9 +240,10 @@ class UpstreamLimiter:
         self._known[key] = (limit, now)
         self._guarded(lambda store: store.set_limit(key, limit, used, default, self.pacing))
 
-    def _call_reserve(self, costs: tuple[float, float]) -> float:
+    def _call_reserve(self, costs: tuple[float, float], tokens_correction: float = 0.0) -> float:
+        corrections = (0.0, tokens_correction) if tokens_correction else None
         return self._guarded(
-            lambda store: store.reserve(self.keys, costs, self.defaults, self.pacing)
+            lambda store: store.reserve(self.keys, costs, self.defaults, self.pacing, corrections)
         )
 
     def _guarded(self, action: Callable[[Store], Result]) -> Result:
@@ -487,6 +352,7 @@ def shared_store(redis_url: str | None = None) -> Store:
 
 def clear_local_state() -> None:
     """Forget the in-process budgets (tests); Redis budgets expire on their own."""
+    _unsettled.clear()
     with _stores_lock:
         for store in _stores.values():
             if isinstance(store, MemoryStore):

@@ -120,6 +120,7 @@ def test_tokens_are_paced_and_refunds_give_them_back(store: rate_limits.Store) -
     assert wait_for_more > 0.9
 
     budget.settle_tokens(reserved=1000, used=0)
+    budget.settle_pending()
 
     refunded = budget.store.reserve(budget.keys, (0.0, 200.0), budget.defaults, budget.pacing)
     assert refunded < wait_for_more
@@ -130,6 +131,7 @@ def test_tokens_used_beyond_the_estimate_are_charged(store: rate_limits.Store) -
     budget.acquire(tokens=100)
 
     budget.settle_tokens(reserved=100, used=1100)
+    budget.settle_pending()
 
     assert budget.store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing) > 0.9
 
@@ -267,3 +269,89 @@ def test_zendesk_clients_on_separate_connections_share_the_account_budget(
     times = sorted(call.time for call in zendesk_sim.calls)
     assert times[-1] - times[0] >= 0.8  # ten calls at ten a second together, not each
     assert all(call.status != 429 for call in zendesk_sim.calls)
+
+
+class CountingStore:
+    """A store that counts its round trips (calls), passing each one on."""
+
+    def __init__(self, inner: rate_limits.Store) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def reserve(self, *args: object) -> float:
+        self.calls += 1
+        return self.inner.reserve(*args)  # type: ignore[arg-type]
+
+    def pause(self, *args: object) -> None:
+        self.calls += 1
+        self.inner.pause(*args)  # type: ignore[arg-type]
+
+    def set_limit(self, *args: object) -> None:
+        self.calls += 1
+        self.inner.set_limit(*args)  # type: ignore[arg-type]
+
+    def learned_limit(self, key: str) -> float | None:
+        self.calls += 1
+        return self.inner.learned_limit(key)
+
+
+def test_a_correction_rides_on_the_next_call_for_the_account(store: rate_limits.Store) -> None:
+    counting = CountingStore(store)
+    budget = limiter(counting, tokens_per_minute=60_000)  # type: ignore[arg-type]
+    other_job = limiter(counting, tokens_per_minute=60_000)  # type: ignore[arg-type]
+    store.reserve(budget.keys, (0.0, 5000.0), budget.defaults, budget.pacing)  # 5 s taken
+
+    budget.settle_tokens(reserved=4000, used=1000)  # 3,000 to give back
+
+    assert counting.calls == 0
+    assert store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing) > 4.9
+    assert other_job.acquire(requests=1, tokens=0) == 0  # the same account, in this process
+    assert counting.calls == 1  # one round trip: the call and the refund together
+    assert store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing) < 2.1
+
+
+def test_a_correction_waits_for_a_call_at_most_settle_within_s(store: rate_limits.Store) -> None:
+    counting = CountingStore(store)
+    budget = UpstreamLimiter(
+        "test",
+        "account-1",
+        counting,  # type: ignore[arg-type]
+        tokens_per_minute=60_000,
+        pacing=Pacing(margin=0.0, burst_s=0.0),
+        settle_within_s=0.05,
+    )
+    budget.acquire(tokens=100)
+    budget.settle_tokens(reserved=100, used=1100)
+    assert counting.calls == 1  # pending, no call of its own yet
+
+    time.sleep(0.06)
+    budget.settle_tokens(reserved=100, used=100)  # nothing to correct: nothing sent
+    budget.settle_tokens(reserved=100, used=200)
+
+    assert counting.calls == 2  # the pending corrections, sent together
+    assert store.reserve(budget.keys, (0.0, 1.0), budget.defaults, budget.pacing) > 1.0
+
+
+def test_requests_and_tokens_are_both_honoured_in_one_reservation(
+    store: rate_limits.Store,
+) -> None:
+    counting = CountingStore(store)
+    budget = limiter(counting, requests_per_minute=600, tokens_per_minute=60_000)  # type: ignore[arg-type]
+
+    by_requests = [budget.acquire(tokens=1) for _ in range(3)]  # 10 requests a second bind
+    by_tokens = budget.acquire(tokens=2000)  # then 2,000 tokens at 1,000 a second
+
+    assert counting.calls == 4
+    assert by_requests[1] >= 0.08 and by_requests[2] >= 0.08
+    assert by_tokens > 1.5
+
+
+def test_a_refused_call_keeps_its_correction_for_the_next(store: rate_limits.Store) -> None:
+    budget = limiter(store, tokens_per_minute=60_000, max_wait_s=0.5)  # 1,000 tokens a second
+    store.reserve(budget.keys, (0.0, 1000.0), budget.defaults, budget.pacing)  # 1 s taken
+    budget.settle_tokens(reserved=1000, used=0)
+
+    with pytest.raises(WaitTooLong):
+        budget.acquire(tokens=2000)  # refused: neither reserved nor settled
+
+    assert budget.acquire(tokens=300) < 0.45  # the 1,000 given back make room for it

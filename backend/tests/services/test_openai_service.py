@@ -20,6 +20,7 @@ from app.integrations.llm import (
     LLMError,
     TicketAnalysisOutput,
     normalize_tag,
+    prompt,
 )
 from app.integrations.llm import pricing as llm_pricing
 from app.integrations.llm.clients import POOL_SHARDS
@@ -103,6 +104,23 @@ def test_request_uses_strict_schema_and_stable_system_prompt(
     assert body["temperature"] == 0
     assert body["store"] is False
     assert "reasoning_effort" not in body
+
+
+def test_the_body_sent_is_the_built_request_encoded_as_the_sdk_would(
+    make_llm_analyzer: MakeAnalyzer, openai_sim: OpenAISimulator
+) -> None:
+    analyzer = make_llm_analyzer()
+    subject, body = 'Café ✓ "quoted"', "Line one\nLine two \u2028 😀 <b>bold</b>\t" * 20
+    request = analyzer.build_request(subject, body)
+
+    analyzer.analyze(subject, body)
+
+    assert openai_sim.last_chat_request() == request.body
+    # The SDK's own encoder (compact separators, UTF-8, as its `post` encodes a body).
+    sdk_encoding = json.dumps(
+        request.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
+    assert request.content() == sdk_encoding
 
 
 def test_reasoning_model_gets_effort_none_and_its_own_prices(
@@ -265,6 +283,33 @@ def test_huge_ticket_is_cut_to_the_token_budget(
     assert "<subject>Slow dashboard</subject>" in ticket
     prompt_chars = len(SYSTEM_PROMPT) + len(_user_message(openai_sim.last_chat_request()))
     assert result.input_tokens < (prompt_chars + 3000) / 4  # schema included
+
+
+LONG_THREAD = (
+    "Hello, the export to CSV fails since Monday for our team in Berlin.\n"
+    "Reach me at maria.lopez@example.com or +49 30 1234567, card 4242 4242 4242 4242.\n"
+    "> On Monday, support@example.com wrote: we are looking into it, sorry for the wait.\n"
+) * 150  # about 32,000 characters, personal data all the way through
+SECRETS_THREAD = (
+    "Our deploy log: token: " + "sk-" + "A1b2C3d4" * 60 + "\n"
+)  # placeholders shrink it
+
+
+@pytest.mark.parametrize(
+    ("body", "at_least"),
+    [(LONG_THREAD, 2000 * 4 - 100), (SECRETS_THREAD * 40, 1000)],
+    ids=["pii", "secrets"],
+)
+def test_a_long_ticket_sends_what_redacting_twice_its_budget_would(
+    body: str, at_least: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared = prompt.prepare_ticket("Export fails", body, max_input_tokens=2000, redact_pii=True)
+    monkeypatch.setattr(prompt, "REDACTED_MARGIN", 10**9)  # always the long pre-cut
+    reference = prompt.prepare_ticket("Export fails", body, max_input_tokens=2000, redact_pii=True)
+
+    assert (prepared.subject, prepared.body) == (reference.subject, reference.body)
+    assert len(prepared.body) >= at_least
+    assert "maria.lopez@example.com" not in prepared.body and "sk-A1b2" not in prepared.body
 
 
 # --- output validation -------------------------------------------------------------------------

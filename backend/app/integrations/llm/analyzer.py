@@ -163,9 +163,10 @@ class LLMAnalyzer:
             # endpoints called by hand; auth, retries and timeouts still apply). The typed
             # `create()` re-walks every message and the whole schema against its TypedDicts on
             # each call (`parse()` even rebuilds the schema): more CPU than everything else we
-            # do per ticket. The schema is built once; the reply is parsed into our own model.
+            # do per ticket. The schema is built once, the body encoded by us (its constant
+            # prompt and schema once per process); the reply is parsed into our own model.
             response = self._client.post(
-                "/chat/completions", body=request.body, cast_to=httpx2.Response
+                "/chat/completions", content=request.content(), cast_to=httpx2.Response
             )
             self.limiter.learn(rate_limits.from_openai_headers(response.headers))
             completion = json.loads(response.content)

@@ -135,6 +135,24 @@ class PreparedTicket:
     redaction_counts: dict[str, int]
 
 
+# Redaction reads a quarter plus PRECUT_MARGIN beyond the body's budget first (placeholders
+# are shorter than most values; the values at the edge of what is sent are judged with their
+# context) and goes back for the long pre-cut only when redaction shrank that below the
+# budget plus REDACTED_MARGIN.
+PRECUT_MARGIN = 1000
+REDACTED_MARGIN = 500
+
+
+def _redacted(subject: str, body: str) -> tuple[str, str, dict[str, int]]:
+    subject_redaction, body_redaction = pii.redact_many([subject, body])
+    counts: dict[str, int] = {}
+    for kind in pii.PII_KINDS:
+        count = subject_redaction.counts.get(kind, 0) + body_redaction.counts.get(kind, 0)
+        if count:
+            counts[kind] = count
+    return subject_redaction.text, body_redaction.text, counts
+
+
 def prepare_ticket(
     subject: str, body: str, *, max_input_tokens: int, redact_pii: bool
 ) -> PreparedTicket:
@@ -143,15 +161,18 @@ def prepare_ticket(
     # Pre-cut before redaction so a megabyte ticket costs no more than a small one; the margin
     # keeps a value split at the pre-cut outside the final text.
     subject = _precut(subject, subject_chars * 2 + 200)
-    body = _precut(body, budget_chars * 2 + 1000)
+    long_body = _precut(body, budget_chars * 2 + PRECUT_MARGIN)
     counts: dict[str, int] = {}
     if redact_pii:
-        subject_redaction, body_redaction = pii.redact_many([subject, body])
-        subject, body = subject_redaction.text, body_redaction.text
-        for kind in pii.PII_KINDS:
-            count = subject_redaction.counts.get(kind, 0) + body_redaction.counts.get(kind, 0)
-            if count:
-                counts[kind] = count
+        # Redaction is most of the CPU of a long ticket: redact what can be sent (plus a
+        # margin) rather than twice that, unless placeholders shortened it below the budget.
+        short_body = _precut(long_body, budget_chars * 5 // 4 + PRECUT_MARGIN)
+        redacted_subject, body, counts = _redacted(subject, short_body)
+        if len(short_body) < len(long_body) and len(body) < budget_chars + REDACTED_MARGIN:
+            redacted_subject, body, counts = _redacted(subject, long_body)
+        subject = redacted_subject
+    else:
+        body = long_body
     subject = _cut(" ".join(_neutralize(subject).split()), subject_chars)
     body = _cut(_neutralize(body).strip(), max(0, budget_chars - len(subject)))
     return PreparedTicket(subject=subject, body=body, redaction_counts=counts)
