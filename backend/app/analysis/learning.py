@@ -11,7 +11,9 @@ with the shared model's hyperparameters (sentiment, which the shared data does n
 learned from the user's rows alone when they are enough; see `user_models`), and scores it and
 the model in use (the user's active one, else the shared one) on the user's held-out rows: a
 fixed, hash-chosen quarter of them that is never trained on. The candidate becomes active only
-if its score (mean accuracy over category and urgency) is at least the current one. Every
+if its score (mean accuracy over the fields those rows label: category, urgency, sentiment) is
+at least the current one. Within the candidate each field answers with what did best out of
+fold on the user's rows (see `app.analysis.ml.candidates`). Every
 version is kept (artifact bytes in the database, so every worker can load it) with its metrics;
 `rollback` re-activates the previously active version, or the shared model.
 

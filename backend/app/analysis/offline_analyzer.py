@@ -26,6 +26,7 @@ from app.analysis.normalize import normalize_body, strip_quoted
 from app.analysis.rules import serve_category, serve_urgency
 from app.analysis.sentiment import (
     SentimentScorer,
+    sentiment_from_compound,
     unit,
 )
 from app.analysis.signals import (
@@ -54,7 +55,9 @@ LABEL_ENUMS: dict[str, type[Category] | type[Urgency] | type[Sentiment]] = {
 }
 LEARNED_SENTIMENT = "sentiment"
 """A user's model may carry a sentiment head learned from that user's labels (see
-`app.analysis.ml.user_models`); it then replaces the lexicon. The shared model has none."""
+`app.analysis.ml.user_models`); it then replaces the lexicon. The shared model has none.
+With `sentiment_stack_coef` / `sentiment_stack_intercept` arrays the head is stacked with the
+lexicon: a softmax over `sentiment_stack_features` (see `app.analysis.ml.learned_sentiment`)."""
 
 _CHAR_CACHE_SIZE = 200_000
 TEXT_VERSION = 2
@@ -100,6 +103,22 @@ class _FieldModel:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def sentiment_stack_features(
+    proba: np.ndarray, compound: np.ndarray, classes: Sequence[str]
+) -> np.ndarray:
+    """Inputs of a user's stacked sentiment, per row: the learned head's log-probabilities,
+    the lexicon's compound score, and the lexicon's label one-hot over the head's classes."""
+    lexicon = [sentiment_from_compound(float(value))[0].value for value in compound]
+    onehot = np.array([[label == name for name in classes] for label in lexicon], dtype=float)
+    return np.hstack([np.log(np.clip(proba, 1e-6, 1.0)), compound.reshape(-1, 1), onehot])
+
+
 def _decode_vocabulary(raw: np.ndarray) -> dict[str, int]:
     text = raw.tobytes().decode("utf-8")
     return {term: index for index, term in enumerate(text.split("\n"))} if text else {}
@@ -139,6 +158,14 @@ class OfflineAnalyzer:
         self._rule_low_rate = float(metadata["urgency_rules"].get("low_rate", 0.0))
         # False for a user's model whose own labels the urgency rules did worse on.
         self._rules_apply = bool(metadata["urgency_rules"].get("apply", True))
+        self._sentiment_stack = (
+            (
+                arrays["sentiment_stack_coef"].astype(np.float64),
+                arrays["sentiment_stack_intercept"].astype(np.float64),
+            )
+            if "sentiment_stack_coef" in arrays
+            else None
+        )
         self._sentiment = SentimentScorer()
         self._char_cache: dict[str, tuple[int, ...]] = {}
 
@@ -250,6 +277,20 @@ class OfflineAnalyzer:
         own_words = normalize_body(body) if normalized is None else normalized
         return self._sentiment.label(f"{subject}.\n{own_words}"[:MAX_MODEL_CHARS])
 
+    def sentiment_compound(self, subject: str, body: str) -> float:
+        """The lexicon's compound score in [-1, 1] of the text `sentiment` labels."""
+        own_words = normalize_body(clean_text(body))
+        return self._sentiment.score(f"{clean_text(subject)}.\n{own_words}"[:MAX_MODEL_CHARS])
+
+    def _stacked_sentiment(self, proba: np.ndarray, subject: str, own_words: str) -> np.ndarray:
+        if self._sentiment_stack is None:
+            return proba
+        coef, intercept = self._sentiment_stack
+        compound = self._sentiment.score(f"{subject}.\n{own_words}"[:MAX_MODEL_CHARS])
+        classes = self._fields[LEARNED_SENTIMENT].classes
+        features = sentiment_stack_features(proba[None, :], np.array([compound]), classes)
+        return softmax_rows(features @ coef.T + intercept)[0]
+
     def analyze(self, subject: str, body: str) -> OfflineAnalysis:
         """Classify one ticket."""
         return self.analyze_many([(subject, body)])[0]
@@ -288,9 +329,10 @@ class OfflineAnalyzer:
             own_words = strip_quoted(body)
             language, _ = detect_language(f"{subject}\n{own_text}")
             if sentiment_model is not None and sentiment_proba is not None:
-                best = int(np.argmax(sentiment_proba[row]))
+                proba = self._stacked_sentiment(sentiment_proba[row], subject, own_text)
+                best = int(np.argmax(proba))
                 sentiment = Sentiment(sentiment_model.classes[best])
-                sentiment_confidence = unit(float(sentiment_proba[row][best]))
+                sentiment_confidence = unit(float(proba[best]))
             else:
                 sentiment, sentiment_confidence = self._sentiment_of_clean(subject, body, own_text)
             confidences = {

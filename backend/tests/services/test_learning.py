@@ -240,3 +240,43 @@ def test_too_few_rows_is_no_retrain(db: Session, users: UserFactory, base_rows: 
     assert not result.promoted and result.version is None
     assert "need 20 labelled tickets, have 5" in result.reason
     assert model_versions.list_models(db=db, user_id=user.id) == []
+
+
+MOODS = {"red": "negative", "amber": "neutral", "green": "positive"}
+
+
+def add_status_messages(
+    db: Session, user: User, numbers: range, *, train_side: str | None = None
+) -> None:
+    """Messages without a subject, rated for sentiment only (as review sentences are): each
+    kiosk's status colour is the mood agents give it, which no lexicon reads. `train_side`
+    overrides the rating of the messages that are trained on."""
+    held_out = 0
+    colours = itertools.cycle(MOODS)
+    for number in itertools.chain(numbers, itertools.count(numbers.stop)):
+        if number >= numbers.stop and held_out >= MIN_HELD_OUT:
+            break
+        colour = next(colours)
+        ticket = add_ticket(db, user, "", f"Kiosk {number} reports status {colour} today.")
+        analysis = db.scalar(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id))
+        assert analysis is not None
+        holdout = learning.is_holdout(user.id, ticket.id)
+        analysis.feedback_sentiment = MOODS[colour] if holdout else train_side or MOODS[colour]
+        held_out += holdout
+    db.flush()
+
+
+def test_sentiment_only_feedback_on_messages_without_subject_is_judged_on_sentiment(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    user = users.create()
+    add_status_messages(db, user, range(80))
+    first = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert first.promoted, first.reason
+    assert first.candidate["sentiment"]["accuracy"] > first.current["sentiment"]["accuracy"]
+    assert first.candidate["score"] == first.candidate["sentiment"]["accuracy"]
+
+    add_status_messages(db, user, range(100, 300), train_side="positive")  # careless ratings
+    second = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert not second.promoted, second.reason
+    assert second.candidate["sentiment"]["accuracy"] < second.current["sentiment"]["accuracy"]

@@ -4,9 +4,10 @@ gated by how it does on those labels.
 The shared data has no sentiment labels, so the shared model answers sentiment with the lexicon
 (`app.analysis.sentiment`) and the cascade does not gate it. A user's labels (agent feedback,
 or confident LLM answers) change that:
-- with MIN_SENTIMENT_ROWS or more, a sentiment head is fitted like category and urgency and
-  kept if its out-of-fold accuracy beats the lexicon's on the same rows; the analyzer then
-  answers sentiment with it, and its out-of-fold thresholds gate it;
+- with MIN_SENTIMENT_ROWS or more, sentiment heads are fitted on the user's rows (the
+  user-only candidates of `candidates`), and the best is kept if its out-of-fold accuracy
+  beats the lexicon's on the same rows; the analyzer then answers sentiment with it, and its
+  out-of-fold thresholds gate it;
 - otherwise, with MIN_THRESHOLD_SUPPORT or more labelled rows, the lexicon keeps answering and
   its thresholds are measured on those rows: the lowest lexicon confidence at which it agreed
   with the user's labels at least the target share of the time.
@@ -14,22 +15,32 @@ or confident LLM answers) change that:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.analysis.ml import candidates
 from app.analysis.ml.thresholds import MIN_THRESHOLD_SUPPORT, precision_thresholds
-from app.analysis.offline_analyzer import LEARNED_SENTIMENT, get_offline_analyzer
+from app.analysis.offline_analyzer import (
+    LEARNED_SENTIMENT,
+    get_offline_analyzer,
+    sentiment_stack_features,
+)
 
 if TYPE_CHECKING:
     from app.analysis.ml.user_models import _FieldResult
 
 Row = dict[str, str]
 
-MIN_SENTIMENT_ROWS = 60
-"""A user's model learns sentiment from at least this many sentiment-labelled rows of theirs,
-and keeps the learned head only if it beats the lexicon out-of-fold on those rows."""
+MIN_SENTIMENT_ROWS = 35
+"""A user's model learns sentiment from at least this many sentiment-labelled rows of theirs
+(the first retrain, after 50 labels, trains on about 37: the rest is held out), and keeps the
+learned head only if it beats the lexicon out-of-fold on those rows."""
+
+
+STACK_FOLDS = 3
+STACK_C = 1.0
 
 
 def _lexicon(rows: Sequence[Row], indices: Sequence[int]) -> tuple[list[str], np.ndarray]:
@@ -43,10 +54,12 @@ def _lexicon(rows: Sequence[Row], indices: Sequence[int]) -> tuple[list[str], np
 def fit_sentiment(
     rows: Sequence[Row],
     weights: np.ndarray,
-    fit_field: Callable[[Sequence[str | None]], _FieldResult],
+    fit_on: candidates.FitOn,
+    score: candidates.Score,
 ) -> tuple[_FieldResult | None, dict[str, Any]]:
-    """The learned head (or None) and what was decided, for the model's metadata."""
-    from app.analysis.ml.dataset import TrainingDataError, field_labels
+    """The learned head (or None) and what was decided, for the model's metadata: the best
+    user-only candidate (see `candidates`), kept if it beats the lexicon out of fold."""
+    from app.analysis.ml.dataset import field_labels
 
     labels = field_labels(rows, LEARNED_SENTIMENT)
     labelled = [i for i, label in enumerate(labels) if label is not None]
@@ -54,25 +67,71 @@ def fit_sentiment(
     if len(labelled) < MIN_SENTIMENT_ROWS:
         report["reason"] = f"fewer than {MIN_SENTIMENT_ROWS} sentiment-labelled rows"
         return None, report
-    try:
-        result = fit_field(labels)
-    except TrainingDataError as exc:
-        report["reason"] = str(exc)
+    result, learned = candidates.best_user_only(labels, fit_on, score, report)
+    if result is None:
+        report["reason"] = report.pop("user_only_error", "no candidate could be fitted")
         return None, report
     classes = np.asarray(result.fit.classes)
     truth = classes[result.targets]
-    learned_right = classes[result.oof_proba.argmax(axis=1)] == truth
     lexicon_labels, _ = _lexicon(rows, [int(i) for i in result.rows])
-    lexicon_right = np.asarray(lexicon_labels) == truth
     row_weights = weights[result.rows]
-    learned = float(np.average(learned_right, weights=row_weights))
-    lexicon = float(np.average(lexicon_right, weights=row_weights))
+    lexicon = float(np.average(np.asarray(lexicon_labels) == truth, weights=row_weights))
     report.update(out_of_fold_accuracy=round(learned, 4), lexicon_accuracy=round(lexicon, 4))
+    report["chosen"] = f"{candidates.USER_ONLY} ({candidates.params_name(result.fit.params)})"
+    stacked = _stack(rows, result, row_weights)
+    if stacked is not None:
+        report["stacked_accuracy"] = round(stacked[1], 4)
+        if stacked[1] > learned:
+            result, learned = stacked[0], stacked[1]
+            report["chosen"] += " stacked with the lexicon"
+            report["out_of_fold_accuracy"] = round(learned, 4)
     if learned <= lexicon:
         report["reason"] = "the lexicon is at least as accurate on these rows"
+        report.pop("chosen")
         return None, report
     report["learned"] = True
     return result, report
+
+
+def _stack(
+    rows: Sequence[Row], result: _FieldResult, weights: np.ndarray
+) -> tuple[_FieldResult, float] | None:
+    """The learned head stacked with the lexicon (a multinomial logistic regression over
+    `sentiment_stack_features` of the head's out-of-fold probabilities), its own out-of-fold
+    probabilities (cross-validated over those) and accuracy; None with too few rows a class."""
+    from dataclasses import replace
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    analyzer = get_offline_analyzer()
+    compound = np.array(
+        [
+            analyzer.sentiment_compound(rows[i].get("subject", ""), rows[i].get("body", ""))
+            for i in result.rows
+        ]
+    )
+    features = sentiment_stack_features(result.oof_proba, compound, result.fit.classes)
+    targets = result.targets
+    n_splits = min(STACK_FOLDS, int(np.bincount(targets).min()))
+    if n_splits < 2:
+        return None
+
+    def fit(index: np.ndarray) -> LogisticRegression:
+        model = LogisticRegression(C=STACK_C, max_iter=1000)
+        return model.fit(features[index], targets[index], sample_weight=weights[index])
+
+    oof = np.zeros_like(result.oof_proba)
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
+    for fit_index, score_index in splitter.split(features, targets):
+        oof[score_index] = fit(fit_index).predict_proba(features[score_index])
+    accuracy = float(np.average(oof.argmax(axis=1) == targets, weights=weights))
+    final = fit(np.arange(len(targets)))
+    coef, intercept = final.coef_, final.intercept_
+    if coef.shape[0] == 1:  # binary: softmax over (-z/2, z/2) is the logistic of z
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-1, 1]) * intercept / 2
+    stacked = replace(result, oof_proba=oof, stack=(coef, intercept))
+    return stacked, accuracy
 
 
 def lexicon_thresholds(

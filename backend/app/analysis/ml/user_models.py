@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.analysis.ml import learned_sentiment
+from app.analysis.ml import candidates, learned_sentiment
 from app.analysis.ml.thresholds import (
     MIN_THRESHOLD_SUPPORT,
     TARGET_PRECISIONS,
@@ -40,7 +40,6 @@ from app.analysis.offline_analyzer import (
     LEARNED_SENTIMENT,
     OfflineAnalyzer,
 )
-from app.analysis.rules import serve_category, serve_urgency
 from app.analysis.signals import (
     find_category_cue,
     find_low_urgency_signals,
@@ -84,36 +83,6 @@ THRESHOLD_METHOD = (
 )
 
 
-def _served(
-    field: str,
-    classes: Sequence[str],
-    proba: np.ndarray,
-    signals: Sequence[tuple[bool, list[str], str | None]],
-    rule_info: Mapping[str, Any],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and confidences as analyze() serves them (see `rules`); `signals` per row:
-    (a high rule fired, the low cues, the category cue)."""
-    rules = bool(rule_info.get("apply", True))
-    served = [
-        serve_urgency(
-            classes,
-            row,
-            high and rules,
-            low if rules else [],
-            float(rule_info["high_rate"]),
-            float(rule_info.get("low_rate", 0.0)),
-        )
-        if field == "urgency"
-        else serve_category(classes, row, cue)
-        if field == "category"
-        else (classes[int(np.argmax(row))], float(np.max(row)))
-        for row, (high, low, cue) in zip(proba, signals, strict=True)
-    ]
-    labels = np.array([label for label, _ in served])
-    confidence = np.array([value for _, value in served], dtype=np.float64)
-    return labels, np.clip(confidence, 0.0, 1.0)
-
-
 # --- training -------------------------------------------------------------------------------
 @dataclass
 class _FieldResult:
@@ -121,6 +90,9 @@ class _FieldResult:
     rows: np.ndarray
     targets: np.ndarray
     oof_proba: np.ndarray
+    stack: tuple[np.ndarray, np.ndarray] | None = None
+    """For sentiment: the lexicon stacking's coefficients and intercept (see
+    `learned_sentiment`); `oof_proba` are then the stacked ones."""
 
 
 def _fit_field(
@@ -252,49 +224,63 @@ def fit(
     params = params or shared_params()
     texts, featurizer, matrix, extra_matrix, extra_source = featurize(rows)
     labels = {field: field_labels(rows, field) for field in FIELDS}
-    results = {
-        field: _fit_field(
-            matrix,
-            labels[field],
-            row_weights,
-            extra_matrix,
-            extra_source,
-            params[field],
-            field,
-            folds,
-        )
-        for field in FIELDS
-    }
-    sentiment_fit, sentiment_report = learned_sentiment.fit_sentiment(
-        rows,
-        row_weights,
-        lambda labels: _fit_field(
-            matrix,
-            labels,
-            row_weights,
-            extra_matrix,
-            extra_source,
-            params["category"],
-            LEARNED_SENTIMENT,
-            folds,
-        ),
-    )
-    if sentiment_fit is not None:
-        results[LEARNED_SENTIMENT] = sentiment_fit
+
+    def fit_on(field: str) -> candidates.FitOn:
+        def fit_labels(field_labels_: Sequence[str | None], field_params: dict[str, Any]) -> Any:
+            return _fit_field(
+                matrix,
+                field_labels_,
+                row_weights,
+                extra_matrix,
+                extra_source,
+                field_params,
+                field,
+                folds,
+            )
+
+        return fit_labels
+
+    results = {field: fit_on(field)(labels[field], dict(params[field])) for field in FIELDS}
     rule_info = _rule_high_rate(texts, labels["urgency"])
     signals = [
         (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
         for text in texts
     ]
+    selection: dict[str, Any] = {}
+    if threshold_rows is not None:
+        for field in FIELDS:
+            results[field], selection[field] = candidates.choose(
+                labels[field],
+                threshold_rows,
+                results[field],
+                fit_on(field),
+                lambda result, field=field: candidates.served_accuracy(
+                    field, result, signals, rule_info, threshold_rows, row_weights
+                ),
+            )
+    sentiment_fit, sentiment_report = learned_sentiment.fit_sentiment(
+        rows,
+        row_weights,
+        fit_on(LEARNED_SENTIMENT),
+        lambda result: candidates.served_accuracy(
+            LEARNED_SENTIMENT, result, signals, rule_info, range(len(rows)), row_weights
+        ),
+    )
+    if sentiment_fit is not None:
+        results[LEARNED_SENTIMENT] = sentiment_fit
     if threshold_rows is not None:
         rule_info.update(_rules_on_own_rows(results["urgency"], signals, rule_info, threshold_rows))
 
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
+    stack = results[LEARNED_SENTIMENT].stack if LEARNED_SENTIMENT in results else None
+    if stack is not None:
+        arrays["sentiment_stack_coef"] = stack[0].astype(np.float32)
+        arrays["sentiment_stack_intercept"] = stack[1].astype(np.float32)
     thresholds: dict[str, dict[str, float | None]] = {}
     measured_on: dict[str, str] = {}
     oof_metrics: dict[str, dict[str, Any]] = {}
     for field, result in results.items():
-        served_labels, confidence = _served(
+        served_labels, confidence = candidates.served(
             field,
             result.fit.classes,
             result.oof_proba,
@@ -342,6 +328,7 @@ def fit(
         "fields": fields_meta,
         "urgency_rules": rule_info,
         "learned_sentiment": sentiment_report,
+        "candidates": selection,
         "heldout": None,
         "cascade": {
             "method": THRESHOLD_METHOD,
@@ -373,7 +360,7 @@ def _rules_on_own_rows(
     row_signals = [signals[i] for i in result.rows[own]]
     accuracy = {}
     for apply in (True, False):
-        labels, _ = _served(
+        labels, _ = candidates.served(
             "urgency",
             result.fit.classes,
             result.oof_proba[own],
@@ -411,13 +398,14 @@ def analyzer_from_bytes(blob: bytes) -> OfflineAnalyzer:
 
 # --- evaluation -----------------------------------------------------------------------------
 def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
-    """Accuracy of the served answers per labelled field; `score` is their mean."""
+    """Accuracy of the served answers per labelled field (sentiment too: the learned head or
+    the lexicon, whichever answers); `score` is their mean."""
     from app.analysis.ml.dataset import field_labels
 
     results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
     metrics: dict[str, Any] = {"rows": len(rows)}
     accuracies = []
-    for field in FIELDS:
+    for field in (*FIELDS, LEARNED_SENTIMENT):
         labels = field_labels(rows, field)
         scored = [i for i, label in enumerate(labels) if label is not None]
         if not scored:
