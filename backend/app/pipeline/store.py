@@ -275,9 +275,45 @@ def ticket_query(
     if end is not None:
         query = query.where(Ticket.updated_at < end)
     if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Ticket.subject.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(*subject_search(text))
     return query
+
+
+def _contains(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def subject_search(text: str) -> list[Any]:
+    """`text` anywhere in the subject, case-insensitively, as conditions.
+
+    A trigram index reads the list of rows of every trigram of the pattern, and a common
+    word's trigrams list most rows: "order 4242" spent 50 ms on those of "order" where
+    "4242" alone takes a millisecond. So in a text of several words with a number (an
+    order or ticket number), the index looks up only the number (with the character before
+    it, which marks where it starts), and the whole text is checked on the rows found,
+    written so that the index cannot take it (`subject || ''`). Same matches; only the
+    plan differs.
+    """
+    pattern = Ticket.subject.ilike(_contains(text), escape="\\")
+    probe = number_probe(text)
+    if probe is None:
+        return [pattern]
+    whole = (Ticket.subject + "").ilike(_contains(text), escape="\\")
+    return [Ticket.subject.ilike(_contains(probe), escape="\\"), whole]
+
+
+def number_probe(text: str) -> str | None:
+    """In a text of several words, the word with the most digits (2 or more) and the
+    character before it; None when there is no such word."""
+    words = [(match.start(), match.group()) for match in re.finditer(r"\S+", text)]
+    if len(words) < 2:
+        return None
+    digits, start, word = max((sum(c.isdigit() for c in w), -s, w) for s, w in words)
+    if digits < 2:
+        return None
+    start = -start
+    return text[start - 1 : start + len(word)] if start > 0 else word
 
 
 LABEL_FILTERS = ("category", "urgency", "sentiment", "source")
