@@ -8,7 +8,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
-from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED, UnitOfWorkDep
+from app.api.deps import (
+    BUSY,
+    NOT_FOUND,
+    PROCESSING_SLOT,
+    UNAUTHORIZED,
+    UnitOfWorkDep,
+    model_response,
+)
 from app.auth import CurrentUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
@@ -209,7 +216,7 @@ def get_job(
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
     user: CurrentUser, db: SessionDep, query: Annotated[TicketListQuery, Query()]
-) -> TicketPage:
+) -> Response:
     zone = metrics_rollup.user_zone(user)
     start = to_utc(query.start, zone, "start") if query.start is not None else None
     end = to_utc(query.end, zone, "end") if query.end is not None else None
@@ -232,7 +239,7 @@ def list_tickets(
         end=end,
         text=query.q,
     )
-    return TicketPage.model_validate(
+    page = TicketPage.model_validate(
         {
             "items": items,
             "total": total,
@@ -242,15 +249,17 @@ def list_tickets(
         },
         from_attributes=True,
     )
+    return model_response(page)
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
-def stats_summary(user: CurrentUser, db: SessionDep) -> TicketSummary:
-    return TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
+    summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+    return model_response(summary)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
-def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> TicketDetail:
+def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
     detail = single.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
-    return TicketDetail.model_validate(detail, from_attributes=True)
+    return model_response(TicketDetail.model_validate(detail, from_attributes=True))
