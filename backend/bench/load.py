@@ -312,6 +312,7 @@ async def open_loop(
                 [
                     [path, account.headers["Authorization"]]
                     for account in accounts
+                    if account.headers  # logged in (a failed login is counted apart)
                     for path in paths[name](account)
                 ],
             ]
