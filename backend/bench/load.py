@@ -438,7 +438,7 @@ async def load(
     )
     elapsed = time.monotonic() - measure_from
     api_cpu_per_s = (process_tree_cpu_s(api_pid) - cpu_start) / elapsed
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         metrics = (await client.get("/metrics")).text
 
     total = results.measured

@@ -25,11 +25,15 @@ import time
 from collections import defaultdict
 from typing import Any
 
+# uvicorn closes a keep-alive connection idle for 5 s: one idle longer is not reused.
+IDLE_LIMIT_S = 4.0
+
 
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = time.perf_counter()
 
     async def get(self, request: bytes) -> int:
         """Send one request; read its answer; the status."""
@@ -70,13 +74,31 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     lags: list[float] = []
     samples: list[str] = []
 
+    def reusable() -> Connection | None:
+        while idle:
+            connection = idle.pop()
+            if time.perf_counter() - connection.idle_since < IDLE_LIMIT_S:
+                return connection
+            connection.writer.close()
+        return None
+
     async def one(name: str, request: bytes, scheduled: float) -> None:
         lags.append((time.perf_counter() - scheduled) * 1000)
-        connection = idle.pop() if idle else None
+        connection = reusable()
         try:
+            if connection is not None:
+                try:
+                    status = await connection.get(request)
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        raise
+                    # Closed by the server as it went idle, before reading the request: a
+                    # GET is safe to send again on a new connection.
+                    connection.writer.close()
+                    connection = None
             if connection is None:
                 connection = Connection(*await asyncio.open_connection(host, port))
-            status = await connection.get(request)
+                status = await connection.get(request)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             failures[name] += 1
             if len(samples) < 5:
@@ -86,6 +108,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             return
         latencies[name].append((time.perf_counter() - scheduled) * 1000)
         statuses[name][status] += 1
+        connection.idle_since = time.perf_counter()
         idle.append(connection)
 
     # Warm a pool so the first second does not time connection set-up.
