@@ -19,7 +19,12 @@ the ramp-up (`p50_ms_login`, `p99_ms_login`, `api_cpu_ms_per_login`) and the win
 reads only, so `api_cpu_ms_per_read=` is the API's CPU per read (target <= 2 ms).
 `--rate R` is an open loop: reads are sent at R a second (Poisson arrivals, whatever the
 answers' speed) and each latency counts from its scheduled start (target: reads p99 <= 100
-ms at 200 a second).
+ms at 200 a second, printed as `reads_p99_ms_at_200=`). They are sent by
+bench/open_loop.py, a raw-HTTP asyncio generator in a process of its own (about 0.1 ms of
+CPU a request, where an HTTP client library in this process took about a millisecond and
+queued behind the API on a 2-core machine); it reports whether it kept the schedule
+(`generator_kept_schedule=`: the planned rate within 2 % and 99 % of sends within 10 ms of
+their time). `--pin` puts the generator on the last CPU and the API on the others.
 """
 
 from __future__ import annotations
@@ -58,8 +63,9 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/triage_loa
 PASSWORD = "load-test-password-123"
 READS = ("ticket_list", "ticket_detail", "summary", "dashboard")
 TARGET_READ_P99_MS = 100.0
-# The open loop's generator kept its schedule if 99 % of its requests left within this.
-GENERATOR_LAG_MS = 5.0
+# The open loop's generator kept its schedule if 99 % of its requests left within this
+# (a tenth of the p99 target; a late send counts in its latency all the same).
+GENERATOR_LAG_MS = 10.0
 # Relative weights of the operations in the mix. Every virtual user logs in first; a login
 # (bcrypt: ~0.25 s of CPU by design) starts a session whose token lasts an hour, so later
 # logins are a small share.

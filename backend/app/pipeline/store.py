@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from app.analytics import rollups_write  # noqa: F401  (its flush hook records the deltas)
 from app.analytics.rollups import COUNTED_FIELDS, MONEY_QUANTUM
@@ -82,7 +82,11 @@ def _ticket_statement(with_analysis: bool) -> Select[tuple[Ticket]]:
         Ticket.user_id == bindparam("user_id"),
         Ticket.zendesk_ticket_id == bindparam("zendesk_ticket_id"),
     )
-    return query.options(joinedload(Ticket.analysis)) if with_analysis else query
+    if not with_analysis:
+        return query
+    # With its analysis: for the detail page, whose answer has no description (an e-mail
+    # body, often kilobytes); it loads if read.
+    return query.options(joinedload(Ticket.analysis), defer(Ticket.description))
 
 
 def upsert_ticket(*, db: Session, user_id: int, raw: dict[str, Any]) -> Ticket:
@@ -403,7 +407,7 @@ def _page_statement(shape: tuple[str, ...], sort: str) -> Select[tuple[Ticket]]:
     )
     return (
         select(Ticket)
-        .options(joinedload(Ticket.analysis))
+        .options(joinedload(Ticket.analysis), defer(Ticket.description))  # not in a page
         .where(Ticket.id.in_(page_ids))
         .order_by(*order)
     )
