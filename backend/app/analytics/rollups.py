@@ -28,7 +28,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Row,
+    Select,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -254,10 +256,6 @@ def rollup_columns(*, with_counts: bool = True) -> tuple[ColumnElement[Any], ...
     return tuple(columns)
 
 
-def in_ranges(column: Any, ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
-    return or_(*[and_(column >= start, column < end) for start, end in ranges])
-
-
 @dataclass(frozen=True)
 class Contribution:
     """What one analysis adds to its (user, day) rollup."""
@@ -304,32 +302,61 @@ def raw_buckets(
     with_counts: bool = True,
 ) -> Iterable[tuple[date, Totals]]:
     """Aggregates of the user's analyses inside `ranges` per local day or week, in SQL."""
-    span = (min(start for start, _ in ranges), max(end for _, end in ranges))
-    bucket = bucket_expression(
-        db.get_bind().dialect.name, TicketAnalysis.created_at, zone, span, interval
-    ).label("bucket")
-    rows = db.execute(
+    dialect = db.get_bind().dialect.name
+    params: dict[str, Any] = {"user_id": user_id, "zone": zone.key}
+    for index, (start, end) in enumerate(ranges):
+        params[f"start_{index}"], params[f"end_{index}"] = start, end
+    if dialect == "postgresql":  # the zone is a parameter: one statement per shape
+        statement = _raw_buckets_statement(interval, with_counts, len(ranges))
+    else:  # the offsets in force over the span are part of the SQL
+        span = (min(start for start, _ in ranges), max(end for _, end in ranges))
+        bucket = bucket_expression(dialect, TicketAnalysis.created_at, zone, span, interval)
+        statement = _buckets_by(bucket.label("bucket"), with_counts, len(ranges))
+    for row in db.execute(statement, params):
+        yield row.bucket, Totals.from_row(row)
+
+
+@lru_cache(maxsize=16)
+def _raw_buckets_statement(interval: Interval, with_counts: bool, ranges: int) -> Select[Any]:
+    """Built once per shape (its cache key too): a dashboard request neither builds it nor
+    derives its key again."""
+    local = func.timezone(bindparam("zone"), TicketAnalysis.created_at)
+    bucket = cast(func.date_trunc("week", local), Date) if interval == "week" else cast(local, Date)
+    return _buckets_by(bucket.label("bucket"), with_counts, ranges)
+
+
+def _buckets_by(bucket: Any, with_counts: bool, ranges: int) -> Select[Any]:
+    created_at = TicketAnalysis.created_at
+    within = [
+        and_(created_at >= bindparam(f"start_{i}"), created_at < bindparam(f"end_{i}"))
+        for i in range(ranges)
+    ]
+    return (
         select(bucket, *raw_columns(with_counts=with_counts))
-        .where(TicketAnalysis.user_id == user_id, in_ranges(TicketAnalysis.created_at, ranges))
+        .where(TicketAnalysis.user_id == bindparam("user_id"), or_(*within))
         .group_by(bucket)
     )
-    for row in rows:
-        yield row.bucket, Totals.from_row(row)
 
 
 def rollup_buckets(
     db: Session, *, user_id: int, first_day: date, end_day: date, interval: Interval = "day"
 ) -> Iterable[tuple[date, Totals]]:
     """Ticket count, time and cost of the user's rollups for days [first_day, end_day)."""
-    bucket = rollup_bucket_expression(db.get_bind().dialect.name, interval).label("bucket")
-    rows = db.execute(
+    statement = _rollup_buckets_statement(db.get_bind().dialect.name, interval)
+    params = {"user_id": user_id, "first_day": first_day, "end_day": end_day}
+    for row in db.execute(statement, params):
+        yield row.bucket, Totals.from_row(row)
+
+
+@lru_cache(maxsize=8)
+def _rollup_buckets_statement(dialect: str, interval: Interval) -> Select[Any]:
+    bucket = rollup_bucket_expression(dialect, interval).label("bucket")
+    return (
         select(bucket, *rollup_columns(with_counts=False))
         .where(
-            SystemMetrics.user_id == user_id,
-            SystemMetrics.day >= first_day,
-            SystemMetrics.day < end_day,
+            SystemMetrics.user_id == bindparam("user_id"),
+            SystemMetrics.day >= bindparam("first_day"),
+            SystemMetrics.day < bindparam("end_day"),
         )
         .group_by(bucket)
     )
-    for row in rows:
-        yield row.bucket, Totals.from_row(row)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
-from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep
+from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
 from app.database import SessionDep, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
@@ -26,17 +26,17 @@ StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Dashboard:
+async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Response:
     """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets
     (the same request within a few seconds is answered from memory)."""
     cache: ReportCache = request.app.state.report_cache
     key = ("dashboard", window.zone.key, request.url.query)
     cached = cache.get(window.user_id, key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return model_response(cached)
     report = await run_in_threadpool(build_dashboard, db, window)
     cache.put(window.user_id, key, report)
-    return report
+    return model_response(report)
 
 
 def build_dashboard(db: Session, window: reports.Window) -> Dashboard:

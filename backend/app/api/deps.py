@@ -4,7 +4,8 @@ period of the analytics endpoints: query parameters, resolution, errors)."""
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel
 
 from app.analytics import reports
 from app.analytics.reports import Window
@@ -15,6 +16,13 @@ from app.core.time_zones import user_time_zones
 from app.database import SessionDep
 from app.schemas import ErrorResponse, IsoDateTime
 from app.unit_of_work import Sender, UnitOfWork, job_sender
+
+
+def model_response(model: BaseModel) -> Response:
+    """`model` as the JSON response, the same bytes FastAPI writes for a returned model
+    (Pydantic's serializer, by alias). For hot read routes: FastAPI would validate the
+    returned model again first, in a worker thread for a sync route (one more hop)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def get_unit_of_work(db: SessionDep, sender: Annotated[Sender, Depends(job_sender)]) -> UnitOfWork:

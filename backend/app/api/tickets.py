@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
-from app.api.deps import BUSY, NOT_FOUND, PROCESSING_SLOT, UNAUTHORIZED, UnitOfWorkDep
+from app.api.deps import (
+    BUSY,
+    NOT_FOUND,
+    PROCESSING_SLOT,
+    UNAUTHORIZED,
+    UnitOfWorkDep,
+    model_response,
+)
 from app.auth import CurrentUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
 from app.database import SessionDep
-from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.errors import Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single
@@ -22,7 +28,6 @@ from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
     ErrorResponse,
-    IsoDateTime,
     JobList,
     JobOut,
     ProcessRequest,
@@ -32,21 +37,11 @@ from app.schemas import (
     TicketSummary,
 )
 from app.schemas.backfills import BackfillOut, BackfillRequest
+from app.schemas.ticket_list import TicketListQuery
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
 TicketId = Annotated[int, Path(gt=0, le=MAX_TICKET_ID, description="Zendesk ticket id")]
-ZendeskStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
-SortKey = Literal[
-    "updated_at",
-    "-updated_at",
-    "created_at",
-    "-created_at",
-    "zendesk_ticket_id",
-    "-zendesk_ticket_id",
-    "subject",
-    "-subject",
-]
 UPSTREAM_ERRORS = {
     400: {"model": ErrorResponse, "description": "Zendesk is not configured"},
     404: {"model": ErrorResponse, "description": "Ticket not found in Zendesk"},
@@ -220,66 +215,51 @@ def get_job(
 @router.get("/", response_model=TicketPage)
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
-    user: CurrentUser,
-    db: SessionDep,
-    category: Category | None = None,
-    urgency: Urgency | None = None,
-    sentiment: Sentiment | None = None,
-    source: AnalysisSource | None = None,
-    status: ZendeskStatus | None = None,
-    start: Annotated[
-        IsoDateTime | None,
-        Query(description="updated at or after; without an offset: local time"),
-    ] = None,
-    end: Annotated[
-        IsoDateTime | None, Query(description="updated before; without an offset: local time")
-    ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the subject")] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 25,
-    sort: SortKey = "-updated_at",
-) -> TicketPage:
+    user: CurrentUser, db: SessionDep, query: Annotated[TicketListQuery, Query()]
+) -> Response:
     zone = metrics_rollup.user_zone(user)
-    start = to_utc(start, zone, "start") if start is not None else None
-    end = to_utc(end, zone, "end") if end is not None else None
+    start = to_utc(query.start, zone, "start") if query.start is not None else None
+    end = to_utc(query.end, zone, "end") if query.end is not None else None
     if start is not None and end is not None and start > end:
         raise Unprocessable("start must not be after end")
-    if q is not None and "\x00" in q:
+    if query.q is not None and "\x00" in query.q:
         raise Unprocessable("q must not contain NUL characters")
     items, total, exact = ticket_store.list_tickets(
         db=db,
         user_id=user.id,
-        page=page,
-        page_size=page_size,
-        sort=sort,
-        category=category,
-        urgency=urgency,
-        sentiment=sentiment,
-        source=source,
-        status=status,
+        page=query.page,
+        page_size=query.page_size,
+        sort=query.sort,
+        category=query.category,
+        urgency=query.urgency,
+        sentiment=query.sentiment,
+        source=query.source,
+        status=query.status,
         start=start,
         end=end,
-        text=q,
+        text=query.q,
     )
-    return TicketPage.model_validate(
+    page = TicketPage.model_validate(
         {
             "items": items,
             "total": total,
-            "page": page,
-            "page_size": page_size,
+            "page": query.page,
+            "page_size": query.page_size,
             "total_is_exact": exact,
         },
         from_attributes=True,
     )
+    return model_response(page)
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
-def stats_summary(user: CurrentUser, db: SessionDep) -> TicketSummary:
-    return TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
+    summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+    return model_response(summary)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
-def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> TicketDetail:
+def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
     detail = single.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
-    return TicketDetail.model_validate(detail, from_attributes=True)
+    return model_response(TicketDetail.model_validate(detail, from_attributes=True))

@@ -76,6 +76,25 @@ def test_list_searches_the_subject_and_escapes_wildcards(client: TestClient, own
     assert ids(client.get("/tickets/?q=%25", headers=headers)) == []
 
 
+def test_a_search_of_several_words_with_a_number_matches_the_whole_text(
+    client: TestClient, users: UserFactory, db: Session
+) -> None:
+    """The index looks up the number only; the whole text must still be in the subject."""
+    user, headers = users.authed()
+    subjects = {21: "Refund for Order 4242-A", 22: "order 4242", 23: "Refund 4242", 24: "Order 424"}
+    for ticket_id, subject in subjects.items():
+        create_analysed_ticket(db, user, zendesk_ticket_id=ticket_id, subject=subject)
+    db.flush()
+    search = {"sort": "zendesk_ticket_id"}
+    assert ids(client.get("/tickets/", params={**search, "q": "order 4242"}, headers=headers)) == [
+        21,
+        22,
+    ]
+    found = client.get("/tickets/", params={**search, "q": "ORDER 4242-a"}, headers=headers)
+    assert ids(found) == [21] and found.json()["total"] == 1
+    assert ids(client.get("/tickets/", params={"q": "order 4242%"}, headers=headers)) == []
+
+
 def test_list_pages_and_sorts(client: TestClient, owner: tuple) -> None:
     _, headers = owner
     first = client.get("/tickets/?sort=zendesk_ticket_id&page_size=2", headers=headers)
