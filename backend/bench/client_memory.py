@@ -18,8 +18,6 @@ by UPSTREAM_CLIENT_CACHE_SIZE, default 64; evicted clients are closed).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,17 +48,7 @@ def rss_mb(pid: int) -> float:
 
 def start_api(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     database_url = f"sqlite:///{data_dir}/triage.db"
-    env = {
-        **os.environ,
-        "ENV": "development",
-        "DATABASE_URL": database_url,
-        "DATA_DIR": data_dir,
-        "SANDBOX_ENABLED": "false",
-        "ZENDESK_REQUESTS_PER_MINUTE": "1000000",
-        "LOG_LEVEL": "WARNING",
-    }
-    for name in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"):
-        env.pop(name, None)
+    env = harness.api_alone_environment(database_url, data_dir, metrics=False)
     # The schema as start.sh builds it: the alembic command on a new SQLite file.
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=BACKEND_DIR, env=env, check=True
@@ -155,11 +143,7 @@ def main() -> int:
                 wait_ready(client, api)
                 return run(args, client, zendesk_url, min(sim.tickets), api.pid)
         finally:
-            os.killpg(api.pid, signal.SIGTERM)
-            try:
-                api.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
+            harness.stop_group(api)
 
 
 if __name__ == "__main__":

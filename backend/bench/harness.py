@@ -6,6 +6,7 @@ resident memory come from /proc."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,6 +72,38 @@ def bench_environment(database_url: str, redis_url: str, **extra: str) -> dict[s
         }
     )
     return env
+
+
+def api_alone_environment(
+    database_url: str, data_dir: str, *, metrics: bool = True, log_level: str = "WARNING"
+) -> dict[str, str]:
+    """An API process on its own (no Redis, no sandbox, Zendesk unthrottled), as the read
+    benches run it; with `metrics`, Prometheus' multiprocess folder inside `data_dir`."""
+    env = {
+        **os.environ,
+        "ENV": "development",
+        "DATABASE_URL": database_url,
+        "DATA_DIR": data_dir,
+        "SANDBOX_ENABLED": "false",
+        "ZENDESK_REQUESTS_PER_MINUTE": "1000000",
+        "LOG_LEVEL": log_level,
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if metrics:
+        metrics_dir = Path(data_dir) / "metrics"
+        metrics_dir.mkdir(exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return env
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout_s: float = 15) -> None:
+    """SIGTERM a process started with `start_new_session`, and its children; SIGKILL late."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def migrate(database_url: str) -> None:

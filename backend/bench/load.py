@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -127,19 +126,7 @@ def recreate_database(url: str) -> None:
 
 
 def start_api(args: argparse.Namespace, port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    metrics_dir = Path(data_dir) / "metrics"
-    metrics_dir.mkdir()
-    env = {
-        **os.environ,
-        "ENV": "development",
-        "DATABASE_URL": args.database_url,
-        "DATA_DIR": data_dir,
-        "SANDBOX_ENABLED": "false",
-        "ZENDESK_REQUESTS_PER_MINUTE": "1000000",
-        "LOG_LEVEL": args.log_level,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    env.pop("REDIS_URL", None)
+    env = harness.api_alone_environment(args.database_url, data_dir, log_level=args.log_level)
     command = harness.uvicorn_command(port, "--workers", str(args.workers), "--no-access-log")
     if args.rate and args.pin:
         command = ["taskset", "-c", f"0-{max(0, (os.cpu_count() or 2) - 2)}", *command]
@@ -541,11 +528,7 @@ def main() -> int:
                 wait_ready(base_url, api)
                 return asyncio.run(load(args, base_url, zendesk_url, sim, api.pid))
         finally:
-            os.killpg(api.pid, signal.SIGTERM)
-            try:
-                api.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
+            harness.stop_group(api)
 
 
 if __name__ == "__main__":

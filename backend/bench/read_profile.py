@@ -27,7 +27,6 @@ import cProfile
 import io
 import os
 import pstats
-import signal
 import subprocess
 import sys
 import tempfile
@@ -66,23 +65,6 @@ def read_requests(account: load.Account) -> dict[str, Callable[[int], tuple[str,
 FLOOR = {"floor_health": lambda i: ("/health", {})}
 
 
-def api_environment(database_url: str, data_dir: str) -> dict[str, str]:
-    metrics_dir = Path(data_dir) / "metrics"
-    metrics_dir.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "ENV": "development",
-        "DATABASE_URL": database_url,
-        "DATA_DIR": data_dir,
-        "SANDBOX_ENABLED": "false",
-        "ZENDESK_REQUESTS_PER_MINUTE": "1000000",
-        "LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    env.pop("REDIS_URL", None)
-    return env
-
-
 def set_up(base_url: str, zendesk_url: str, sim: ZendeskSimulator) -> load.Account:
     account = load.Account(email=f"profile-{time.time_ns()}@example.com", address="127.0.0.1")
     open_ids = [t for t in sorted(sim.tickets) if sim.ticket(t)["status"] != "closed"]
@@ -100,7 +82,7 @@ def measure_served(args: argparse.Namespace) -> None:
     port = args.port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="triage-read-profile-") as data_dir:
-        env = api_environment(args.database_url, data_dir)
+        env = harness.api_alone_environment(args.database_url, data_dir)
         api = subprocess.Popen(
             harness.uvicorn_command(port, "--workers", "1", "--no-access-log"),
             cwd=BACKEND_DIR,
@@ -115,11 +97,7 @@ def measure_served(args: argparse.Namespace) -> None:
                 account = set_up(base_url, zendesk_url, sim)
                 per_route = time_routes(base_url, account, api.pid, args.requests)
         finally:
-            os.killpg(api.pid, signal.SIGTERM)
-            try:
-                api.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
+            harness.stop_group(api)
     for name, ms in per_route.items():
         print(f"cpu_ms_{name}={ms:.2f}")
     weights = {name: load.MIX[name] for name in per_route if name in load.MIX}
@@ -180,7 +158,7 @@ def profile_in_process(args: argparse.Namespace) -> None:
 
     sim = ZendeskSimulator()
     data_dir = tempfile.mkdtemp(prefix="triage-read-profile-")
-    os.environ.update(api_environment(args.database_url, data_dir))
+    os.environ.update(harness.api_alone_environment(args.database_url, data_dir))
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     from app.config import get_settings
     from app.main import create_app
