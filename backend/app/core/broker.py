@@ -23,6 +23,7 @@ see `_AcknowledgingSqlChannel` and `requeue_orphaned`.
 from __future__ import annotations
 
 import fcntl
+import threading
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -73,8 +74,29 @@ class _AcknowledgingSqlChannel(kombu_sqlalchemy.Channel):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rows: dict[str, int] = {}  # delivery tag -> kombu_message.id
+        # The channel's one session is used by the consumer's thread (polling) and by the
+        # threads that acknowledge finished tasks (Celery runs an ack at once, in the caller's
+        # thread, when the loop has no hub, as with this transport): a session is not
+        # thread-safe, so every use of it holds this lock.
+        self._session_lock = threading.RLock()
 
     def _get(self, queue: str) -> dict[str, Any]:
+        with self._session_lock:
+            return self._get_locked(queue)
+
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        with self._session_lock:
+            super()._put(queue, payload, **kwargs)
+
+    def _purge(self, queue: str) -> int:
+        with self._session_lock:
+            return int(super()._purge(queue))
+
+    def _size(self, queue: str) -> int:
+        with self._session_lock:
+            return int(super()._size(queue))
+
+    def _get_locked(self, queue: str) -> dict[str, Any]:
         obj = self._get_or_create(queue)
         try:
             if self.session.bind.name == "sqlite":
@@ -113,12 +135,13 @@ class _AcknowledgingSqlChannel(kombu_sqlalchemy.Channel):  # type: ignore[misc]
         row_id = self._rows.pop(delivery_tag, None)
         if row_id is None:
             return
-        try:
-            self.session.query(self.message_cls).filter(self.message_cls.id == row_id).delete()
-        except BaseException:
-            self.session.rollback()
-            raise
-        self._commit()
+        with self._session_lock:
+            try:
+                self.session.query(self.message_cls).filter(self.message_cls.id == row_id).delete()
+            except BaseException:
+                self.session.rollback()
+                raise
+            self._commit()
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         super().basic_ack(delivery_tag, multiple=multiple)
