@@ -6,6 +6,10 @@
 - `TEST_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/13`): Redis for fault,
   rate-limit and health tests.
 
+`scripts/test.sh` runs the SQLite pass beside the PostgreSQL one, with these two set from
+`TEST_SQLITE_REDIS_URL` (default `redis://127.0.0.1:6379/14`) and
+`TEST_SQLITE_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/12`).
+
 The suite wipes these, so it refuses a database whose name does not contain `test`, Redis
 database 0, and a Redis database that holds keys without the suite's marker key.
 """
