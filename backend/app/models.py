@@ -233,6 +233,9 @@ class TicketAnalysis(TimestampMixin, Base):
     pii_redactions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags_written: Mapped[list[Any]] = mapped_column(default=list)
     note_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # When the pending note was claimed: a claim younger than writeback.NOTE_CLAIM_S is a
+    # request still posting it, an older one an attempt that died (look before posting).
+    note_claimed_at: Mapped[datetime | None] = mapped_column()
     written_back_at: Mapped[datetime | None] = mapped_column()
     feedback_category: Mapped[Category | None] = mapped_column(
         label_enum(Category, "feedback_category")

@@ -148,6 +148,8 @@ def _plan(
                 options,
                 current_tags=list(raw.get("tags") or []) if raw else None,
                 zendesk_status=(raw or {}).get("status"),
+                # an item not yet writing has claimed nothing: a live claim is someone else's
+                leave_live_claims=item.status != ItemStatus.writing,
             )
             fingerprint = write.plan.note_fingerprint
             if write.plan.note and (ticket.id, fingerprint) in posting_elsewhere:

@@ -72,12 +72,14 @@ def process_ticket(*, uow: UnitOfWork, user_id: int, zendesk_ticket_id: int) -> 
     )
     log_analysis(steps, outcome)
     with uow.transaction() as db:  # record the analysis; claim the write-back
-        ticket = db.get_one(Ticket, ticket_id)
+        # Locked until this transaction ends: a second request for the same ticket plans
+        # after this one has claimed the note, and leaves that note to it.
+        ticket = db.get_one(Ticket, ticket_id, with_for_update=True, populate_existing=True)
         with steps.step("save"):
             analysis = ticket_store.save_analysis(
                 db=db, ticket=ticket, outcome=outcome, processing_time_ms=_ms_since(started)
             )
-        write = writeback.plan_ticket(ticket, analysis, integration.options)
+        write = writeback.plan_ticket(ticket, analysis, integration.options, leave_live_claims=True)
     applied = writeback.apply_one(client, write)
     with uow.transaction() as db:  # record the write-back
         ticket = db.get_one(Ticket, ticket_id)

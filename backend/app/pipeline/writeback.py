@@ -57,6 +57,10 @@ def note_body(analysis: TicketAnalysis, *, include_reply: bool) -> str:
 
 
 PENDING = "pending:"
+# Longer than one write-back can take (the Zendesk client's timeouts and retries): a claim
+# older than this belongs to an attempt that died, whose note may or may not be posted.
+NOTE_CLAIM_S = 120.0
+NOTE_POSTED_ELSEWHERE = "another request is posting this note"
 
 
 def fingerprint(text: str) -> str:
@@ -137,8 +141,12 @@ def plan_ticket(
     *,
     current_tags: list[str] | None = None,
     zendesk_status: str | None = None,
+    leave_live_claims: bool = False,
 ) -> TicketWrite:
-    """Decide one ticket's write-back; marks a note about to be posted as pending."""
+    """Decide one ticket's write-back; marks a note about to be posted as pending, with the
+    time of the claim. `leave_live_claims`: a caller that has not claimed this note itself
+    leaves a note another request claimed less than NOTE_CLAIM_S ago to that request (the
+    caller must hold the ticket's row lock, so two plans never interleave)."""
     current = list(ticket.tags) if current_tags is None else list(current_tags)
     wanted = triage_tags(analysis, options.tag_prefix) if options.write_tags else []
     base = {"ticket_id": ticket.id, "zendesk_ticket_id": ticket.zendesk_ticket_id}
@@ -165,11 +173,34 @@ def plan_ticket(
         )
     check = False
     if write_plan.note is not None and write_plan.note_fingerprint is not None:
-        check = analysis.note_fingerprint == pending(write_plan.note_fingerprint)
+        claimed = analysis.note_fingerprint == pending(write_plan.note_fingerprint)
+        if claimed and leave_live_claims and claim_is_live(analysis):
+            # Another request is posting this very note right now: tags only, and the
+            # note's bookkeeping stays with that request.
+            write_plan = WritePlan(write_plan.tags, write_plan.stale_tags, None, None)
+            if write_plan.empty and not write_plan.stale_tags:
+                return TicketWrite(
+                    **base,
+                    plan=write_plan,
+                    wanted=wanted,
+                    current_tags=current,
+                    decided=WriteBack.unchanged,
+                    reason=NOTE_POSTED_ELSEWHERE,
+                )
+            return TicketWrite(**base, plan=write_plan, wanted=wanted, current_tags=current)
+        check = claimed
         analysis.note_fingerprint = pending(write_plan.note_fingerprint)
+        analysis.note_claimed_at = utcnow()
     return TicketWrite(
         **base, plan=write_plan, wanted=wanted, current_tags=current, check_comments=check
     )
+
+
+def claim_is_live(analysis: TicketAnalysis) -> bool:
+    """Was the pending note claimed recently enough that its request may still be posting
+    it (rather than having died between claiming and recording)?"""
+    claimed_at = analysis.note_claimed_at
+    return claimed_at is not None and (utcnow() - claimed_at).total_seconds() < NOTE_CLAIM_S
 
 
 def note_already_posted(client: ZendeskClient, write: TicketWrite) -> bool:
@@ -226,6 +257,9 @@ def bulk_entry(write: TicketWrite, *, updated_stamp: str | None, note: str | Non
 def record(ticket: Ticket, analysis: TicketAnalysis, write: TicketWrite, applied: Applied) -> None:
     """Store the outcome (in the record phase's transaction): tags, note fingerprint, time."""
     if applied.status is WriteBack.failed:
+        # The attempt is over: its claim no longer holds a retry back (the note stays
+        # pending, so the retry looks for it before posting).
+        analysis.note_claimed_at = None
         return
     if applied.tags is not None:
         ticket.tags = list(applied.tags)
