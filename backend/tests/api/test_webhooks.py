@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -524,19 +522,19 @@ def test_secret_never_appears_in_logs(
     assert SECRET not in caplog.text
 
 
-def test_accepting_a_delivery_takes_well_under_100_ms(
+def test_deliveries_in_a_row_are_each_stored_and_acknowledged_without_upstream_calls(
     client: TestClient, hook: Hook, queue: Queue, db: Session
 ) -> None:
-    deliver(client, hook.url, {"ticket_id": "1"})  # warm-up: connections, first queries
-    durations_ms = []
+    """The acknowledgement only stores and queues (the hook's Zendesk is never reachable
+    here): how fast that is, is measured by bench/webhooks.py."""
+    deliver(client, hook.url, {"ticket_id": "1"})
     for ticket_id in range(1000, 1040):
-        started = time.perf_counter()
         response = deliver(client, hook.url, {"ticket_id": str(ticket_id)})
-        durations_ms.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 202
-    p95 = statistics.quantiles(durations_ms, n=20)[-1]
-    print(
-        f"webhook_ack_p95_ms={p95:.1f} webhook_ack_median_ms={statistics.median(durations_ms):.1f}"
+        assert response.status_code == 202, response.text
+        assert response.json()["ticket_id"] == ticket_id
+    assert len(deliveries_of(db, hook.user)) == 41
+    queued = db.scalars(
+        select(BatchJobItem.zendesk_ticket_id).where(BatchJobItem.job_id.in_(queue.job_ids))
     )
-    assert p95 < 100
+    assert sorted(queued) == [1, *range(1000, 1040)]  # every ticket in a queued job
     assert db.scalar(select(func.count()).select_from(WebhookDelivery)) >= 41
