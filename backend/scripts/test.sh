@@ -14,6 +14,11 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 
+# The dashboard's dependencies and build first, once: the operations tests' start.sh copies
+# (PostgreSQL pass) and the dashboard's checks (the side) would otherwise both install and
+# build it in the same folder at the same time.
+"$backend/../frontend/scripts/build-if-stale.sh"
+
 # The SQLite pass, then the dashboard's checks, run beside the PostgreSQL pass: that pass
 # spends much of its time waiting (on its server, on workers and services it starts), so two
 # cores finish both sooner. The side's output is shown when it is done. It empties Redis

@@ -33,7 +33,12 @@ npm run --silent check:client
 echo "== vitest"
 npx vitest run --reporter=dot
 echo "== build (types were checked above)"
-npx vite build --logLevel warn
+# Into a folder of its own: frontend/dist is what running copies of start.sh serve (the
+# backend's operations tests start some while this runs), and the end-to-end tests'
+# start.sh builds it when it is stale.
+build_check=$(mktemp -d)
+npx vite build --logLevel warn --outDir "$build_check" --emptyOutDir
+rm -rf "$build_check"
 echo "== end-to-end (Chromium)"
 node --test --test-reporter=spec tests/e2e/
 echo "frontend checks passed in $(($(date +%s) - started)) s"
