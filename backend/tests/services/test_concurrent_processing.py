@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.database import session_scope
 from app.models import Ticket, TicketAnalysis, User, utcnow
@@ -28,6 +29,14 @@ def our_notes(sim: ZendeskSimulator, ticket_id: int) -> list[dict]:
         for comment in sim.ticket_comments(ticket_id)
         if not comment.get("public", True) and comment["body"].startswith("AI triage")
     ]
+
+
+def analysis_of(db: Session, zendesk_ticket_id: int) -> TicketAnalysis:
+    return db.scalars(
+        select(TicketAnalysis)
+        .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
+        .where(Ticket.zendesk_ticket_id == zendesk_ticket_id)
+    ).one()
 
 
 def process_at_once(client: TestClient, headers: dict[str, str], ticket_id: int, n: int) -> list:
@@ -60,11 +69,7 @@ def test_two_requests_at_once_post_the_note_once(
     assert [response.status_code for response in responses] == [200, 200]
     assert len(our_notes(zendesk_sim, ticket_id)) == 1
     with session_scope() as db:
-        analysis = db.scalars(
-            select(TicketAnalysis)
-            .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-            .where(Ticket.zendesk_ticket_id == ticket_id)
-        ).one()
+        analysis = analysis_of(db, ticket_id)
         assert analysis.note_fingerprint is not None
         assert not analysis.note_fingerprint.startswith(writeback.PENDING)  # recorded posted
 
@@ -72,11 +77,7 @@ def test_two_requests_at_once_post_the_note_once(
 def claim_note(zendesk_ticket_id: int, *, age_s: float) -> None:
     """Store the ticket's note as claimed `age_s` ago by a request that has not recorded it."""
     with session_scope() as db:
-        analysis = db.scalars(
-            select(TicketAnalysis)
-            .join(Ticket, Ticket.id == TicketAnalysis.ticket_id)
-            .where(Ticket.zendesk_ticket_id == zendesk_ticket_id)
-        ).one()
+        analysis = analysis_of(db, zendesk_ticket_id)
         analysis.note_fingerprint = writeback.pending(analysis.note_fingerprint or "")
         analysis.note_claimed_at = utcnow() - timedelta(seconds=age_s)
 
