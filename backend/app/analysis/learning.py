@@ -9,13 +9,16 @@ Training rows (table `training_examples`, one per ticket, per user):
 A retrain fits a candidate on the shared training split plus the user's rows (weighted up),
 with the shared model's hyperparameters (sentiment, which the shared data does not label, is
 learned from the user's rows alone when they are enough; see `user_models`), and scores it and
-the model in use (the user's active one, else the shared one) on the user's held-out rows: a
-fixed, hash-chosen quarter of them that is never trained on. The candidate becomes active only
-if its score (mean accuracy over the fields those rows label: category, urgency, sentiment) is
-at least the current one. Within the candidate each field answers with what did best out of
-fold on the user's rows (see `app.analysis.ml.candidates`). Every
-version is kept (artifact bytes in the database, so every worker can load it) with its metrics;
-`rollback` re-activates the previously active version, or the shared model.
+the model in use as it was judged (the user's active one, else the shared one) on the user's
+held-out rows: a fixed, hash-chosen quarter of them that no judged model trains on. Within
+the candidate each field answers with what did best out of fold on the user's trained rows
+(see `app.analysis.ml.candidates`). The candidate wins if its score (mean accuracy over the
+fields those rows label: category, urgency, sentiment) is at least the current one; then its
+recipe (what each field answers with) is fitted again on all the user's rows, held-out ones
+too, on the same features (select, then refit), and that model serves, with the judged one
+kept inside its artifact for the next gate. Every version is kept (artifact bytes in the
+database, so every worker can load it) with its metrics; `rollback` re-activates the
+previously active version, or the shared model.
 
 Feedback feeds the loop: each feedback that writes or changes a training row counts one new
 label (`cascade_settings.labels_since_retrain`); at RETRAIN_AFTER_NEW_LABELS the count
@@ -361,11 +364,15 @@ def _weight(origin: str) -> float:
 
 @dataclass(frozen=True)
 class TrainingSet:
+    """`rows`/`weights`: what a candidate trains on (shared rows, then the user's trained
+    rows); `holdout`/`holdout_weights`: the user's held-out rows, which judge it."""
+
     rows: list[Row]
     weights: list[float]
     holdout: list[Row]
     user_train_rows: int
     user_ticket_ids: list[int]
+    holdout_weights: list[float] = field(default_factory=list)
 
 
 def training_set(
@@ -378,13 +385,14 @@ def training_set(
         base_rows, _ = shared_training_rows()
     own = user_rows(db=db, user_id=user_id)
     train = [item for item in own if not is_holdout(user_id, item.ticket_id)]
-    holdout = [item.row for item in own if is_holdout(user_id, item.ticket_id)]
+    holdout = [item for item in own if is_holdout(user_id, item.ticket_id)]
     return TrainingSet(
         rows=[*base_rows, *(item.row for item in train)],
         weights=[SHARED_WEIGHT] * len(base_rows) + [_weight(item.origin) for item in train],
-        holdout=holdout,
+        holdout=[item.row for item in holdout],
         user_train_rows=len(train),
         user_ticket_ids=[item.ticket_id for item in own],
+        holdout_weights=[_weight(item.origin) for item in holdout],
     )
 
 
@@ -435,46 +443,36 @@ def retrain_user_model(
     version = (
         db.scalar(select(func.max(UserModel.version)).where(UserModel.user_id == user_id)) or 0
     ) + 1
-    candidate = user_models.fit(
+    served, verdict = user_models.select_then_refit(
         data.rows,
-        weights=data.weights,
+        data.holdout,
+        weights=[*data.weights, *data.holdout_weights],
+        user_rows=data.user_train_rows,
+        current=model_versions.judged_analyzer(db, user_id),
         params=params,
         name=f"user{user_id}_v{version}",
-        data_name=f"shared split + {data.user_train_rows} rows of user {user_id}",
-        threshold_rows=range(len(data.rows) - data.user_train_rows, len(data.rows)),
     )
-    current_analyzer, current_label = model_versions.current_analyzer(db, user_id)
-    candidate_metrics = user_models.evaluate(candidate.analyzer, data.holdout)
-    current_metrics = user_models.evaluate(current_analyzer, data.holdout)
-    candidate_score = candidate_metrics["score"] or 0.0
-    current_score = current_metrics["score"] or 0.0
-    promoted = candidate_score >= current_score
-    verdict = "≥" if promoted else "<"
-    reason = (
-        f"held-out score {candidate_score:.3f} {verdict} {current_score:.3f} "
-        f"({current_label}) on {len(data.holdout)} tickets"
-    )
+    promoted, reason = verdict.promoted, verdict.reason
+    if served.judged is not None:
+        reason += f"; refitted on all {total} rows of the user"
     row = UserModel(
         user_id=user_id,
         version=version,
-        model_version=candidate.version[:100],
-        artifact=candidate.to_bytes(),
+        model_version=served.version[:100],
+        artifact=served.to_bytes(),
         metrics={
             "promoted": promoted,
             "reason": reason,
-            "holdout": candidate_metrics,
-            "compared_with": {"model": current_label, **current_metrics},
+            "holdout": verdict.candidate,
+            "compared_with": verdict.current,
             "training": {
                 "rows": len(data.rows),
                 "user_rows": data.user_train_rows,
                 "holdout_rows": len(data.holdout),
-                "weights": {
-                    "shared": SHARED_WEIGHT,
-                    "feedback": FEEDBACK_WEIGHT,
-                    "llm": LLM_WEIGHT,
-                },
+                "weights": dict(WEIGHTS),
             },
-            "cascade": candidate.cascade,
+            "refit_of": served.metadata.get("refit_of"),
+            "cascade": served.cascade,
         },
         active=False,
     )
@@ -486,9 +484,5 @@ def retrain_user_model(
     db.flush()
     logger.info("retrained user %s model v%s: %s", user_id, version, reason)
     return RetrainResult(
-        promoted,
-        reason,
-        version=version,
-        candidate=candidate_metrics,
-        current={"model": current_label, **current_metrics},
+        promoted, reason, version=version, candidate=verdict.candidate, current=verdict.current
     )

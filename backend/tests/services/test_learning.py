@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.integrations import ProcessingOptions
 from app.analysis import learning
-from app.analysis.ml import model_versions
+from app.analysis.ml import model_versions, user_models
 from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
 from app.analysis.ml.user_models import Row
 from app.analysis.offline_analyzer import get_offline_analyzer
@@ -128,6 +128,33 @@ def test_better_model_is_promoted_and_then_used_for_that_user_only(
     assert theirs.model == f"offline-{get_offline_analyzer().version}"
 
 
+def test_promoted_model_serves_a_refit_on_all_rows_and_the_gate_compares_the_judged_one(
+    db: Session, users: UserFactory, base_rows: list[Row]
+) -> None:
+    user = users.create()
+    added = add_kiosk_feedback(db, user, range(40))
+    first = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert first.promoted, first.reason
+    assert f"refitted on all {added} rows of the user" in first.reason
+    row = model_versions.active_model(db=db, user_id=user.id)
+    assert row is not None
+    served = user_models.analyzer_from_bytes(row.artifact)
+    judged = user_models.judged_analyzer_from_bytes(row.artifact)
+    assert served.version == row.model_version != judged.version
+    assert row.metrics["refit_of"] == judged.version
+    held_out = row.metrics["training"]["holdout_rows"]
+    assert served.metadata["training"]["rows"] == len(base_rows) + added
+    assert served.metadata["training"]["rows_not_trained_on"] == 0
+    assert judged.metadata["training"]["rows_not_trained_on"] == held_out
+
+    # Same rows again: the same candidate, judged against v1 as it was judged (the refit
+    # trained on the held-out rows, so scoring it there would flatter it).
+    second = learning.retrain_user_model(db=db, user_id=user.id, base_rows=base_rows)
+    assert second.current["model"] == "v1"
+    assert second.current["score"] == first.candidate["score"] == second.candidate["score"]
+    assert second.promoted
+
+
 def test_worse_model_is_kept_but_not_promoted(
     db: Session, users: UserFactory, base_rows: list[Row]
 ) -> None:
@@ -143,6 +170,7 @@ def test_worse_model_is_kept_but_not_promoted(
     versions = {row.version: row for row in model_versions.list_models(db=db, user_id=user.id)}
     assert versions[1].active and not versions[2].active
     assert versions[2].metrics["promoted"] is False
+    assert versions[2].metrics["refit_of"] is None  # kept as judged: no held-out row in it
 
 
 def test_rollback_restores_the_previous_version_then_the_shared_model(

@@ -20,15 +20,17 @@ they hold for whatever answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.analysis.ml.thresholds import MIN_THRESHOLD_SUPPORT
+from app.analysis.offline_analyzer import FIELDS, LEARNED_SENTIMENT
 from app.analysis.rules import serve_category, serve_urgency
 
 if TYPE_CHECKING:
-    from app.analysis.ml.user_models import _FieldResult
+    from app.analysis.ml.fitting import FieldResult
 
 SHARED_AND_USER = "shared + user rows"
 USER_ONLY = "user rows only"
@@ -41,8 +43,43 @@ MIN_USER_ONLY_ROWS = MIN_THRESHOLD_SUPPORT
 """A user-only candidate needs this many labelled rows of the user for the field: fewer give
 an out-of-fold score too noisy to trust over the shared knowledge."""
 
-FitOn = Callable[[Sequence[str | None], dict[str, Any]], "_FieldResult"]
-Score = Callable[["_FieldResult"], float]
+FitOn = Callable[[Sequence[str | None], dict[str, Any]], "FieldResult"]
+Score = Callable[["FieldResult"], float]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the candidate selection chose, to fit again on more rows without choosing again:
+    per field, (trained on the user's rows alone, hyperparameters); the sentiment head's
+    hyperparameters (None: the lexicon answers) and whether it is stacked with the lexicon;
+    whether the urgency rules apply."""
+
+    fields: dict[str, tuple[bool, dict[str, Any]]]
+    sentiment: dict[str, Any] | None
+    sentiment_stacked: bool
+    rules_apply: bool
+
+
+def recipe_of(
+    selection: Mapping[str, Mapping[str, Any]],
+    results: Mapping[str, FieldResult],
+    rule_info: Mapping[str, Any],
+) -> Recipe:
+    """The recipe of a fitted model: `selection` per field as `choose` reported it, `results`
+    per field (sentiment's only when the learned head answers)."""
+    sentiment = results.get(LEARNED_SENTIMENT)
+    return Recipe(
+        fields={
+            field: (
+                selection.get(field, {}).get("chosen", SHARED_AND_USER) != SHARED_AND_USER,
+                dict(results[field].fit.params),
+            )
+            for field in FIELDS
+        },
+        sentiment=dict(sentiment.fit.params) if sentiment is not None else None,
+        sentiment_stacked=sentiment is not None and sentiment.stack is not None,
+        rules_apply=bool(rule_info.get("apply", True)),
+    )
 
 
 def params_name(params: dict[str, Any]) -> str:
@@ -57,12 +94,12 @@ def own_labels(labels: Sequence[str | None], own_rows: Collection[int]) -> list[
 
 def best_user_only(
     labels: Sequence[str | None], fit_on: FitOn, score: Score, report: dict[str, Any]
-) -> tuple[_FieldResult | None, float]:
+) -> tuple[FieldResult | None, float]:
     """The best user-only candidate by `score` (None if no setting could be fitted); each
     setting's score is recorded in `report`."""
     from app.analysis.ml.dataset import TrainingDataError
 
-    best: _FieldResult | None = None
+    best: FieldResult | None = None
     best_score = -1.0
     scores = report.setdefault("own_rows_accuracy", {})
     for params in USER_ONLY_PARAMS:
@@ -81,10 +118,10 @@ def best_user_only(
 def choose(
     labels: Sequence[str | None],
     own_rows: Collection[int],
-    combined: _FieldResult,
+    combined: FieldResult,
     fit_on: FitOn,
     score: Score,
-) -> tuple[_FieldResult, dict[str, Any]]:
+) -> tuple[FieldResult, dict[str, Any]]:
     """The combined candidate, or the best user-only one if it scores strictly higher on the
     user's rows out of fold; and a report of the scores for the model's metadata."""
     masked = own_labels(labels, own_rows)
@@ -103,7 +140,7 @@ def choose(
 
 
 def own_rows_accuracy(
-    result: _FieldResult,
+    result: FieldResult,
     own_rows: Collection[int],
     weights: np.ndarray,
     served: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -150,7 +187,7 @@ def served(
 
 def served_accuracy(
     field: str,
-    result: _FieldResult,
+    result: FieldResult,
     signals: Sequence[tuple[bool, list[str], str | None]],
     rule_info: Mapping[str, Any],
     own_rows: Sequence[int],
@@ -170,3 +207,35 @@ def served_accuracy(
 
         accuracies.append(own_rows_accuracy(result, own_rows, weights, as_served))
     return max(accuracies)
+
+
+def rules_on_own_rows(
+    result: FieldResult,
+    signals: Sequence[tuple[bool, list[str], str | None]],
+    rule_info: Mapping[str, Any],
+    threshold_rows: Sequence[int],
+) -> dict[str, Any]:
+    """Whether the urgency rules stay on for this user: out of fold on the user's own rows,
+    served with the rules vs the learned model alone. A user whose own labels disagree with
+    the rules (their "can't log in" is routine, say) gets the model alone, as the shared
+    knowledge should help and never hurt."""
+    own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
+    if own.sum() < MIN_THRESHOLD_SUPPORT:
+        return {"apply": True}
+    truth = np.asarray(result.fit.classes)[result.targets][own]
+    row_signals = [signals[i] for i in result.rows[own]]
+    accuracy = {}
+    for apply in (True, False):
+        labels, _ = served(
+            "urgency",
+            result.fit.classes,
+            result.oof_proba[own],
+            row_signals,
+            {**rule_info, "apply": apply},
+        )
+        accuracy[apply] = float((labels == truth).mean())
+    return {
+        "apply": accuracy[True] >= accuracy[False],
+        "own_rows_accuracy_with_rules": round(accuracy[True], 4),
+        "own_rows_accuracy_without_rules": round(accuracy[False], 4),
+    }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from app.analysis.ml.dataset import Row, field_labels
-from app.analysis.offline_analyzer import FIELDS, OfflineAnalyzer
+from app.analysis.offline_analyzer import FIELDS, LEARNED_SENTIMENT, OfflineAnalyzer
 
 
 def expected_calibration_error(
@@ -54,3 +55,47 @@ def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
             ),
         }
     return metrics
+
+
+def served_scores(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
+    """Accuracy of the served answers per labelled field (sentiment too: the learned head or
+    the lexicon, whichever answers); `score` is their mean."""
+    results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
+    metrics: dict[str, Any] = {"rows": len(rows)}
+    accuracies = []
+    for field in (*FIELDS, LEARNED_SENTIMENT):
+        labels = field_labels(rows, field)
+        scored = [i for i, label in enumerate(labels) if label is not None]
+        if not scored:
+            continue
+        correct = sum(str(getattr(results[i], field)) == labels[i] for i in scored)
+        accuracy = correct / len(scored)
+        metrics[field] = {"rows": len(scored), "accuracy": round(accuracy, 4)}
+        accuracies.append(accuracy)
+    metrics["score"] = round(sum(accuracies) / len(accuracies), 4) if accuracies else None
+    return metrics
+
+
+@dataclass(frozen=True)
+class Verdict:
+    promoted: bool
+    reason: str
+    candidate: dict[str, Any]
+    current: dict[str, Any]
+
+
+def judge(
+    candidate: OfflineAnalyzer, current: OfflineAnalyzer, current_label: str, rows: Sequence[Row]
+) -> Verdict:
+    """A candidate against the model in use on a user's held-out rows: promoted if its score
+    (`served_scores`) is at least the current one's."""
+    candidate_metrics = served_scores(candidate, rows)
+    current_metrics = served_scores(current, rows)
+    candidate_score = candidate_metrics["score"] or 0.0
+    current_score = current_metrics["score"] or 0.0
+    promoted = candidate_score >= current_score
+    reason = (
+        f"held-out score {candidate_score:.3f} {'≥' if promoted else '<'} {current_score:.3f} "
+        f"({current_label}) on {len(rows)} tickets"
+    )
+    return Verdict(promoted, reason, candidate_metrics, {"model": current_label, **current_metrics})

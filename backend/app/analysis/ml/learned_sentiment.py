@@ -29,7 +29,7 @@ from app.analysis.offline_analyzer import (
 )
 
 if TYPE_CHECKING:
-    from app.analysis.ml.user_models import _FieldResult
+    from app.analysis.ml.fitting import FieldResult
 
 Row = dict[str, str]
 
@@ -53,15 +53,14 @@ def _lexicon(rows: Sequence[Row], indices: Sequence[int]) -> tuple[list[str], np
 
 def fit_sentiment(
     rows: Sequence[Row],
+    labels: Sequence[str | None],
     weights: np.ndarray,
     fit_on: candidates.FitOn,
     score: candidates.Score,
-) -> tuple[_FieldResult | None, dict[str, Any]]:
+) -> tuple[FieldResult | None, dict[str, Any]]:
     """The learned head (or None) and what was decided, for the model's metadata: the best
-    user-only candidate (see `candidates`), kept if it beats the lexicon out of fold."""
-    from app.analysis.ml.dataset import field_labels
-
-    labels = field_labels(rows, LEARNED_SENTIMENT)
+    user-only candidate (see `candidates`), kept if it beats the lexicon out of fold.
+    `labels`: the rows' sentiment labels (None: not trained on)."""
     labelled = [i for i, label in enumerate(labels) if label is not None]
     report: dict[str, Any] = {"rows": len(labelled), "learned": False}
     if len(labelled) < MIN_SENTIMENT_ROWS:
@@ -93,9 +92,40 @@ def fit_sentiment(
     return result, report
 
 
+def refit_sentiment(
+    rows: Sequence[Row],
+    labels: Sequence[str | None],
+    weights: np.ndarray,
+    fit_on: candidates.FitOn,
+    params: dict[str, Any] | None,
+    stacked: bool,
+) -> tuple[FieldResult | None, dict[str, Any]]:
+    """The head `fit_sentiment` chose (None: the lexicon), fitted again on `labels`, stacked
+    with the lexicon if it was; nothing is chosen again."""
+    from app.analysis.ml.dataset import TrainingDataError
+
+    labelled = sum(label is not None for label in labels)
+    report: dict[str, Any] = {"rows": labelled, "learned": False, "refit": True}
+    if params is None:
+        report["reason"] = "the lexicon was chosen"
+        return None, report
+    try:
+        result = fit_on(labels, dict(params))
+    except TrainingDataError as exc:  # the same rows and more: only if labels were changed
+        report["reason"] = str(exc)
+        return None, report
+    report["chosen"] = f"{candidates.USER_ONLY} ({candidates.params_name(result.fit.params)})"
+    stack = _stack(rows, result, weights[result.rows]) if stacked else None
+    if stack is not None:
+        result = stack[0]
+        report["chosen"] += " stacked with the lexicon"
+    report["learned"] = True
+    return result, report
+
+
 def _stack(
-    rows: Sequence[Row], result: _FieldResult, weights: np.ndarray
-) -> tuple[_FieldResult, float] | None:
+    rows: Sequence[Row], result: FieldResult, weights: np.ndarray
+) -> tuple[FieldResult, float] | None:
     """The learned head stacked with the lexicon (a multinomial logistic regression over
     `sentiment_stack_features` of the head's out-of-fold probabilities), its own out-of-fold
     probabilities (cross-validated over those) and accuracy; None with too few rows a class."""

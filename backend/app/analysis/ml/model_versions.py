@@ -38,11 +38,14 @@ def lock_user(db: Session, user_id: int) -> None:
         raise NotFound(f"User {user_id} not found")
 
 
-def current_analyzer(db: Session, user_id: int) -> tuple[OfflineAnalyzer, str]:
+def judged_analyzer(db: Session, user_id: int) -> tuple[OfflineAnalyzer, str]:
+    """The model in use as it was judged on the user's held-out rows (a refit model served
+    after its promotion trained on those rows, so the gate compares with the model it was
+    refitted from), and its label."""
     active = active_model(db=db, user_id=user_id)
     if active is None:
         return get_offline_analyzer(), "shared"
-    return user_models.analyzer_from_bytes(active.artifact), f"v{active.version}"
+    return user_models.judged_analyzer_from_bytes(active.artifact), f"v{active.version}"
 
 
 def activate(db: Session, user_id: int, target: UserModel | None) -> None:

@@ -5,7 +5,9 @@ SVMs, temperature scaling) with per-row weights and fixed hyperparameters (the s
 so a retrain takes seconds instead of a grid search). Out-of-fold predictions (each row scored
 by a model that never saw it) give the temperature and, per field, the lowest confidence at
 which the served answers reached each target precision: the cascade's thresholds. They are
-stored in the artifact metadata under "cascade".
+stored in the artifact metadata under "cascade". A user's retrain goes through
+`select_then_refit()`: the features are built once; candidates are chosen and judged without
+the user's held-out rows; a winner is fitted again on all of them.
 
 The committed shared model gets the same table from the same procedure on its own training
 split, written next to it as `offline_v1.cascade.json` (`python -m app.analysis.ml.retrain
@@ -16,11 +18,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +48,9 @@ from app.analysis.signals import (
 )
 
 if TYPE_CHECKING:  # training needs scikit-learn and scipy; inference and lookups do not
-    import scipy.sparse as sp
-
-    from app.analysis.ml.fitting import FieldFit
+    from app.analysis.ml.evaluation import Verdict
+    from app.analysis.ml.fitting import FieldResult
+    from app.analysis.ml.train import Featurized
 
 Row = dict[str, str]
 
@@ -61,10 +62,12 @@ __all__ = [
     "analyzer_from_bytes",
     "artifact_bytes",
     "calibrate_shared",
-    "evaluate",
     "fit",
+    "judged_analyzer_from_bytes",
     "load_shared_calibration",
     "precision_thresholds",
+    "prepare",
+    "select_then_refit",
     "shared_params",
     "threshold_for",
     "write_shared_calibration",
@@ -72,8 +75,6 @@ __all__ = [
 
 OOF_FOLDS = 3
 """Out-of-fold folds for thresholds: 3 keeps a retrain of a few thousand rows well under 30 s."""
-FIT_TOLERANCE = 1e-3
-"""liblinear stopping tolerance (default 1e-4): same accuracy here, about half the iterations."""
 SHARED_CASCADE_PATH = DEFAULT_ARTIFACT_PATH.with_suffix(".cascade.json")
 THRESHOLD_METHOD = (
     f"lowest confidence whose out-of-fold precision (rows at or above it, weighted) reaches "
@@ -84,81 +85,6 @@ THRESHOLD_METHOD = (
 
 
 # --- training -------------------------------------------------------------------------------
-@dataclass
-class _FieldResult:
-    fit: FieldFit
-    rows: np.ndarray
-    targets: np.ndarray
-    oof_proba: np.ndarray
-    stack: tuple[np.ndarray, np.ndarray] | None = None
-    """For sentiment: the lexicon stacking's coefficients and intercept (see
-    `learned_sentiment`); `oof_proba` are then the stacked ones."""
-
-
-def _fit_field(
-    matrix: sp.csr_matrix,
-    labels: Sequence[str | None],
-    weights: np.ndarray,
-    extra_matrix: sp.csr_matrix | None,
-    extra_source: Sequence[int],
-    params: Mapping[str, Any],
-    field: str,
-    folds: int,
-) -> _FieldResult:
-    """Out-of-fold scores with fixed hyperparameters, temperature, then the final fit."""
-    import scipy.sparse as sp
-    from scipy.special import log_softmax, softmax
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.svm import LinearSVC
-
-    from app.analysis.ml.dataset import TrainingDataError
-    from app.analysis.ml.fitting import FieldFit, field_rows, fit_calibration, logits_of
-
-    field_data = field_rows(matrix, labels, field, extra_matrix, extra_source)
-    kept, y, classes, targets = (
-        field_data.kept,
-        field_data.y,
-        field_data.classes,
-        field_data.targets,
-    )
-    features, extra_pos = field_data.features, field_data.extra_pos
-    extra_features = field_data.extra_features
-    row_weights = weights[kept]
-
-    def fit_on(fit_index: np.ndarray) -> LinearSVC:
-        with_extra = np.flatnonzero(np.isin(extra_pos, fit_index))
-        design = sp.vstack([features[fit_index], extra_features[with_extra]], format="csr")
-        target = np.concatenate([y[fit_index], y[extra_pos[with_extra]]])
-        sample_weight = np.concatenate([row_weights[fit_index], row_weights[extra_pos[with_extra]]])
-        classifier = LinearSVC(random_state=0, tol=FIT_TOLERANCE, **params)
-        return classifier.fit(design, target, sample_weight=sample_weight)
-
-    n_splits = min(folds, min(Counter(y.tolist()).values()))
-    if n_splits < 2:
-        raise TrainingDataError(f"{field}: every label needs at least 2 rows")
-    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
-    oof = np.zeros((len(y), 1 if len(classes) == 2 else len(classes)))
-    for fit_index, score_index in splitter.split(features, y):
-        scores = fit_on(fit_index).decision_function(features[score_index])
-        oof[score_index] = scores.reshape(len(score_index), -1)
-    scale, bias = fit_calibration(oof, targets, row_weights)
-    oof_proba = softmax(logits_of(oof) * scale + bias, axis=1)
-    rows = np.arange(len(y))
-    oof_log_loss = -log_softmax(logits_of(oof) * scale + bias, axis=1)[rows, targets].mean()
-    field_fit = FieldFit(
-        classes=classes,
-        classifier=fit_on(rows),
-        temperature_scale=scale,
-        class_bias=bias,
-        params=dict(params),
-        cv_accuracy=float((oof_proba.argmax(axis=1) == targets).mean()),
-        cv_log_loss=float(oof_log_loss),
-        class_counts={label: int(field_data.counts[label]) for label in classes},
-        dropped_classes=field_data.dropped,
-    )
-    return _FieldResult(fit=field_fit, rows=kept, targets=targets, oof_proba=oof_proba)
-
-
 def shared_params(analyzer: OfflineAnalyzer | None = None) -> dict[str, dict[str, Any]]:
     """The hyperparameters cross-validation chose for the shared model, per field."""
     if analyzer is None:
@@ -168,10 +94,40 @@ def shared_params(analyzer: OfflineAnalyzer | None = None) -> dict[str, dict[str
     return {field: dict(analyzer.metadata["fields"][field]["params"]) for field in FIELDS}
 
 
+Signals = tuple[bool, list[str], str | None]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A retrain's rows as features (vocabulary, TF-IDF matrices, rule signals), built once and
+    shared by every candidate and by the refit."""
+
+    rows: Sequence[Row]
+    featurized: Featurized
+    signals: list[Signals]
+
+
+def prepare(rows: Sequence[Row]) -> Prepared:
+    """Fit the vocabulary on the rows' text (labels are not read) and build their features."""
+    from app.analysis.ml.train import featurize
+
+    featurized = featurize(rows)
+    signals = [
+        (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
+        for text in featurized.texts
+    ]
+    return Prepared(rows=rows, featurized=featurized, signals=signals)
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     arrays: dict[str, np.ndarray]
     metadata: dict[str, Any]
+    recipe: candidates.Recipe | None = None
+    judged: TrainedModel | None = None
+    """For a refit: the model as it was judged on the user's held-out rows (stored inside the
+    artifact, so the next retrain's gate compares with it and not with a model that trained
+    on those rows)."""
 
     @property
     def version(self) -> str:
@@ -186,7 +142,8 @@ class TrainedModel:
         return OfflineAnalyzer(self.arrays, self.metadata)
 
     def to_bytes(self) -> bytes:
-        return artifact_bytes(self.arrays, self.metadata)
+        judged = self.judged.to_bytes() if self.judged is not None else None
+        return artifact_bytes(self.arrays, self.metadata, judged=judged)
 
 
 def fit(
@@ -198,23 +155,22 @@ def fit(
     data_name: str = "",
     folds: int = OOF_FOLDS,
     threshold_rows: Sequence[int] | None = None,
+    hidden_rows: Collection[int] = (),
+    prepared: Prepared | None = None,
+    recipe: candidates.Recipe | None = None,
 ) -> TrainedModel:
     """Train an artifact with per-row weights and out-of-fold cascade thresholds.
 
-    `threshold_rows` (a user's own rows) are the ones the thresholds are measured on when they
-    hold at least MIN_THRESHOLD_SUPPORT labelled rows per field: the target precision is a
-    promise about that user's tickets, not about the shared data's."""
+    `threshold_rows` (a user's own rows) are the ones the candidates are chosen and the
+    thresholds measured on when they hold at least MIN_THRESHOLD_SUPPORT labelled rows per
+    field: the target precision is a promise about that user's tickets, not about the shared
+    data's. The labels of `hidden_rows` (a user's held-out rows) are not read at all: the
+    rows only lend their text to the vocabulary. `prepared` (from `prepare(rows)`) saves
+    building the features again; with `recipe` nothing is chosen: each field is fitted as
+    the recipe says (see `select_then_refit`)."""
     from app.analysis.ml.dataset import TrainingDataError, field_labels
-    from app.analysis.ml.evaluation import expected_calibration_error
-    from app.analysis.ml.train import (
-        _check_parity,
-        _data_digest,
-        _rule_high_rate,
-        arrays_digest,
-        features_metadata,
-        featurize,
-        model_arrays,
-    )
+    from app.analysis.ml.fitting import fit_fixed
+    from app.analysis.ml.train import _rule_high_rate
 
     if len(rows) < 10:
         raise TrainingDataError(f"need at least 10 training rows, got {len(rows)}")
@@ -222,12 +178,23 @@ def fit(
     if row_weights.shape != (len(rows),) or (row_weights <= 0).any():
         raise ValueError("weights must be one positive number per row")
     params = params or shared_params()
-    texts, featurizer, matrix, extra_matrix, extra_source = featurize(rows)
-    labels = {field: field_labels(rows, field) for field in FIELDS}
+    if prepared is None:
+        prepared = prepare(rows)
+    elif len(prepared.rows) != len(rows):
+        raise ValueError("prepared features belong to other rows")
+    texts, _, matrix, extra_matrix, extra_source = prepared.featurized
+    signals = prepared.signals
+    hidden = set(hidden_rows)
+    if threshold_rows is not None:
+        threshold_rows = [index for index in threshold_rows if index not in hidden]
+    labels = {
+        field: [None if i in hidden else label for i, label in enumerate(field_labels(rows, field))]
+        for field in (*FIELDS, LEARNED_SENTIMENT)
+    }
 
     def fit_on(field: str) -> candidates.FitOn:
         def fit_labels(field_labels_: Sequence[str | None], field_params: dict[str, Any]) -> Any:
-            return _fit_field(
+            return fit_fixed(
                 matrix,
                 field_labels_,
                 row_weights,
@@ -240,37 +207,129 @@ def fit(
 
         return fit_labels
 
-    results = {field: fit_on(field)(labels[field], dict(params[field])) for field in FIELDS}
     rule_info = _rule_high_rate(texts, labels["urgency"])
-    signals = [
-        (bool(find_urgency_signals(text)), find_low_urgency_signals(text), find_category_cue(text))
-        for text in texts
-    ]
     selection: dict[str, Any] = {}
-    if threshold_rows is not None:
-        for field in FIELDS:
-            results[field], selection[field] = candidates.choose(
-                labels[field],
-                threshold_rows,
-                results[field],
-                fit_on(field),
-                lambda result, field=field: candidates.served_accuracy(
-                    field, result, signals, rule_info, threshold_rows, row_weights
-                ),
+    sentiment_fit: FieldResult | None
+    if recipe is None:
+        results = {field: fit_on(field)(labels[field], dict(params[field])) for field in FIELDS}
+        if threshold_rows is not None:
+            for field in FIELDS:
+                results[field], selection[field] = candidates.choose(
+                    labels[field],
+                    threshold_rows,
+                    results[field],
+                    fit_on(field),
+                    lambda result, field=field: candidates.served_accuracy(
+                        field, result, signals, rule_info, threshold_rows, row_weights
+                    ),
+                )
+        sentiment_fit, sentiment_report = learned_sentiment.fit_sentiment(
+            rows,
+            labels[LEARNED_SENTIMENT],
+            row_weights,
+            fit_on(LEARNED_SENTIMENT),
+            lambda result: candidates.served_accuracy(
+                LEARNED_SENTIMENT, result, signals, rule_info, range(len(rows)), row_weights
+            ),
+        )
+        if threshold_rows is not None:
+            rule_info.update(
+                candidates.rules_on_own_rows(results["urgency"], signals, rule_info, threshold_rows)
             )
-    sentiment_fit, sentiment_report = learned_sentiment.fit_sentiment(
-        rows,
-        row_weights,
-        fit_on(LEARNED_SENTIMENT),
-        lambda result: candidates.served_accuracy(
-            LEARNED_SENTIMENT, result, signals, rule_info, range(len(rows)), row_weights
-        ),
-    )
+    else:
+        own = threshold_rows if threshold_rows is not None else range(len(rows))
+        results = {}
+        for field, (user_only, field_params) in recipe.fields.items():
+            trained = candidates.own_labels(labels[field], own) if user_only else labels[field]
+            results[field] = fit_on(field)(trained, dict(field_params))
+        sentiment_fit, sentiment_report = learned_sentiment.refit_sentiment(
+            rows,
+            labels[LEARNED_SENTIMENT],
+            row_weights,
+            fit_on(LEARNED_SENTIMENT),
+            recipe.sentiment,
+            recipe.sentiment_stacked,
+        )
+        rule_info["apply"] = recipe.rules_apply
+        selection = {"refit": "as chosen on the rows the model was judged after"}
     if sentiment_fit is not None:
         results[LEARNED_SENTIMENT] = sentiment_fit
-    if threshold_rows is not None:
-        rule_info.update(_rules_on_own_rows(results["urgency"], signals, rule_info, threshold_rows))
+    chosen = recipe or candidates.recipe_of(selection, results, rule_info)
+    return _artifact(
+        prepared,
+        results,
+        rule_info,
+        row_weights,
+        threshold_rows,
+        {
+            "learned_sentiment": sentiment_report,
+            "candidates": selection,
+            "hidden_rows": len(hidden),
+        },
+        name=name,
+        data_name=data_name,
+        folds=folds,
+        recipe=chosen,
+    )
 
+
+def select_then_refit(
+    rows: Sequence[Row],
+    holdout: Sequence[Row],
+    *,
+    weights: Sequence[float],
+    user_rows: int,
+    current: tuple[OfflineAnalyzer, str],
+    params: Mapping[str, Mapping[str, Any]] | None,
+    name: str,
+) -> tuple[TrainedModel, Verdict]:
+    """Fit a candidate on `rows` (a user's `user_rows` rows last) and judge it against the
+    model in use (`current`, with its label) on the user's `holdout` rows; if it wins, refit
+    its recipe on all of them, held-out ones too, on the same features (built once, the
+    held-out rows' text in the vocabulary). The refit model carries the judged one inside."""
+    from app.analysis.ml.evaluation import judge
+
+    every = [*rows, *holdout]
+    own, hidden = range(len(rows) - user_rows, len(every)), range(len(rows), len(every))
+    prepared = prepare(every)
+    fitted = partial(fit, every, weights=weights, params=params, name=name, prepared=prepared)
+    data_name = f"shared split + {user_rows} rows of the user"
+    candidate = fitted(data_name=data_name, threshold_rows=own, hidden_rows=hidden)
+    verdict = judge(candidate.analyzer, *current, holdout)
+    if not verdict.promoted:
+        return candidate, verdict
+    data_name = f"shared split + {len(own)} rows of the user (held-out ones too)"
+    model = fitted(data_name=data_name, threshold_rows=own, recipe=candidate.recipe)
+    model.metadata["refit_of"] = candidate.version
+    return replace(model, judged=candidate), verdict
+
+
+def _artifact(
+    prepared: Prepared,
+    results: dict[str, FieldResult],
+    rule_info: dict[str, Any],
+    row_weights: np.ndarray,
+    threshold_rows: Sequence[int] | None,
+    reports: dict[str, Any],
+    *,
+    name: str,
+    data_name: str,
+    folds: int,
+    recipe: candidates.Recipe,
+) -> TrainedModel:
+    """Arrays, cascade thresholds (out of fold, on the user's rows when enough) and metadata."""
+    from app.analysis.ml.evaluation import expected_calibration_error
+    from app.analysis.ml.train import (
+        _check_parity,
+        _data_digest,
+        arrays_digest,
+        features_metadata,
+        model_arrays,
+    )
+
+    rows, signals = prepared.rows, prepared.signals
+    texts, featurizer = prepared.featurized.texts, prepared.featurized.featurizer
+    sentiment_report = reports["learned_sentiment"]
     arrays, fields_meta = model_arrays(featurizer, {f: r.fit for f, r in results.items()})
     stack = results[LEARNED_SENTIMENT].stack if LEARNED_SENTIMENT in results else None
     if stack is not None:
@@ -303,7 +362,7 @@ def fit(
             "accuracy": round(float(correct.mean()), 4),
             "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
         }
-    if sentiment_fit is None and threshold_rows is not None:
+    if LEARNED_SENTIMENT not in results and threshold_rows is not None:
         lexicon = learned_sentiment.lexicon_thresholds(rows, row_weights, threshold_rows)
         if lexicon is not None:  # the lexicon answers: gated by how it does on the user's rows
             thresholds[LEARNED_SENTIMENT], measured_on[LEARNED_SENTIMENT] = lexicon, "user rows"
@@ -317,6 +376,7 @@ def fit(
         "training": {
             "data": data_name,
             "rows": len(rows),
+            "rows_not_trained_on": reports["hidden_rows"],
             "weights": _weight_summary(row_weights),
             "data_sha256": _data_digest(rows),
             "cv": f"stratified {folds}-fold, fixed hyperparameters",
@@ -328,7 +388,7 @@ def fit(
         "fields": fields_meta,
         "urgency_rules": rule_info,
         "learned_sentiment": sentiment_report,
-        "candidates": selection,
+        "candidates": reports["candidates"],
         "heldout": None,
         "cascade": {
             "method": THRESHOLD_METHOD,
@@ -340,39 +400,7 @@ def fit(
     _check_parity(
         arrays, metadata, featurizer, {field: r.fit for field, r in results.items()}, texts[:200]
     )
-    return TrainedModel(arrays=arrays, metadata=metadata)
-
-
-def _rules_on_own_rows(
-    result: _FieldResult,
-    signals: Sequence[tuple[bool, list[str], str | None]],
-    rule_info: Mapping[str, Any],
-    threshold_rows: Sequence[int],
-) -> dict[str, Any]:
-    """Whether the urgency rules stay on for this user: out of fold on the user's own rows,
-    served with the rules vs the learned model alone. A user whose own labels disagree with
-    the rules (their "can't log in" is routine, say) gets the model alone, as the shared
-    knowledge should help and never hurt."""
-    own = np.isin(result.rows, np.asarray(list(threshold_rows), dtype=np.intp))
-    if own.sum() < MIN_THRESHOLD_SUPPORT:
-        return {"apply": True}
-    truth = np.asarray(result.fit.classes)[result.targets][own]
-    row_signals = [signals[i] for i in result.rows[own]]
-    accuracy = {}
-    for apply in (True, False):
-        labels, _ = candidates.served(
-            "urgency",
-            result.fit.classes,
-            result.oof_proba[own],
-            row_signals,
-            {**rule_info, "apply": apply},
-        )
-        accuracy[apply] = float((labels == truth).mean())
-    return {
-        "apply": accuracy[True] >= accuracy[False],
-        "own_rows_accuracy_with_rules": round(accuracy[True], 4),
-        "own_rows_accuracy_without_rules": round(accuracy[False], 4),
-    }
+    return TrainedModel(arrays=arrays, metadata=metadata, recipe=recipe)
 
 
 def _weight_summary(weights: np.ndarray) -> dict[str, int]:
@@ -381,41 +409,39 @@ def _weight_summary(weights: np.ndarray) -> dict[str, int]:
 
 
 # --- artifacts as bytes ---------------------------------------------------------------------
-def artifact_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> bytes:
-    """The artifact as an in-memory .npz (no pickles), as `app.analysis.ml.train` writes it."""
+JUDGED_ARTIFACT = "judged_artifact"
+"""The .npz member holding, in a refit model's artifact, the artifact as it was judged."""
+
+
+def artifact_bytes(
+    arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any], judged: bytes | None = None
+) -> bytes:
+    """The artifact as an in-memory .npz (no pickles), as `app.analysis.ml.train` writes it;
+    `judged`: the bytes of the model as it was judged, kept inside a refit one."""
     buffer = io.BytesIO()
     meta_json = json.dumps(metadata, sort_keys=True).encode("utf-8")
-    np.savez_compressed(buffer, metadata=np.frombuffer(meta_json, dtype=np.uint8), **arrays)
+    members = dict(arrays)
+    if judged is not None:
+        members[JUDGED_ARTIFACT] = np.frombuffer(judged, dtype=np.uint8)
+    np.savez_compressed(buffer, metadata=np.frombuffer(meta_json, dtype=np.uint8), **members)
     return buffer.getvalue()
 
 
 def analyzer_from_bytes(blob: bytes) -> OfflineAnalyzer:
+    """The model the artifact serves (a refit's judged model inside it is not read)."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+        arrays = {name: archive[name] for name in archive.files if name != JUDGED_ARTIFACT}
     metadata = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
     return OfflineAnalyzer(arrays, metadata)
 
 
-# --- evaluation -----------------------------------------------------------------------------
-def evaluate(analyzer: OfflineAnalyzer, rows: Sequence[Row]) -> dict[str, Any]:
-    """Accuracy of the served answers per labelled field (sentiment too: the learned head or
-    the lexicon, whichever answers); `score` is their mean."""
-    from app.analysis.ml.dataset import field_labels
-
-    results = analyzer.analyze_many([(row.get("subject", ""), row.get("body", "")) for row in rows])
-    metrics: dict[str, Any] = {"rows": len(rows)}
-    accuracies = []
-    for field in (*FIELDS, LEARNED_SENTIMENT):
-        labels = field_labels(rows, field)
-        scored = [i for i, label in enumerate(labels) if label is not None]
-        if not scored:
-            continue
-        correct = sum(str(getattr(results[i], field)) == labels[i] for i in scored)
-        accuracy = correct / len(scored)
-        metrics[field] = {"rows": len(scored), "accuracy": round(accuracy, 4)}
-        accuracies.append(accuracy)
-    metrics["score"] = round(sum(accuracies) / len(accuracies), 4) if accuracies else None
-    return metrics
+def judged_analyzer_from_bytes(blob: bytes) -> OfflineAnalyzer:
+    """The model as it was judged on the user's held-out rows: for a refit artifact the one
+    kept inside it, otherwise the artifact's own model (it never trained on those rows)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        if JUDGED_ARTIFACT in archive.files:
+            return analyzer_from_bytes(archive[JUDGED_ARTIFACT].tobytes())
+    return analyzer_from_bytes(blob)
 
 
 # --- the shared model's thresholds ----------------------------------------------------------
