@@ -328,18 +328,24 @@ def _contains(text: str) -> str:
 def subject_search(probe: bool) -> list[Any]:
     """The search text (`pattern`) anywhere in the subject, case-insensitively.
 
+    Compared with LIKE on `subject_lower` (the subject in lower case, stored): ILIKE would
+    lower-case each candidate row's subject, and the pattern, on every comparison, which
+    was 40 % of a search's time on the rows it reads.
+
     A trigram index reads the list of rows of every trigram of the pattern, and a common
     word's trigrams list most rows: "order 4242" spent 50 ms on those of "order" where
     "4242" alone takes a millisecond. So in a text of several words with a number (an
     order or ticket number), the index looks up only the number (`probe`, with the
     character before it, which marks where it starts), and the whole text is checked on
-    the rows found, written so that the index cannot take it (`subject || ''`). Same
-    matches; only the plan differs.
+    the rows found, written so that the index cannot take it (`subject_lower || ''`).
+    Same matches; only the plan differs.
     """
+    pattern = func.lower(bindparam("pattern"))
     if not probe:
-        return [Ticket.subject.ilike(bindparam("pattern"), escape="\\")]
-    whole = (Ticket.subject + "").ilike(bindparam("pattern"), escape="\\")
-    return [Ticket.subject.ilike(bindparam("probe"), escape="\\"), whole]
+        return [Ticket.subject_lower.like(pattern, escape="\\")]
+    whole = (Ticket.subject_lower + "").like(pattern, escape="\\")
+    probe_pattern = func.lower(bindparam("probe"))
+    return [Ticket.subject_lower.like(probe_pattern, escape="\\"), whole]
 
 
 def number_probe(text: str) -> str | None:
