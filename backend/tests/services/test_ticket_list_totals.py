@@ -6,7 +6,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.models import Ticket, User
-from app.pipeline import store as ticket_store
+from app.pipeline import ticket_list
 from tests.factories import UserFactory, create_analysed_ticket
 
 
@@ -22,7 +22,7 @@ def seven_tickets(db: Session, users: UserFactory) -> User:
 
 
 def page_of(db: Session, user: User, page: int, page_size: int, **filters: object) -> tuple:
-    rows, total, exact = ticket_store.list_tickets(
+    rows, total, exact = ticket_list.list_tickets(
         db=db,
         user_id=user.id,
         page=page,
@@ -72,11 +72,11 @@ def test_a_subject_search_counts_to_1000_and_the_rest_to_10000(
             for n in range(1, 1003)
         ],
     )
-    _, total, exact = ticket_store.list_tickets(
+    _, total, exact = ticket_list.list_tickets(
         db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at", text="refund"
     )
-    assert (total, exact) == (ticket_store.TEXT_COUNT_CAP, False) == (1000, False)
-    _, total, exact = ticket_store.list_tickets(
+    assert (total, exact) == (ticket_list.TEXT_COUNT_CAP, False) == (1000, False)
+    _, total, exact = ticket_list.list_tickets(
         db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at"
     )
     assert (total, exact) == (1002, True)
