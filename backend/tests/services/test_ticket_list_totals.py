@@ -80,3 +80,22 @@ def test_a_subject_search_counts_to_1000_and_the_rest_to_10000(
         db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at"
     )
     assert (total, exact) == (1002, True)
+
+
+def test_a_number_search_counts_its_matches_with_the_page(db: Session, users: UserFactory) -> None:
+    """Sorting a number search reads every match: the page's total comes from that count,
+    capped as any other."""
+    user = users.create()
+    for number in range(1, 8):
+        create_analysed_ticket(db, user, zendesk_ticket_id=number, subject=f"Order 77{number}")
+    create_analysed_ticket(db, user, zendesk_ticket_id=8, subject="Order 1773")
+    db.flush()
+    search = {"text": "ORDER 77"}
+    assert page_of(db, user, 1, 2, **search) == ([1, 2], 3, False)
+    assert page_of(db, user, 3, 2, **search) == ([5, 6], 6, False)
+    assert page_of(db, user, 4, 2, **search) == ([7], 7, True)  # the last page
+    assert page_of(db, user, 9, 2, **search) == ([], 7, True)
+    rows, total, exact = ticket_list.list_tickets(
+        db=db, user_id=user.id, page=2, page_size=2, sort="subject", **search
+    )
+    assert ([row.zendesk_ticket_id for row in rows], total, exact) == ([3, 4], 7, True)
