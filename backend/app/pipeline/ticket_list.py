@@ -91,8 +91,8 @@ def subject_search(probe: bool) -> list[Any]:
     """The search text (`pattern`) anywhere in the subject, case-insensitively.
 
     Compared with LIKE on `subject_lower` (the subject in lower case, stored): ILIKE would
-    lower-case each candidate row's subject, and the pattern, on every comparison, which
-    was 40 % of a search's time on the rows it reads.
+    lower-case each candidate row's subject, and the pattern, on every comparison: over
+    a third of the database's CPU for "order 77" on a million tickets (29 -> 18 ms).
 
     A trigram index reads the list of rows of every trigram of the pattern, and a common
     word's trigrams list most rows: "order 4242" spent 50 ms on those of "order" where
