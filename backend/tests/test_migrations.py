@@ -275,7 +275,7 @@ def test_subject_lower_migration_fills_every_existing_ticket(fresh_engine: Engin
     with fresh_engine.connect() as connection:
         upgrade_head(connection)
     with fresh_engine.connect() as connection:
-        command.downgrade(alembic_config(connection), "0049")  # before subject_lower
+        command.downgrade(alembic_config(connection), "0050")  # before subject_lower
     with fresh_engine.begin() as connection:
         connection.execute(
             text(
