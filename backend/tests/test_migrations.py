@@ -269,3 +269,34 @@ def test_role_migration_makes_every_existing_account_a_user_and_refuses_other_ro
     with fresh_engine.begin() as connection:
         connection.execute(text("UPDATE users SET role = 'admin'"))
         assert connection.execute(text("SELECT role FROM users")).scalar() == "admin"
+
+
+def test_subject_lower_migration_fills_every_existing_ticket(fresh_engine: Engine) -> None:
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0050")  # before subject_lower
+    with fresh_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (email, hashed_password, timezone, is_active, token_key,"
+                " role, created_at, updated_at) VALUES ('s@example.com', 'x', 'UTC', true,"
+                " :key, 'user', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"key": "k" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tickets (user_id, zendesk_ticket_id, subject, description, tags,"
+                " created_at, updated_at) SELECT id, 7, 'Refund for ORDER 77123', 'd', '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM users"
+            )
+        )
+    with fresh_engine.connect() as connection:
+        upgrade_head(connection)
+    with fresh_engine.begin() as connection:
+        assert connection.execute(text("SELECT subject_lower FROM tickets")).scalar() == (
+            "refund for order 77123"
+        )
+        connection.execute(text("UPDATE tickets SET subject = 'Order 88'"))
+        assert connection.execute(text("SELECT subject_lower FROM tickets")).scalar() == "order 88"

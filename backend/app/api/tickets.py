@@ -22,7 +22,7 @@ from app.batch import jobs as batch_jobs
 from app.database import SessionDep
 from app.errors import Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
-from app.pipeline import single
+from app.pipeline import single, ticket_list
 from app.pipeline import store as ticket_store
 from app.schemas import (
     MAX_TICKET_ID,
@@ -224,7 +224,7 @@ def list_tickets(
         raise Unprocessable("start must not be after end")
     if query.q is not None and "\x00" in query.q:
         raise Unprocessable("q must not contain NUL characters")
-    items, total, exact = ticket_store.list_tickets(
+    items, total, exact = ticket_list.list_tickets(
         db=db,
         user_id=user.id,
         page=query.page,

@@ -8,9 +8,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.models import User
+from app.models import Ticket, User
 from tests.factories import UserFactory, create_analysed_ticket
 
 
@@ -93,6 +94,71 @@ def test_a_search_of_several_words_with_a_number_matches_the_whole_text(
     found = client.get("/tickets/", params={**search, "q": "ORDER 4242-a"}, headers=headers)
     assert ids(found) == [21] and found.json()["total"] == 1
     assert ids(client.get("/tickets/", params={"q": "order 4242%"}, headers=headers)) == []
+
+
+def _tickets_updated_in_number_order(db: Session, user: User, subjects: dict[int, str]) -> None:
+    """Tickets numbered as given; a higher number was updated later."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for number, subject in subjects.items():
+        analysis = create_analysed_ticket(db, user, zendesk_ticket_id=number, subject=subject)
+        db.execute(
+            update(Ticket)
+            .where(Ticket.id == analysis.ticket_id)
+            .values(updated_at=start + timedelta(hours=number))
+        )
+    db.flush()
+
+
+def test_a_search_pages_its_matches_newest_first_whatever_their_case(
+    client: TestClient, users: UserFactory, db: Session
+) -> None:
+    user, headers = users.authed()
+    subjects = {
+        1: "Refund for ORDER 77123",
+        2: "order 771",
+        3: "Order 1771",  # the number does not start with 77
+        4: "order 77",
+        5: "Charged twice (Order 77999)",
+        6: "order_77",  # "_" is not a space
+        7: "Border 7789",  # "order 77" inside a longer word still counts
+        8: "ORDER 7",
+        9: "Order 77-B",
+        10: "reorder 770",
+    }
+    _tickets_updated_in_number_order(db, user, subjects)
+    pages = [
+        client.get(
+            "/tickets/", params={"q": "order 77", "page": page, "page_size": 3}, headers=headers
+        )
+        for page in (1, 2, 3)
+    ]
+    assert [ids(page) for page in pages] == [[10, 9, 7], [5, 4, 2], [1]]
+    assert {page.json()["total"] for page in pages} == {7}
+    assert ids(client.get("/tickets/", params={"q": "ORDER 77-b"}, headers=headers)) == [9]
+
+
+def test_a_search_finds_a_ticket_by_its_edited_subject(
+    client: TestClient, users: UserFactory, db: Session
+) -> None:
+    user, headers = users.authed()
+    analysis = create_analysed_ticket(db, user, zendesk_ticket_id=31, subject="Login broken")
+    db.flush()
+    ticket = db.get(Ticket, analysis.ticket_id)
+    assert ticket is not None
+    ticket.subject = "Invoice MISSING since March"
+    db.flush()
+    assert ids(client.get("/tickets/", params={"q": "missing"}, headers=headers)) == [31]
+    assert ids(client.get("/tickets/", params={"q": "login"}, headers=headers)) == []
+
+
+@pytest.mark.postgres_only  # SQLite's lower() and LIKE fold ASCII letters only
+def test_a_search_folds_the_case_of_accented_letters(
+    client: TestClient, users: UserFactory, db: Session
+) -> None:
+    user, headers = users.authed()
+    _tickets_updated_in_number_order(db, user, {41: "ÉCRAN noir", 42: "écran bleu", 43: "Ecran"})
+    assert ids(client.get("/tickets/", params={"q": "écran"}, headers=headers)) == [42, 41]
+    assert ids(client.get("/tickets/", params={"q": "ÉCRAN B"}, headers=headers)) == [42]
 
 
 def test_list_pages_and_sorts(client: TestClient, owner: tuple) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.models import Ticket, User
-from app.pipeline import store as ticket_store
+from app.pipeline import ticket_list
 from tests.factories import UserFactory, create_analysed_ticket
 
 
@@ -22,7 +22,7 @@ def seven_tickets(db: Session, users: UserFactory) -> User:
 
 
 def page_of(db: Session, user: User, page: int, page_size: int, **filters: object) -> tuple:
-    rows, total, exact = ticket_store.list_tickets(
+    rows, total, exact = ticket_list.list_tickets(
         db=db,
         user_id=user.id,
         page=page,
@@ -72,11 +72,30 @@ def test_a_subject_search_counts_to_1000_and_the_rest_to_10000(
             for n in range(1, 1003)
         ],
     )
-    _, total, exact = ticket_store.list_tickets(
+    _, total, exact = ticket_list.list_tickets(
         db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at", text="refund"
     )
-    assert (total, exact) == (ticket_store.TEXT_COUNT_CAP, False) == (1000, False)
-    _, total, exact = ticket_store.list_tickets(
+    assert (total, exact) == (ticket_list.TEXT_COUNT_CAP, False) == (1000, False)
+    _, total, exact = ticket_list.list_tickets(
         db=db, user_id=user.id, page=1, page_size=25, sort="-updated_at"
     )
     assert (total, exact) == (1002, True)
+
+
+def test_a_number_search_counts_its_matches_with_the_page(db: Session, users: UserFactory) -> None:
+    """Sorting a number search reads every match: the page's total comes from that count,
+    capped as any other."""
+    user = users.create()
+    for number in range(1, 8):
+        create_analysed_ticket(db, user, zendesk_ticket_id=number, subject=f"Order 77{number}")
+    create_analysed_ticket(db, user, zendesk_ticket_id=8, subject="Order 1773")
+    db.flush()
+    search = {"text": "ORDER 77"}
+    assert page_of(db, user, 1, 2, **search) == ([1, 2], 3, False)
+    assert page_of(db, user, 3, 2, **search) == ([5, 6], 6, False)
+    assert page_of(db, user, 4, 2, **search) == ([7], 7, True)  # the last page
+    assert page_of(db, user, 9, 2, **search) == ([], 7, True)
+    rows, total, exact = ticket_list.list_tickets(
+        db=db, user_id=user.id, page=2, page_size=2, sort="subject", **search
+    )
+    assert ([row.zendesk_ticket_id for row in rows], total, exact) == ([3, 4], 7, True)
