@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import select
@@ -209,10 +209,11 @@ def analysis_pool() -> ThreadPoolExecutor:
 
 
 def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
-    """Analyse pending items concurrently; results are saved from this thread as they land,
-    a transaction for those of each `commit_every_s` from the first (each save costs several
-    round trips and a rollup update whatever its size: a save per quarter second from the
-    job's start made six or seven small ones of a batch of 100, the first of one ticket)."""
+    """Analyse pending items concurrently; results are saved from this thread, a transaction
+    for those that land within `commit_every_s` of the first unsaved one (each save costs
+    several round trips and a rollup update whatever its size: a save per quarter second
+    from the job's start made six or seven small ones of a batch of 100, the first of one
+    ticket)."""
     with session_scope() as db:
         pending = db.execute(
             select(BatchJobItem.id, Ticket.id, Ticket.subject, Ticket.description)
@@ -224,8 +225,6 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
     llm = llm_analyzer(ctx.integration)
     options = ctx.integration.options
     cascade.context_for(ctx.user_id)  # load the user's model once, not in every thread
-    finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
-    window_start: float | None = None  # when the oldest unsaved result landed
 
     def analyse(subject: str, body: str) -> AnalysisOutcome:
         return analysis_service.analyze(
@@ -237,23 +236,27 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
         pool.submit(analyse, subject, body): (item_id, ticket_id)
         for item_id, ticket_id, subject, body in pending
     }
+    remaining: set[Future[AnalysisOutcome]] = set(futures)
     try:
-        for future in as_completed(futures):
-            item_id, ticket_id = futures[future]
-            try:
-                finished.append((item_id, ticket_id, future.result()))
-            except Exception as exc:  # one bad ticket fails alone
-                logger.exception("analysis failed for batch item %s", item_id)
-                finished.append((item_id, ticket_id, exc))
-            now = time.monotonic()
-            window_start = now if window_start is None else window_start
-            if now - window_start >= commit_every_s:
-                _save_outcomes(ctx, finished)
-                finished, window_start = [], None
+        while remaining:
+            # Woken once a window rather than once a result: each wake-up of this thread
+            # cost more CPU than the bookkeeping of the result that caused it.
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            if remaining:
+                more, remaining = wait(remaining, timeout=commit_every_s)
+                done |= more
+            finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
+            for future in done:
+                item_id, ticket_id = futures[future]
+                try:
+                    finished.append((item_id, ticket_id, future.result()))
+                except Exception as exc:  # one bad ticket fails alone
+                    logger.exception("analysis failed for batch item %s", item_id)
+                    finished.append((item_id, ticket_id, exc))
+            _save_outcomes(ctx, finished)
     finally:
         for future in futures:  # a save failed: the job's queued analyses are not run
             future.cancel()
-    _save_outcomes(ctx, finished)
 
 
 def _save_outcomes(
