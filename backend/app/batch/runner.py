@@ -121,7 +121,7 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
     with session_scope() as db:
         items = open_items(db, ctx.job_id)
         store_started = time.perf_counter()
-        tickets, unstorable = _store_tickets(
+        ticket_ids, unstorable = _store_tickets(
             db,
             ctx.user_id,
             [raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
@@ -129,20 +129,20 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         store_ms = int((time.perf_counter() - store_started) * 1000)
         logs: list[tuple[StepLog, int | None]] = []
         for item in items:
-            ticket = tickets.get(item.zendesk_ticket_id)
+            ticket_id = ticket_ids.get(item.zendesk_ticket_id)
             steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
             if item.zendesk_ticket_id in unstorable:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
                 steps.add("store", "error", store_ms, unstorable[item.zendesk_ticket_id])
                 fail_item(item, unstorable[item.zendesk_ticket_id])
-            elif ticket is None:
+            elif ticket_id is None:
                 steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
                 fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
             else:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
                 steps.add("store", "ok", store_ms)
-                item.ticket_id = ticket.id
-            logs.append((steps, ticket.id if ticket is not None else None))
+                item.ticket_id = ticket_id
+            logs.append((steps, ticket_id))
         save_step_logs(db, logs)
         renew(db, ctx)
     return raws
@@ -150,8 +150,9 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
 
 def _store_tickets(
     db: Session, user_id: int, raws: list[dict[str, Any]]
-) -> tuple[dict[int, Ticket], dict[int, str]]:
-    """Store what can be stored; for each ticket that cannot, why (it fails alone)."""
+) -> tuple[dict[int, int], dict[int, str]]:
+    """Store what can be stored (ticket ids by Zendesk id); for each ticket that cannot, why
+    (it fails alone)."""
     unstorable: dict[int, str] = {}
     storable: list[dict[str, Any]] = []
     for raw in raws:
@@ -163,23 +164,22 @@ def _store_tickets(
         storable.append(raw)
     try:
         with db.begin_nested():
-            tickets = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
-        return tickets, unstorable
+            ticket_ids = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
+        return ticket_ids, unstorable
     except DBAPIError:
         logger.warning("a ticket of the batch was refused by the database: storing one by one")
-    tickets = {}
+    ticket_ids = {}
     for raw in storable:
         zendesk_ticket_id = int(raw["id"])
         try:
             with db.begin_nested():
-                tickets[zendesk_ticket_id] = ticket_store.upsert_ticket(
-                    db=db, user_id=user_id, raw=raw
-                )
+                ticket = ticket_store.upsert_ticket(db=db, user_id=user_id, raw=raw)
+                ticket_ids[zendesk_ticket_id] = ticket.id
         except DBAPIError as exc:
             unstorable[zendesk_ticket_id] = (
                 f"Ticket {zendesk_ticket_id} cannot be stored: {type(exc.orig).__name__}"
             )
-    return tickets, unstorable
+    return ticket_ids, unstorable
 
 
 _analysis_pool: ThreadPoolExecutor | None = None
