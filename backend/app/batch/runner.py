@@ -29,10 +29,12 @@ from app.batch.jobs import (
     ensure_fair_share,
     fail_item,
     lease,
+    open_item_rows,
     open_items,
     refresh_counts,
     renew,
     rows_by_id,
+    set_each,
     set_items,
 )
 from app.batch.writing import write_back
@@ -107,7 +109,7 @@ def claim(job_id: str, worker_id: str) -> JobContext | None:
 def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[str, Any]]:
     """show_many for every open item; store tickets; fail the ones Zendesk lacks."""
     with session_scope() as db:
-        ids = [item.zendesk_ticket_id for item in open_items(db, ctx.job_id)]
+        ids = [zendesk_ticket_id for _, zendesk_ticket_id in open_item_rows(db, ctx.job_id)]
     if not ids:
         return {}
     started = time.perf_counter()
@@ -119,30 +121,34 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         raise TransientUpstreamError(exc.message) from exc
     fetch_ms = int((time.perf_counter() - started) * 1000)
     with session_scope() as db:
-        items = open_items(db, ctx.job_id)
+        items = open_item_rows(db, ctx.job_id)  # ids only: most items just get a ticket id
         store_started = time.perf_counter()
         ticket_ids, unstorable = _store_tickets(
-            db,
-            ctx.user_id,
-            [raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
+            db, ctx.user_id, [raws[zendesk_id] for _, zendesk_id in items if zendesk_id in raws]
         )
         store_ms = int((time.perf_counter() - store_started) * 1000)
         logs: list[tuple[StepLog, int | None]] = []
-        for item in items:
-            ticket_id = ticket_ids.get(item.zendesk_ticket_id)
-            steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
-            if item.zendesk_ticket_id in unstorable:
+        linked: dict[int, dict[str, Any]] = {}
+        failed: dict[int, str] = {}
+        for item_id, zendesk_ticket_id in items:
+            ticket_id = ticket_ids.get(zendesk_ticket_id)
+            steps = StepLog(ctx.user_id, zendesk_ticket_id, ctx.job_id)
+            if zendesk_ticket_id in unstorable:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
-                steps.add("store", "error", store_ms, unstorable[item.zendesk_ticket_id])
-                fail_item(item, unstorable[item.zendesk_ticket_id])
+                steps.add("store", "error", store_ms, unstorable[zendesk_ticket_id])
+                failed[item_id] = unstorable[zendesk_ticket_id]
             elif ticket_id is None:
                 steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
-                fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
+                failed[item_id] = f"Ticket {zendesk_ticket_id} was not found in Zendesk"
             else:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
                 steps.add("store", "ok", store_ms)
-                item.ticket_id = ticket_id
+                linked[item_id] = {"ticket_id": ticket_id}
             logs.append((steps, ticket_id))
+        set_each(db, linked)
+        if failed:
+            for item in rows_by_id(db, BatchJobItem, list(failed)).values():
+                fail_item(item, failed[item.id])
         save_step_logs(db, logs)
         renew(db, ctx)
     return raws
