@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from sqlalchemy import event
@@ -67,6 +67,11 @@ def _forget_flushed_reports(session: Session, _context: Any) -> None:
         for instance in (*session.new, *session.dirty, *session.deleted)
         if isinstance(instance, REPORTED)
     }
-    for user_id in users:
+    forget_users(users)
+
+
+def forget_users(user_ids: Iterable[int]) -> None:
+    """Forget the users' reports in every cache of this process (after a write)."""
+    for user_id in set(user_ids):
         for cache in list(_caches):
             cache.forget_user(user_id)

@@ -11,7 +11,7 @@ rebuilds that range of local days (every user by default).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
@@ -88,6 +88,14 @@ def _record_analysis_changes(session: Session, _context: Any) -> None:
             deltas.append((Contribution.of(analysis), -1))
     if deltas:
         session.info.setdefault(_PENDING_KEY, []).extend(deltas)
+
+
+def record_inserted(db: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Analyses inserted with Core (no flush sees them): their deltas, for the commit step.
+    Each row holds the analysis's column values (TRACKED_FIELDS at least)."""
+    added = [(Contribution.from_values(row), 1) for row in rows]
+    if added:
+        db.info.setdefault(_PENDING_KEY, []).extend(added)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import select
@@ -29,10 +29,12 @@ from app.batch.jobs import (
     ensure_fair_share,
     fail_item,
     lease,
+    open_item_rows,
     open_items,
     refresh_counts,
     renew,
     rows_by_id,
+    set_each,
     set_items,
 )
 from app.batch.writing import write_back
@@ -107,7 +109,7 @@ def claim(job_id: str, worker_id: str) -> JobContext | None:
 def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[str, Any]]:
     """show_many for every open item; store tickets; fail the ones Zendesk lacks."""
     with session_scope() as db:
-        ids = [item.zendesk_ticket_id for item in open_items(db, ctx.job_id)]
+        ids = [zendesk_ticket_id for _, zendesk_ticket_id in open_item_rows(db, ctx.job_id)]
     if not ids:
         return {}
     started = time.perf_counter()
@@ -119,30 +121,34 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
         raise TransientUpstreamError(exc.message) from exc
     fetch_ms = int((time.perf_counter() - started) * 1000)
     with session_scope() as db:
-        items = open_items(db, ctx.job_id)
+        items = open_item_rows(db, ctx.job_id)  # ids only: most items just get a ticket id
         store_started = time.perf_counter()
-        tickets, unstorable = _store_tickets(
-            db,
-            ctx.user_id,
-            [raws[item.zendesk_ticket_id] for item in items if item.zendesk_ticket_id in raws],
+        ticket_ids, unstorable = _store_tickets(
+            db, ctx.user_id, [raws[zendesk_id] for _, zendesk_id in items if zendesk_id in raws]
         )
         store_ms = int((time.perf_counter() - store_started) * 1000)
         logs: list[tuple[StepLog, int | None]] = []
-        for item in items:
-            ticket = tickets.get(item.zendesk_ticket_id)
-            steps = StepLog(ctx.user_id, item.zendesk_ticket_id, ctx.job_id)
-            if item.zendesk_ticket_id in unstorable:
+        linked: dict[int, dict[str, Any]] = {}
+        failed: dict[int, str] = {}
+        for item_id, zendesk_ticket_id in items:
+            ticket_id = ticket_ids.get(zendesk_ticket_id)
+            steps = StepLog(ctx.user_id, zendesk_ticket_id, ctx.job_id)
+            if zendesk_ticket_id in unstorable:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
-                steps.add("store", "error", store_ms, unstorable[item.zendesk_ticket_id])
-                fail_item(item, unstorable[item.zendesk_ticket_id])
-            elif ticket is None:
+                steps.add("store", "error", store_ms, unstorable[zendesk_ticket_id])
+                failed[item_id] = unstorable[zendesk_ticket_id]
+            elif ticket_id is None:
                 steps.add("fetch", "error", fetch_ms, "RecordNotFound: not found in Zendesk")
-                fail_item(item, f"Ticket {item.zendesk_ticket_id} was not found in Zendesk")
+                failed[item_id] = f"Ticket {zendesk_ticket_id} was not found in Zendesk"
             else:
                 steps.add("fetch", "ok", fetch_ms, "show_many")
                 steps.add("store", "ok", store_ms)
-                item.ticket_id = ticket.id
-            logs.append((steps, ticket.id if ticket is not None else None))
+                linked[item_id] = {"ticket_id": ticket_id}
+            logs.append((steps, ticket_id))
+        set_each(db, linked)
+        if failed:
+            for item in rows_by_id(db, BatchJobItem, list(failed)).values():
+                fail_item(item, failed[item.id])
         save_step_logs(db, logs)
         renew(db, ctx)
     return raws
@@ -150,8 +156,9 @@ def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[s
 
 def _store_tickets(
     db: Session, user_id: int, raws: list[dict[str, Any]]
-) -> tuple[dict[int, Ticket], dict[int, str]]:
-    """Store what can be stored; for each ticket that cannot, why (it fails alone)."""
+) -> tuple[dict[int, int], dict[int, str]]:
+    """Store what can be stored (ticket ids by Zendesk id); for each ticket that cannot, why
+    (it fails alone)."""
     unstorable: dict[int, str] = {}
     storable: list[dict[str, Any]] = []
     for raw in raws:
@@ -163,23 +170,22 @@ def _store_tickets(
         storable.append(raw)
     try:
         with db.begin_nested():
-            tickets = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
-        return tickets, unstorable
+            ticket_ids = ticket_store.upsert_tickets(db=db, user_id=user_id, raws=storable)
+        return ticket_ids, unstorable
     except DBAPIError:
         logger.warning("a ticket of the batch was refused by the database: storing one by one")
-    tickets = {}
+    ticket_ids = {}
     for raw in storable:
         zendesk_ticket_id = int(raw["id"])
         try:
             with db.begin_nested():
-                tickets[zendesk_ticket_id] = ticket_store.upsert_ticket(
-                    db=db, user_id=user_id, raw=raw
-                )
+                ticket = ticket_store.upsert_ticket(db=db, user_id=user_id, raw=raw)
+                ticket_ids[zendesk_ticket_id] = ticket.id
         except DBAPIError as exc:
             unstorable[zendesk_ticket_id] = (
                 f"Ticket {zendesk_ticket_id} cannot be stored: {type(exc.orig).__name__}"
             )
-    return tickets, unstorable
+    return ticket_ids, unstorable
 
 
 _analysis_pool: ThreadPoolExecutor | None = None
@@ -209,10 +215,11 @@ def analysis_pool() -> ThreadPoolExecutor:
 
 
 def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
-    """Analyse pending items concurrently; results are saved from this thread as they land,
-    a transaction for those of each `commit_every_s` from the first (each save costs several
-    round trips and a rollup update whatever its size: a save per quarter second from the
-    job's start made six or seven small ones of a batch of 100, the first of one ticket)."""
+    """Analyse pending items concurrently; results are saved from this thread, a transaction
+    for those that land within `commit_every_s` of the first unsaved one (each save costs
+    several round trips and a rollup update whatever its size: a save per quarter second
+    from the job's start made six or seven small ones of a batch of 100, the first of one
+    ticket)."""
     with session_scope() as db:
         pending = db.execute(
             select(BatchJobItem.id, Ticket.id, Ticket.subject, Ticket.description)
@@ -224,8 +231,6 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
     llm = llm_analyzer(ctx.integration)
     options = ctx.integration.options
     cascade.context_for(ctx.user_id)  # load the user's model once, not in every thread
-    finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
-    window_start: float | None = None  # when the oldest unsaved result landed
 
     def analyse(subject: str, body: str) -> AnalysisOutcome:
         return analysis_service.analyze(
@@ -237,23 +242,27 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
         pool.submit(analyse, subject, body): (item_id, ticket_id)
         for item_id, ticket_id, subject, body in pending
     }
+    remaining: set[Future[AnalysisOutcome]] = set(futures)
     try:
-        for future in as_completed(futures):
-            item_id, ticket_id = futures[future]
-            try:
-                finished.append((item_id, ticket_id, future.result()))
-            except Exception as exc:  # one bad ticket fails alone
-                logger.exception("analysis failed for batch item %s", item_id)
-                finished.append((item_id, ticket_id, exc))
-            now = time.monotonic()
-            window_start = now if window_start is None else window_start
-            if now - window_start >= commit_every_s:
-                _save_outcomes(ctx, finished)
-                finished, window_start = [], None
+        while remaining:
+            # Woken once a window rather than once a result: each wake-up of this thread
+            # cost more CPU than the bookkeeping of the result that caused it.
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            if remaining:
+                more, remaining = wait(remaining, timeout=commit_every_s)
+                done |= more
+            finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
+            for future in done:
+                item_id, ticket_id = futures[future]
+                try:
+                    finished.append((item_id, ticket_id, future.result()))
+                except Exception as exc:  # one bad ticket fails alone
+                    logger.exception("analysis failed for batch item %s", item_id)
+                    finished.append((item_id, ticket_id, exc))
+            _save_outcomes(ctx, finished)
     finally:
         for future in futures:  # a save failed: the job's queued analyses are not run
             future.cancel()
-    _save_outcomes(ctx, finished)
 
 
 def _save_outcomes(

@@ -25,6 +25,7 @@ from app.batch.jobs import (
     fail_item,
     renew,
     rows_by_id,
+    set_each,
     set_items,
 )
 from app.database import session_scope
@@ -140,6 +141,7 @@ def _plan(
         ).all()
         posting_elsewhere = _notes_in_flight(db, ctx, [ticket.id for _, ticket, _ in rows])
         logs: list[tuple[StepLog, int | None]] = []
+        writing: dict[int, dict[str, Any]] = {}  # item id: its state and note's fingerprint
         for item, ticket, analysis in rows:
             raw = raws.get(ticket.zendesk_ticket_id)
             write = writeback.plan_ticket(
@@ -169,10 +171,10 @@ def _plan(
                 _finish_item(item, write.decided)
                 logs.append((_log(ctx, write, applied), ticket.id))
                 continue
-            item.status = ItemStatus.writing
-            item.note_fingerprint = fingerprint
+            writing[item.id] = {"status": ItemStatus.writing, "note_fingerprint": fingerprint}
             planned[ticket.zendesk_ticket_id] = (item.id, write)
             stamps[ticket.zendesk_ticket_id] = (raw or {}).get("updated_at")
+        set_each(db, writing)  # one executemany, not a flush of each item
         save_step_logs(db, logs)
         renew(db, ctx)
     return planned, stamps
@@ -219,17 +221,9 @@ def write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str,
     retry_single: list[int] = []
     with session_scope() as db:
         items = rows_by_id(db, BatchJobItem, [item_id for item_id, _ in planned.values()])
-        tickets = rows_by_id(  # recording sets their tags: not their 10 KB descriptions
-            db, Ticket, [item.ticket_id for item in items.values()], defer(Ticket.description)
-        )
-        analyses = {
-            analysis.ticket_id: analysis
-            for analysis in db.scalars(
-                select(TicketAnalysis).where(TicketAnalysis.ticket_id.in_(list(tickets)))
-            )
-        }
         logs: list[tuple[StepLog, int | None]] = []
         written: list[int] = []
+        recorded: list[tuple[int, TicketWrite, Applied]] = []
         for zendesk_ticket_id, (item_id, write) in planned.items():
             item = items[item_id]
             result = outcome.get(zendesk_ticket_id, {})
@@ -237,8 +231,7 @@ def write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str,
                 applied = Applied(
                     status=WriteBack.written, tags=write.new_tags, duration_ms=write_ms
                 )
-                ticket = tickets[item.ticket_id]
-                writeback.record(ticket, analyses[item.ticket_id], write, applied)
+                recorded.append((item.ticket_id, write, applied))
                 written.append(item.id)
                 logs.append((_log(ctx, write, applied, "update_many"), item.ticket_id))
             elif "conflict" in str(result.get("error", "")).lower():
@@ -248,6 +241,8 @@ def write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str,
                 failed = Applied(status=WriteBack.failed, duration_ms=write_ms, message=message)
                 fail_item(item, f"write-back failed: {message}")
                 logs.append((_log(ctx, write, failed), item.ticket_id))
+        # The tickets' tags and the analyses' write-back fields, without loading either.
+        writeback.record_many(db, user_id=ctx.user_id, outcomes=recorded)
         save_step_logs(db, logs)
         # One UPDATE for the written items (not changed through the ORM) instead of a flush
         # of each.
