@@ -180,6 +180,16 @@ async def get_db(
         await anyio.to_thread.run_sync(_finish, session, sender)
 
 
+def end_read(session: Session) -> None:
+    """End a read route's transaction in the route's own worker thread (a read-only
+    transaction's commit), so the session dependency finds nothing to do and closes the
+    session without a worker-thread hop of its own: a read then costs one hop, not two.
+    A session holding changes or jobs is left to the dependency (commit, then send)."""
+    if session.new or session.dirty or session.deleted or unit_of_work.pending(session):
+        return
+    unit_of_work.commit(session)
+
+
 def _untouched(session: Session) -> bool:
     return not (
         session.in_transaction()
