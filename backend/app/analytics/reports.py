@@ -259,27 +259,23 @@ def processed_counts(db: Session, window: Window) -> dict[str, int]:
     week_first, month_first = week_start(today), today.replace(day=1)
     earliest = min(week_first, month_first)
     if window.use_rollups:
-        past = _run(
+        week, month, today_count = _run(
             db,
-            statements.rollup_processed(),
+            statements.processed_with_rollups(),
             {
                 "user_id": window.user_id,
                 "week_first": week_first,
                 "month_first": month_first,
                 "earliest": earliest,
                 "today": today,
+                "since": day_start(today, zone),
             },
         ).one()
-        today_count = _run(
-            db,
-            statements.processed_since(),
-            {"user_id": window.user_id, "since": day_start(today, zone)},
-        ).scalar()
         today_count = int(today_count or 0)
         return {
             "today": today_count,
-            "this_week": today_count + int(past[0]),
-            "this_month": today_count + int(past[1]),
+            "this_week": today_count + int(week),
+            "this_month": today_count + int(month),
         }
     row = _run(
         db,
