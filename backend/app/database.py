@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,6 +14,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import unit_of_work
@@ -25,8 +28,11 @@ wait for the lock, so its first write fails at once ("database is locked") whene
 connection committed after that read, and the API and the worker write side by side."""
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the pool and pragmas each backend needs."""
+def make_engine(
+    database_url: str, *, ping_after_idle_s: float | None = None, **kwargs: Any
+) -> Engine:
+    """Create an engine with the pool and pragmas each backend needs (on a server database,
+    a pooled connection idle over `ping_after_idle_s` is pinged before use)."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -64,7 +70,59 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         # The ORM's multi-row UPDATEs (batch items, analyses) go as one execute_batch
         # per 100 rows instead of a round trip per row.
         kwargs.setdefault("executemany_mode", "values_plus_batch")
-    return create_engine(database_url, pool_pre_ping=True, pool_recycle=1800, **kwargs)
+    engine = create_engine(database_url, pool_recycle=1800, **kwargs)
+    if ping_after_idle_s is None:
+        ping_after_idle_s = PING_AFTER_IDLE_S
+    _check_connections_at_checkout(engine, ping_after_idle_s)
+    return engine
+
+
+PING_AFTER_IDLE_S = 10.0
+"""A pooled connection idle longer than this is pinged (a round trip) before use."""
+
+
+def _check_connections_at_checkout(engine: Engine, ping_after_idle_s: float) -> None:
+    """Hand out only live connections, without a round trip per checkout.
+
+    A server that closed a connection (a restart, a terminated backend, a proxy reset) has
+    sent its FIN or RST, often a FATAL message first: the socket polls readable, where an
+    idle connection's never does (we LISTEN to nothing). Such a connection is replaced.
+    One idle longer than `ping_after_idle_s` is pinged as well (a host that vanished without
+    closing anything). `pool_pre_ping` pinged at every checkout: a round trip a request.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _refuse_dead(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if not connection_looks_alive(dbapi_connection):
+            raise DisconnectionError("the server closed this connection")
+        idle_s = time.monotonic() - idle_since if idle_since is not None else 0.0
+        if idle_s > ping_after_idle_s and not answers_ping(engine, dbapi_connection):
+            raise DisconnectionError("the connection did not answer a ping")
+
+
+def answers_ping(engine: Engine, dbapi_connection: Any) -> bool:
+    try:
+        return bool(engine.dialect.do_ping(dbapi_connection))
+    except engine.dialect.loaded_dbapi.Error:
+        return False
+
+
+def connection_looks_alive(dbapi_connection: Any) -> bool:
+    """False when the driver knows the connection closed, or its socket has something to
+    read while idle (the server's goodbye: an error message, EOF or a reset)."""
+    if getattr(dbapi_connection, "closed", 0):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
 
 
 @lru_cache
@@ -120,6 +178,16 @@ async def get_db(
         return
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(_finish, session, sender)
+
+
+def end_read(session: Session) -> None:
+    """End a read route's transaction in the route's own worker thread (a read-only
+    transaction's commit), so the session dependency finds nothing to do and closes the
+    session without a worker-thread hop of its own: a read then costs one hop, not two.
+    A session holding changes or jobs is left to the dependency (commit, then send)."""
+    if session.new or session.dirty or session.deleted or unit_of_work.pending(session):
+        return
+    unit_of_work.commit(session)
 
 
 def _untouched(session: Session) -> bool:

@@ -196,6 +196,20 @@ def _trend_point(key: date, totals: Totals) -> dict[str, Any]:
 
 def trend(db: Session, window: Window, interval: Interval = "day") -> list[dict[str, Any]]:
     """One point per local day or week of the period, empty buckets included."""
+    return trend_points(window, interval, period_buckets(db, window, interval))
+
+
+def trend_points(
+    window: Window, interval: Interval, buckets: dict[date, Totals]
+) -> list[dict[str, Any]]:
+    return [_trend_point(key, buckets.get(key, Totals())) for key in _bucket_keys(window, interval)]
+
+
+def period_buckets(
+    db: Session, window: Window, interval: Interval, *, with_counts: bool = False
+) -> dict[date, Totals]:
+    """The period's totals per local day or week: rollups for its whole days, the analyses
+    themselves for the part-days at its edges; with `with_counts`, label counts too."""
     _prepare(db)
     full_days, ranges = _split(window)
     buckets: dict[date, Totals] = defaultdict(Totals)
@@ -206,6 +220,7 @@ def trend(db: Session, window: Window, interval: Interval = "day") -> list[dict[
             first_day=full_days[0],
             end_day=full_days[1],
             interval=interval,
+            with_counts=with_counts,
         ):
             buckets[key] += totals
     if ranges:
@@ -215,10 +230,10 @@ def trend(db: Session, window: Window, interval: Interval = "day") -> list[dict[
             zone=window.zone,
             ranges=ranges,
             interval=interval,
-            with_counts=False,
+            with_counts=with_counts,
         ):
             buckets[key] += totals
-    return [_trend_point(key, buckets.get(key, Totals())) for key in _bucket_keys(window, interval)]
+    return buckets
 
 
 def distribution(totals: Totals, field_name: str) -> dict[str, Any]:
@@ -244,27 +259,23 @@ def processed_counts(db: Session, window: Window) -> dict[str, int]:
     week_first, month_first = week_start(today), today.replace(day=1)
     earliest = min(week_first, month_first)
     if window.use_rollups:
-        past = _run(
+        week, month, today_count = _run(
             db,
-            statements.rollup_processed(),
+            statements.processed_with_rollups(),
             {
                 "user_id": window.user_id,
                 "week_first": week_first,
                 "month_first": month_first,
                 "earliest": earliest,
                 "today": today,
+                "since": day_start(today, zone),
             },
         ).one()
-        today_count = _run(
-            db,
-            statements.processed_since(),
-            {"user_id": window.user_id, "since": day_start(today, zone)},
-        ).scalar()
         today_count = int(today_count or 0)
         return {
             "today": today_count,
-            "this_week": today_count + int(past[0]),
-            "this_month": today_count + int(past[1]),
+            "this_week": today_count + int(week),
+            "this_month": today_count + int(month),
         }
     row = _run(
         db,
@@ -310,7 +321,10 @@ def recent_tickets(db: Session, window: Window, limit: int = RECENT_LIMIT) -> li
 
 
 def dashboard(db: Session, window: Window) -> dict[str, Any]:
-    totals = period_totals(db, window)
+    # The daily trend's buckets, label counts included, add up to the period's totals: two
+    # queries fewer than period_totals and trend each asking the database.
+    days = period_buckets(db, window, "day", with_counts=True)
+    totals = sum(days.values(), Totals())
     tickets = totals.tickets
     return {
         "period": window.period(),
@@ -327,7 +341,7 @@ def dashboard(db: Session, window: Window) -> dict[str, Any]:
         "urgencies": distribution(totals, "urgency"),
         "sentiments": distribution(totals, "sentiment"),
         "sources": distribution(totals, "source"),
-        "daily_trend": trend(db, window, "day"),
+        "daily_trend": trend_points(window, "day", days),
         "accuracy": accuracy(db, window),
         "recent_tickets": recent_tickets(db, window),
     }

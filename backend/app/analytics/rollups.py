@@ -339,20 +339,27 @@ def _buckets_by(bucket: Any, with_counts: bool, ranges: int) -> Select[Any]:
 
 
 def rollup_buckets(
-    db: Session, *, user_id: int, first_day: date, end_day: date, interval: Interval = "day"
+    db: Session,
+    *,
+    user_id: int,
+    first_day: date,
+    end_day: date,
+    interval: Interval = "day",
+    with_counts: bool = False,
 ) -> Iterable[tuple[date, Totals]]:
-    """Ticket count, time and cost of the user's rollups for days [first_day, end_day)."""
-    statement = _rollup_buckets_statement(db.get_bind().dialect.name, interval)
+    """Ticket count, time and cost (and with `with_counts` the label counts) of the user's
+    rollups for days [first_day, end_day)."""
+    statement = _rollup_buckets_statement(db.get_bind().dialect.name, interval, with_counts)
     params = {"user_id": user_id, "first_day": first_day, "end_day": end_day}
     for row in db.execute(statement, params):
         yield row.bucket, Totals.from_row(row)
 
 
 @lru_cache(maxsize=8)
-def _rollup_buckets_statement(dialect: str, interval: Interval) -> Select[Any]:
+def _rollup_buckets_statement(dialect: str, interval: Interval, with_counts: bool) -> Select[Any]:
     bucket = rollup_bucket_expression(dialect, interval).label("bucket")
     return (
-        select(bucket, *rollup_columns(with_counts=False))
+        select(bucket, *rollup_columns(with_counts=with_counts))
         .where(
             SystemMetrics.user_id == bindparam("user_id"),
             SystemMetrics.day >= bindparam("first_day"),

@@ -79,6 +79,13 @@ def processed_since() -> Select[Any]:
 
 
 @lru_cache(maxsize=1)
+def processed_with_rollups() -> Select[Any]:
+    """rollup_processed's two sums and processed_since's count in one round trip."""
+    past = rollup_processed().subquery()
+    return select(*past.c, processed_since().scalar_subquery())
+
+
+@lru_cache(maxsize=1)
 def raw_processed() -> Select[Any]:
     """Analyses since the starts of today, the week and the month, from the raw rows."""
     created_at = TicketAnalysis.created_at

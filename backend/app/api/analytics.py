@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
 from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
-from app.database import SessionDep, get_db
+from app.database import SessionDep, end_read, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
 router = APIRouter(
@@ -40,7 +40,9 @@ async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Resp
 
 
 def build_dashboard(db: Session, window: reports.Window) -> Dashboard:
-    return Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
+    report = Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
+    end_read(db)
+    return report
 
 
 @router.get("/trends", response_model=Trends)

@@ -19,7 +19,7 @@ from app.api.deps import (
 from app.auth import CurrentUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
-from app.database import SessionDep
+from app.database import SessionDep, end_read
 from app.errors import Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single, ticket_list
@@ -249,12 +249,14 @@ def list_tickets(
         },
         from_attributes=True,
     )
+    end_read(db)
     return model_response(page)
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
 def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
     summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
+    end_read(db)
     return model_response(summary)
 
 
@@ -262,4 +264,6 @@ def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
 def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
     detail = single.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
-    return model_response(TicketDetail.model_validate(detail, from_attributes=True))
+    response = model_response(TicketDetail.model_validate(detail, from_attributes=True))
+    end_read(db)
+    return response

@@ -209,6 +209,35 @@ def test_partial_days_at_both_ends_come_from_raw_rows(
     assert counts_by_day(body["daily_trend"]) == {"2025-03-01": 1, "2025-03-05": 1, "2025-03-09": 1}
 
 
+def test_dashboard_totals_add_up_rollup_days_and_part_days_at_both_edges(
+    client: TestClient, db: Session, account: tuple[User, dict[str, str]]
+) -> None:
+    """The dashboard sums its daily trend (whole days from the rollups, the part-days at the
+    edges from the analyses): the same totals and labels the distribution reports count."""
+    user, headers = account
+    labelled = [
+        (at(1, 9), "bug", "negative", "0.001"),  # before the start
+        (at(1, 18), "billing", "negative", "0.002"),  # the first part-day
+        (at(4, 10), "bug", "neutral", "0.004"),  # whole days
+        (at(6, 23), "feature", "positive", "0.008"),
+        (at(9, 6), "bug", "neutral", "0.016"),  # the last part-day
+        (at(9, 20), "other", "neutral", "0.032"),  # after the end
+    ]
+    for created_at, category, sentiment, cost in labelled:
+        create_analysed_ticket(
+            db, user, created_at=created_at, category=category, sentiment=sentiment, cost_usd=cost
+        )
+    period = {"start": "2025-03-01T12:00:00Z", "end": "2025-03-09T12:00Z"}
+    body = get(client, headers, "dashboard", **period)
+    assert body["tickets"] == 4
+    assert body["total_cost_usd"] == "0.030000"
+    assert sum(point["tickets"] for point in body["daily_trend"]) == 4
+    assert body["categories"] == get(client, headers, "categories", **period)["distribution"]
+    assert body["sentiments"] == get(client, headers, "sentiments", **period)["distribution"]
+    assert items(body["categories"])["bug"] == (2, 50.0)
+    assert items(body["sentiments"])["negative"] == (1, 25.0)
+
+
 def test_weekly_trend_buckets_start_on_monday(
     client: TestClient, db: Session, account: tuple[User, dict[str, str]]
 ) -> None:

@@ -1,0 +1,66 @@
+"""A read route ends its transaction in its own worker thread: with the real session
+dependency (not the tests' rolled-back one), a cached-token read takes one worker-thread
+hop in all, and its transaction is committed, leaving no connection checked out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.database import get_engine
+from app.main import create_app
+from tests.factories import DEFAULT_PASSWORD
+
+READS = ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard")
+
+
+@pytest.fixture
+def real_client(engine: Engine) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The app with its own session dependency; a committed user, deleted afterwards."""
+    email = f"reads-{time.monotonic_ns()}@example.com"
+    try:
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            registered = client.post(
+                "/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
+            )
+            assert registered.status_code == 201, registered.text
+            token = client.post(
+                "/auth/login", data={"username": email, "password": DEFAULT_PASSWORD}
+            ).json()["access_token"]
+            yield client, {"Authorization": f"Bearer {token}"}
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE email = :e"), {"e": email})
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions sent to a worker thread, in order."""
+    sent: list[str] = []
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counting_run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(func, "__name__", repr(func)))
+        return await real_run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
+    return sent
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_read_takes_one_worker_thread_hop_and_leaves_no_transaction_open(
+    real_client: tuple[TestClient, dict[str, str]], hops: list[str], path: str
+) -> None:
+    client, headers = real_client
+    assert client.get(path, headers=headers).status_code == 200  # the token is now cached
+    hops.clear()
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    assert len(hops) == 1, hops
+    assert get_engine().pool.checkedout() == 0
