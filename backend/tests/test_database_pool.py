@@ -3,6 +3,7 @@ server closed is replaced (the caller never sees it), one idle for a while is pi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,10 +44,21 @@ def backend_pid(engine: Engine) -> int:
 
 def test_a_connection_the_server_terminated_is_replaced_at_checkout(pool_engine: Engine) -> None:
     first_pid = backend_pid(pool_engine)
-    with make_engine(TEST_DATABASE_URL).connect() as admin:
+    admin_engine = make_engine(TEST_DATABASE_URL)
+    with admin_engine.connect() as admin:
         terminated = admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
         assert terminated.scalar_one() is True
         admin.commit()
+        # pg_terminate_backend only signals the backend: wait until it has exited (and so
+        # closed its socket), as it has by the time a restart or a proxy reset is over.
+        deadline = time.monotonic() + 10
+        while admin.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first_pid}
+        ).scalar_one():
+            admin.commit()  # a new snapshot of pg_stat_activity
+            assert time.monotonic() < deadline, "the terminated backend did not exit"
+            time.sleep(0.01)
+    admin_engine.dispose()
     # No error for the caller: the dead pooled connection is swapped for a new one.
     second_pid = backend_pid(pool_engine)
     assert second_pid != first_pid
