@@ -258,7 +258,7 @@ def poll_open_batches(*, user_id: int | None = None) -> dict[str, int]:
         )
         if user_id is not None:
             query = query.where(LLMBatch.user_id == user_id)
-        batches = list(db.execute(query.order_by(LLMBatch.id)).tuples())
+        batches = list(db.execute(query.order_by(LLMBatch.id)))
     counts: dict[str, int] = {}
     for batch_id, remote_id in batches:
         try:

@@ -304,10 +304,15 @@ def record_many(
         (ticket_id, *recorded_values(write, applied)) for ticket_id, write, applied in outcomes
     ]
     retagged = [ticket_id for ticket_id, ticket_values, _ in changes if "tags" in ticket_values]
-    stored_tags = dict(
-        db.execute(select(Ticket.id, Ticket.tags).where(Ticket.id.in_(retagged))).tuples().all()
+    stored_tags: dict[int, Any] = (
+        {
+            ticket_id: tags
+            for ticket_id, tags in db.execute(
+                select(Ticket.id, Ticket.tags).where(Ticket.id.in_(retagged))
+            )
+        }
         if retagged
-        else []
+        else {}
     )
     ticket_rows = [
         (ticket_id, ticket_values)
