@@ -61,6 +61,14 @@ class UserFactory:
         return user, self.headers_for(user)
 
 
+def sign_up(client: TestClient, email: str, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+    """Register `email` through the API and log in: the bearer header of the new account."""
+    registered = client.post("/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == 201, registered.text
+    token = client.post("/auth/login", data={"username": email, "password": password})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
 def configure_zendesk(db: Session, user: User, base_url: str, **options: object) -> None:
     """Point a user's integration at a Zendesk (usually the simulator)."""
     from app.accounts import integrations

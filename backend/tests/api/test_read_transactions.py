@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from app.database import get_engine
 from app.main import create_app
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import sign_up
 
 READS = ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard")
 
@@ -26,14 +26,7 @@ def real_client(engine: Engine) -> Iterator[tuple[TestClient, dict[str, str]]]:
     email = f"reads-{time.monotonic_ns()}@example.com"
     try:
         with TestClient(create_app(), raise_server_exceptions=False) as client:
-            registered = client.post(
-                "/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
-            )
-            assert registered.status_code == 201, registered.text
-            token = client.post(
-                "/auth/login", data={"username": email, "password": DEFAULT_PASSWORD}
-            ).json()["access_token"]
-            yield client, {"Authorization": f"Bearer {token}"}
+            yield client, sign_up(client, email)
     finally:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM users WHERE email = :e"), {"e": email})

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from app.config import get_settings
 from app.database import get_engine, get_session_factory
 from app.main import create_app
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, sign_up
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres_only
@@ -46,14 +46,7 @@ def api(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProxiedApi]
         email = f"outage-{time.monotonic_ns()}@example.com"
         try:
             with TestClient(create_app(), raise_server_exceptions=False) as client:
-                registered = client.post(
-                    "/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
-                )
-                assert registered.status_code == 201, registered.text
-                token = client.post(
-                    "/auth/login", data={"username": email, "password": DEFAULT_PASSWORD}
-                ).json()["access_token"]
-                yield ProxiedApi(client, proxy, {"Authorization": f"Bearer {token}"}, email)
+                yield ProxiedApi(client, proxy, sign_up(client, email), email)
         finally:
             get_engine().dispose()
             get_engine.cache_clear()

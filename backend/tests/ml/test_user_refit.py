@@ -10,7 +10,8 @@ import pytest
 
 from app.analysis.ml import user_models
 from app.analysis.ml.dataset import DEFAULT_TRAIN_CSV, read_rows
-from app.analysis.ml.user_models import Row
+from app.analysis.ml.evaluation import Verdict
+from app.analysis.ml.user_models import Row, TrainedModel
 from app.analysis.offline_analyzer import get_offline_analyzer
 
 MOODS = {"red": "negative", "amber": "neutral", "green": "positive"}
@@ -35,6 +36,21 @@ def status_messages(numbers: range, colours: list[str]) -> list[Row]:
     ]
 
 
+def refit(
+    base_rows: list[Row], trained: list[Row], held_out: list[Row], *, name: str
+) -> tuple[TrainedModel, Verdict]:
+    """A retrain of a user with these trained and held-out rows against the shared model."""
+    return user_models.select_then_refit(
+        [*base_rows, *trained],
+        held_out,
+        weights=[1.0] * len(base_rows) + [5.0] * (len(trained) + len(held_out)),
+        user_rows=len(trained),
+        current=(get_offline_analyzer(), "shared"),
+        params=None,
+        name=name,
+    )
+
+
 def test_a_winning_candidate_is_refitted_on_the_held_out_rows_and_carries_the_judged_one(
     base_rows: list[Row],
 ) -> None:
@@ -43,15 +59,7 @@ def test_a_winning_candidate_is_refitted_on_the_held_out_rows_and_carries_the_ju
     held_out = status_messages(range(100, 130), list(MOODS)) + status_messages(
         range(200, 215), ["purple"]
     )
-    served, verdict = user_models.select_then_refit(
-        [*base_rows, *trained],
-        held_out,
-        weights=[1.0] * len(base_rows) + [5.0] * (len(trained) + len(held_out)),
-        user_rows=len(trained),
-        current=(get_offline_analyzer(), "shared"),
-        params=None,
-        name="user_refit",
-    )
+    served, verdict = refit(base_rows, trained, held_out, name="user_refit")
     assert verdict.promoted, verdict.reason
     judged = served.judged
     assert judged is not None and served.metadata["refit_of"] == judged.version
@@ -81,15 +89,7 @@ def test_a_losing_candidate_is_not_refitted(base_rows: list[Row]) -> None:
         for row in status_messages(range(90), list(MOODS))
     ]
     held_out = status_messages(range(100, 140), list(MOODS))
-    served, verdict = user_models.select_then_refit(
-        [*base_rows, *trained],
-        held_out,
-        weights=[1.0] * len(base_rows) + [5.0] * (len(trained) + len(held_out)),
-        user_rows=len(trained),
-        current=(get_offline_analyzer(), "shared"),
-        params=None,
-        name="user_careless",
-    )
+    served, verdict = refit(base_rows, trained, held_out, name="user_careless")
     assert not verdict.promoted, verdict.reason
     assert served.judged is None and "refit_of" not in served.metadata
     assert served.metadata["training"]["rows_not_trained_on"] == len(held_out)
