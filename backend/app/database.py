@@ -28,8 +28,12 @@ wait for the lock, so its first write fails at once ("database is locked") whene
 connection committed after that read, and the API and the worker write side by side."""
 
 
+PING_AFTER_IDLE_S = 10.0
+"""A pooled connection idle longer than this is pinged (a round trip) before use."""
+
+
 def make_engine(
-    database_url: str, *, ping_after_idle_s: float | None = None, **kwargs: Any
+    database_url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwargs: Any
 ) -> Engine:
     """Create an engine with the pool and pragmas each backend needs (on a server database,
     a pooled connection idle over `ping_after_idle_s` is pinged before use)."""
@@ -71,14 +75,8 @@ def make_engine(
         # per 100 rows instead of a round trip per row.
         kwargs.setdefault("executemany_mode", "values_plus_batch")
     engine = create_engine(database_url, pool_recycle=1800, **kwargs)
-    if ping_after_idle_s is None:
-        ping_after_idle_s = PING_AFTER_IDLE_S
     _check_connections_at_checkout(engine, ping_after_idle_s)
     return engine
-
-
-PING_AFTER_IDLE_S = 10.0
-"""A pooled connection idle longer than this is pinged (a round trip) before use."""
 
 
 def _check_connections_at_checkout(engine: Engine, ping_after_idle_s: float) -> None:
