@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Result, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analysis import learning
@@ -30,6 +30,7 @@ from app.analytics.rollups import (
     week_start,
 )
 from app.core.time_zones import time_zone_error
+from app.database import execute_core
 from app.enums import Category, Sentiment, Urgency
 from app.errors import NotFound, Unprocessable
 from app.models import Ticket, TicketAnalysis, User, utcnow
@@ -132,14 +133,6 @@ def _split(window: Window) -> tuple[tuple[date, date] | None, list[TimeRange]]:
     return (first, end_day), ranges
 
 
-def _run(db: Session, statement: Any, params: dict[str, Any]) -> Result[Any]:
-    """A Core statement on the session's connection, after a flush (what autoflush does):
-    the ORM's per-statement set-up, a third of a dashboard's CPU, is for ORM entities these
-    reports do not load."""
-    db.flush()
-    return db.connection().execute(statement, params)
-
-
 def _prepare(db: Session) -> None:
     """Rollups this session made stale are brought up to date before they are read."""
     rollups_write.apply_pending(db)
@@ -152,14 +145,14 @@ def period_totals(db: Session, window: Window) -> Totals:
     totals = Totals()
     if full_days is not None:
         first, end_day = full_days
-        row = _run(
+        row = execute_core(
             db,
             statements.rollup_totals(),
             {"user_id": window.user_id, "first_day": first, "end_day": end_day},
         ).one()
         totals += Totals.from_row(row)
     if ranges:
-        row = _run(
+        row = execute_core(
             db,
             statements.raw_totals(len(ranges)),
             {"user_id": window.user_id, **statements.range_values(ranges)},
@@ -202,7 +195,8 @@ def trend(db: Session, window: Window, interval: Interval = "day") -> list[dict[
 def trend_points(
     window: Window, interval: Interval, buckets: dict[date, Totals]
 ) -> list[dict[str, Any]]:
-    return [_trend_point(key, buckets.get(key, Totals())) for key in _bucket_keys(window, interval)]
+    empty = Totals()  # read only: one for every bucket without analyses
+    return [_trend_point(key, buckets.get(key, empty)) for key in _bucket_keys(window, interval)]
 
 
 def period_buckets(
@@ -259,7 +253,7 @@ def processed_counts(db: Session, window: Window) -> dict[str, int]:
     week_first, month_first = week_start(today), today.replace(day=1)
     earliest = min(week_first, month_first)
     if window.use_rollups:
-        week, month, today_count = _run(
+        week, month, today_count = execute_core(
             db,
             statements.processed_with_rollups(),
             {
@@ -277,7 +271,7 @@ def processed_counts(db: Session, window: Window) -> dict[str, int]:
             "this_week": today_count + int(week),
             "this_month": today_count + int(month),
         }
-    row = _run(
+    row = execute_core(
         db,
         statements.raw_processed(),
         {
@@ -293,7 +287,7 @@ def processed_counts(db: Session, window: Window) -> dict[str, int]:
 
 def accuracy(db: Session, window: Window) -> dict[str, Any]:
     """Per field: the share of analyses with feedback for it that agree with the feedback."""
-    row = _run(
+    row = execute_core(
         db,
         statements.accuracy(),
         {"user_id": window.user_id, "start": window.start, "end": window.end},
@@ -312,7 +306,7 @@ def accuracy(db: Session, window: Window) -> dict[str, Any]:
 def recent_tickets(db: Session, window: Window, limit: int = RECENT_LIMIT) -> list[Any]:
     """The last analyses of the period with their ticket's id and subject."""
     return list(
-        _run(
+        execute_core(
             db,
             statements.recent(limit),
             {"user_id": window.user_id, "start": window.start, "end": window.end},

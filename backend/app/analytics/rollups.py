@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.database import execute_core
 from app.enums import AnalysisSource, Category, Sentiment, Urgency
 from app.models import SystemMetrics, TicketAnalysis, User
 
@@ -312,7 +313,7 @@ def raw_buckets(
         span = (min(start for start, _ in ranges), max(end for _, end in ranges))
         bucket = bucket_expression(dialect, TicketAnalysis.created_at, zone, span, interval)
         statement = _buckets_by(bucket.label("bucket"), with_counts, len(ranges))
-    for row in db.execute(statement, params):
+    for row in execute_core(db, statement, params):
         yield row.bucket, Totals.from_row(row)
 
 
@@ -351,7 +352,7 @@ def rollup_buckets(
     rollups for days [first_day, end_day)."""
     statement = _rollup_buckets_statement(db.get_bind().dialect.name, interval, with_counts)
     params = {"user_id": user_id, "first_day": first_day, "end_day": end_day}
-    for row in db.execute(statement, params):
+    for row in execute_core(db, statement, params):
         yield row.bucket, Totals.from_row(row)
 
 

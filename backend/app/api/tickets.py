@@ -20,9 +20,9 @@ from app.auth import CurrentUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
 from app.database import SessionDep, end_read
-from app.errors import Unprocessable
+from app.errors import NotFound, Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
-from app.pipeline import single, ticket_list
+from app.pipeline import single, ticket_list, ticket_rows
 from app.pipeline import store as ticket_store
 from app.schemas import (
     MAX_TICKET_ID,
@@ -246,8 +246,7 @@ def list_tickets(
             "page": query.page,
             "page_size": query.page_size,
             "total_is_exact": exact,
-        },
-        from_attributes=True,
+        }
     )
     end_read(db)
     return model_response(page)
@@ -263,7 +262,9 @@ def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
 def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
-    detail = single.ticket_detail(db=db, user_id=user.id, zendesk_ticket_id=ticket_id)
-    response = model_response(TicketDetail.model_validate(detail, from_attributes=True))
+    detail = ticket_rows.ticket_detail(db, user_id=user.id, zendesk_ticket_id=ticket_id)
+    if detail is None:
+        raise NotFound(f"Ticket {ticket_id} has not been processed")
+    response = model_response(TicketDetail.model_validate(detail))
     end_read(db)
     return response

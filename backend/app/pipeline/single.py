@@ -17,7 +17,6 @@ from app.accounts import integrations
 from app.accounts.integrations import ProcessingOptions
 from app.analysis import cascade
 from app.enums import WriteBack
-from app.errors import NotFound
 from app.integrations.zendesk import ZendeskClient, ZendeskError
 from app.models import Ticket, TicketAnalysis
 from app.pipeline import analysis as analysis_service
@@ -99,19 +98,6 @@ def process_ticket(*, uow: UnitOfWork, user_id: int, zendesk_ticket_id: int) -> 
         write_back_status=applied.status,
         write_back_error=applied.error,
     )
-
-
-def ticket_detail(*, db: Session, user_id: int, zendesk_ticket_id: int) -> dict[str, Any]:
-    ticket = ticket_store.get_ticket(
-        db=db, user_id=user_id, zendesk_ticket_id=zendesk_ticket_id, with_analysis=True
-    )
-    if ticket is None:
-        raise NotFound(f"Ticket {zendesk_ticket_id} has not been processed")
-    return {
-        "ticket": ticket,
-        "analysis": ticket.analysis,
-        "logs": ticket_store.logs_for(db=db, ticket_id=ticket.id),
-    }
 
 
 def write_back_each(

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session
 
 from app.analytics import report_cache, rollups_write
 from app.analytics.rollups import COUNTED_FIELDS, MONEY_QUANTUM
+from app.database import execute_core
 from app.errors import Unprocessable
-from app.models import ProcessingLog, Ticket, TicketAnalysis, utcnow
+from app.models import Ticket, TicketAnalysis, utcnow
 from app.pipeline.analysis import AnalysisOutcome
 
 MAX_BIGINT = 2**63 - 1
@@ -66,27 +67,19 @@ def ticket_fields(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_ticket(
-    *, db: Session, user_id: int, zendesk_ticket_id: int, with_analysis: bool = False
-) -> Ticket | None:
-    """The user's stored ticket; `with_analysis` loads its analysis in the same query."""
+def get_ticket(*, db: Session, user_id: int, zendesk_ticket_id: int) -> Ticket | None:
+    """The user's stored ticket."""
     return db.scalar(
-        _ticket_statement(with_analysis),
-        {"user_id": user_id, "zendesk_ticket_id": zendesk_ticket_id},
+        _ticket_statement(), {"user_id": user_id, "zendesk_ticket_id": zendesk_ticket_id}
     )
 
 
-@lru_cache(maxsize=2)
-def _ticket_statement(with_analysis: bool) -> Select[tuple[Ticket]]:
-    query = select(Ticket).where(
+@lru_cache(maxsize=1)
+def _ticket_statement() -> Select[tuple[Ticket]]:
+    return select(Ticket).where(
         Ticket.user_id == bindparam("user_id"),
         Ticket.zendesk_ticket_id == bindparam("zendesk_ticket_id"),
     )
-    if not with_analysis:
-        return query
-    # With its analysis: for the detail page, whose answer has no description (an e-mail
-    # body, often kilobytes); it loads if read.
-    return query.options(joinedload(Ticket.analysis), defer(Ticket.description))
 
 
 def upsert_ticket(*, db: Session, user_id: int, raw: dict[str, Any]) -> Ticket:
@@ -250,24 +243,10 @@ def save_analysis(
     return db.scalars(select(TicketAnalysis).where(TicketAnalysis.ticket_id == ticket.id)).one()
 
 
-def logs_for(*, db: Session, ticket_id: int, limit: int = 100) -> list[ProcessingLog]:
-    return list(db.scalars(_logs_statement(limit), {"ticket_id": ticket_id}))
-
-
-@lru_cache(maxsize=4)
-def _logs_statement(limit: int) -> Select[tuple[ProcessingLog]]:
-    return (
-        select(ProcessingLog)
-        .where(ProcessingLog.ticket_id == bindparam("ticket_id"))
-        .order_by(ProcessingLog.created_at.desc(), ProcessingLog.id.desc())
-        .limit(limit)
-    )
-
-
 def summary_stats(*, db: Session, user_id: int) -> dict[str, Any]:
     """Totals and label counts (labels with none left out) in one query: the label counts
     are filtered COUNTs of one scan rather than a GROUP BY query per field."""
-    values = db.execute(_summary_statement(), {"user_id": user_id}).one()._mapping
+    values = execute_core(db, _summary_statement(), {"user_id": user_id}).one()._mapping
     total_tickets = values["total_tickets"] or 0
 
     def counts(name: str) -> dict[str, int]:

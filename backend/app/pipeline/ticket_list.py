@@ -8,9 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, null, select
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session
 
+from app.database import execute_core
 from app.models import Ticket, TicketAnalysis
+from app.pipeline import ticket_rows
 
 SORTS = {
     "updated_at": Ticket.updated_at,
@@ -142,7 +144,7 @@ def count_tickets(*, db: Session, user_id: int, limit: int | None = None, **filt
     shape, params = filter_values(user_id=user_id, **filters)
     if limit is not None:
         params["limit"] = limit
-    return int(db.scalar(_count_statement(shape, limit is not None), params) or 0)
+    return int(execute_core(db, _count_statement(shape, limit is not None), params).scalar() or 0)
 
 
 @lru_cache(maxsize=512)
@@ -160,9 +162,9 @@ def _count_statement(shape: tuple[str, ...], limited: bool) -> Select[Any]:
 
 
 @lru_cache(maxsize=512)
-def _page_statement(shape: tuple[str, ...], sort: str) -> Select[tuple[Ticket, int | None]]:
-    """The page's tickets, each with the number of matches when the page counted them
-    (None otherwise)."""
+def _page_statement(shape: tuple[str, ...], sort: str) -> Select[Any]:
+    """The page's tickets with their analyses (laid out as `ticket_rows` reads them), each
+    row ending with the number of matches when the page counted them (None otherwise)."""
     descending = sort.startswith("-")
     column = SORTS[sort.lstrip("-")]
     order = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
@@ -179,13 +181,14 @@ def _page_statement(shape: tuple[str, ...], sort: str) -> Select[tuple[Ticket, i
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("page_size", type_=Integer))
     )
+    columns = ticket_rows.ticket_and_analysis_columns()
     if counted:
         page = page_ids.subquery("page")
-        statement = select(Ticket, page.c.matches).join(page, page.c.id == Ticket.id)
+        statement = select(*columns, page.c.matches).join(page, page.c.id == Ticket.id)
     else:
-        statement = select(Ticket, null().label("matches")).where(Ticket.id.in_(page_ids))
-    not_in_a_page = defer(Ticket.description)
-    return statement.options(joinedload(Ticket.analysis), not_in_a_page).order_by(*order)
+        statement = select(*columns, null().label("matches")).where(Ticket.id.in_(page_ids))
+    statement = statement.outerjoin(TicketAnalysis, TicketAnalysis.ticket_id == Ticket.id)
+    return statement.order_by(*order)
 
 
 def list_tickets(
@@ -196,16 +199,17 @@ def list_tickets(
     sort: str,
     count_cap: int | None = None,
     **filters: Any,
-) -> tuple[list[Ticket], int, bool]:
-    """A page of tickets, the total and whether that total is exact: it is counted up to
-    `count_cap` (default TOTAL_COUNT_CAP, TEXT_COUNT_CAP with a subject search) or to the
-    end of the page asked for, whichever is further; when more match, the total is that
-    bound and not exact ("more than"). A last page needs no count."""
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """A page of tickets (as `ticket_rows.ticket_item` gives them), the total and whether
+    that total is exact: it is counted up to `count_cap` (default TOTAL_COUNT_CAP,
+    TEXT_COUNT_CAP with a subject search) or to the end of the page asked for, whichever is
+    further; when more match, the total is that bound and not exact ("more than"). A last
+    page needs no count."""
     offset = (page - 1) * page_size
     shape, params = filter_values(**filters)
     params.update(offset=offset, page_size=page_size)
-    found = db.execute(_page_statement(shape, sort), params).unique().all()
-    rows = [ticket for ticket, _ in found]
+    found = execute_core(db, _page_statement(shape, sort), params).all()
+    rows = [ticket_rows.ticket_item(row) for row in found]
     if 0 < len(rows) < page_size or (page == 1 and not rows):
         return rows, offset + len(rows), True  # the last page: the total needs no count
     if count_cap is None:

@@ -31,7 +31,7 @@ def page_of(db: Session, user: User, page: int, page_size: int, **filters: objec
         count_cap=3,
         **filters,
     )
-    return [row.zendesk_ticket_id for row in rows], total, exact
+    return [row["zendesk_ticket_id"] for row in rows], total, exact
 
 
 def test_total_within_the_cap_is_exact(db: Session, users: UserFactory) -> None:
@@ -98,4 +98,4 @@ def test_a_number_search_counts_its_matches_with_the_page(db: Session, users: Us
     rows, total, exact = ticket_list.list_tickets(
         db=db, user_id=user.id, page=2, page_size=2, sort="subject", **search
     )
-    assert ([row.zendesk_ticket_id for row in rows], total, exact) == ([3, 4], 7, True)
+    assert ([row["zendesk_ticket_id"] for row in rows], total, exact) == ([3, 4], 7, True)
