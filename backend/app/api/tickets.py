@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
@@ -37,7 +37,11 @@ from app.schemas import (
     TicketSummary,
 )
 from app.schemas.backfills import BackfillOut, BackfillRequest
-from app.schemas.ticket_list import TicketListQuery
+from app.schemas.ticket_list import (
+    TICKET_LIST_PARAMETERS,
+    TicketListQuery,
+    ticket_list_query,
+)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
@@ -212,10 +216,19 @@ def get_job(
     return job_out(job, batch_jobs.job_items(db=db, job_id=job.id))
 
 
-@router.get("/", response_model=TicketPage)
+# The parameters are documented from TicketListQuery, and parsed by ticket_list_query.
+LIST_DOCS: dict[str, Any] = {
+    "openapi_extra": {"parameters": TICKET_LIST_PARAMETERS},
+    "responses": {422: {"description": "Validation Error"}},
+}
+
+
+@router.get("/", response_model=TicketPage, **LIST_DOCS)
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
-    user: CurrentUser, db: SessionDep, query: Annotated[TicketListQuery, Query()]
+    user: CurrentUser,
+    db: SessionDep,
+    query: Annotated[TicketListQuery, Depends(ticket_list_query)],
 ) -> Response:
     zone = metrics_rollup.user_zone(user)
     start = to_utc(query.start, zone, "start") if query.start is not None else None

@@ -213,6 +213,22 @@ def test_list_rejects_bad_query_with_422(client: TestClient, owner: tuple, query
     assert response.json()["error"]["message"]
 
 
+def test_a_bad_query_value_names_its_parameter(client: TestClient, owner: tuple) -> None:
+    _, headers = owner
+    error = client.get("/tickets/?page=0&sort=password", headers=headers).json()["error"]
+    assert [detail["loc"] for detail in error["details"]] == [["query", "page"], ["query", "sort"]]
+    assert error["message"].startswith("page: ")
+
+
+def test_a_repeated_parameter_counts_once_with_its_last_value(
+    client: TestClient, owner: tuple
+) -> None:
+    _, headers = owner
+    response = client.get("/tickets/?category=nope&category=billing&other=x", headers=headers)
+    assert response.status_code == 200
+    assert [item["zendesk_ticket_id"] for item in response.json()["items"]] == [12]
+
+
 def test_detail_shows_ticket_analysis_and_logs(client: TestClient, owner: tuple) -> None:
     _, headers = owner
     response = client.get("/tickets/12", headers=headers)
