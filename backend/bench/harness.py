@@ -112,8 +112,11 @@ def migrate(database_url: str) -> None:
     from app.core.migrations import upgrade_head
 
     engine = create_engine(database_url)
-    with engine.begin() as connection:
+    # A connection without a transaction of ours: Alembic begins and commits its own, and a
+    # migration may step out of it (VACUUM in an autocommit block).
+    with engine.connect() as connection:
         upgrade_head(connection)
+        connection.commit()
     engine.dispose()
 
 
