@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,6 +96,72 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
             }
         )
     return details
+
+
+# In this order: the first route that matches a request serves it.
+ROUTERS = (
+    health.router,
+    auth.router,
+    tickets.router,
+    feedback.router,
+    analytics.router,
+    cost.router,
+    settings.router,
+    metrics.router,
+    webhooks.router,
+    admin.router,
+)
+
+
+def add_api_routes(app: FastAPI) -> None:
+    """Every route of ROUTERS on the application's own router, in order.
+
+    Since FastAPI 0.137, `include_router` keeps each router as a node that requests walk
+    through: every request tries the routes of each router before its own, in two passes
+    for the one that matches, and that walk cost more of a read than its database work.
+    The routes are declared on the module routers (their prefix, tags and responses already
+    merged into each route) and added here as `include_router` used to add them: one flat
+    list, the same OpenAPI document (a test compares the two), and the application's
+    dependency overrides apply to every route.
+    """
+    for router in ROUTERS:
+        for route in router.routes:
+            add_route(app, route)
+
+
+def add_route(app: FastAPI, route: object) -> None:
+    if not isinstance(route, APIRoute):
+        raise TypeError(f"{route!r}: only API routes are added one at a time")
+    app.router.add_api_route(
+        route.path,
+        route.endpoint,
+        response_model=route.response_model,
+        status_code=route.status_code,
+        tags=route.tags,
+        dependencies=route.dependencies,
+        summary=route.summary,
+        description=route.description,
+        response_description=route.response_description,
+        responses=route.responses,
+        deprecated=route.deprecated,
+        methods=route.methods,
+        operation_id=route.operation_id,
+        response_model_include=route.response_model_include,
+        response_model_exclude=route.response_model_exclude,
+        response_model_by_alias=route.response_model_by_alias,
+        response_model_exclude_unset=route.response_model_exclude_unset,
+        response_model_exclude_defaults=route.response_model_exclude_defaults,
+        response_model_exclude_none=route.response_model_exclude_none,
+        include_in_schema=route.include_in_schema,
+        response_class=route.response_class,
+        name=route.name,
+        callbacks=route.callbacks,
+        openapi_extra=route.openapi_extra,
+        generate_unique_id_function=route.generate_unique_id_function,
+        strict_content_type=route.strict_content_type,
+        max_body_size=route.max_body_size,
+        form_limits=route.form_limits,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -292,15 +359,6 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.add_middleware(ProxyHeadersMiddleware, trusted=config.forwarded_allow_ips)
     app.add_middleware(SecurityHeadersMiddleware, hsts=config.env == "production")
     document_error_responses(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(tickets.router)
-    app.include_router(feedback.router)
-    app.include_router(analytics.router)
-    app.include_router(cost.router)
-    app.include_router(settings.router)
-    app.include_router(metrics.router)
-    app.include_router(webhooks.router)
-    app.include_router(admin.router)
+    add_api_routes(app)
     install_web(app)  # the dashboard at /app, offline /docs and /redoc
     return app

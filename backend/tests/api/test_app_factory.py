@@ -4,12 +4,16 @@ checks that no other module of app imports the simulators)."""
 
 from __future__ import annotations
 
+import json
+
+from fastapi import FastAPI, HTTPException, status
 from fastapi.testclient import TestClient
 
+from app.auth import current_user
 from app.config import Settings, get_settings
 from app.embedded import create_embedded_app
 from app.integrations.zendesk import ZendeskCredentials, get_client
-from app.main import create_app
+from app.main import ROUTERS, add_api_routes, create_app
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 
 
@@ -51,3 +55,25 @@ def test_only_the_embedded_app_mounts_the_sandbox() -> None:
         assert client.get(path, auth=auth).status_code == 404
     with TestClient(create_embedded_app(config)) as client:
         assert client.get(path, auth=auth).status_code == 200
+
+
+def test_the_routes_added_one_by_one_document_what_included_routers_would() -> None:
+    included, added = FastAPI(), FastAPI()
+    for router in ROUTERS:
+        included.include_router(router)
+    add_api_routes(added)
+    assert added.openapi() == included.openapi()
+    assert json.dumps(added.openapi()) == json.dumps(included.openapi())  # same order too
+
+
+def test_the_apps_dependency_overrides_reach_the_added_routes() -> None:
+    def refuse() -> None:
+        raise HTTPException(status.HTTP_418_IM_A_TEAPOT, "overridden")
+
+    app = FastAPI()
+    add_api_routes(app)
+    app.dependency_overrides[current_user] = refuse
+    with TestClient(app) as client:
+        for path in ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard"):
+            response = client.get(path)
+            assert (response.status_code, response.json()) == (418, {"detail": "overridden"})
