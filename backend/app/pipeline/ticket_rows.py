@@ -17,51 +17,12 @@ from sqlalchemy.orm import Session
 
 from app.database import execute_core
 from app.models import ProcessingLog, Ticket, TicketAnalysis
+from app.schemas import AnalysisOut, ProcessingLogOut, TicketOut
 
-# The columns each read shows: the fields of TicketOut, AnalysisOut and ProcessingLogOut
-# (tests/api check the two stay the same).
-TICKET_FIELDS = (
-    "id",
-    "zendesk_ticket_id",
-    "subject",
-    "status",
-    "priority",
-    "tags",
-    "zendesk_created_at",
-    "zendesk_updated_at",
-    "created_at",
-    "updated_at",
-)
-ANALYSIS_FIELDS = (
-    "category",
-    "urgency",
-    "sentiment",
-    "confidence",
-    "category_confidence",
-    "urgency_confidence",
-    "sentiment_confidence",
-    "language",
-    "summary",
-    "reply_draft",
-    "suggested_tags",
-    "source",
-    "decision_reason",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "processing_time_ms",
-    "pii_redactions",
-    "tags_written",
-    "written_back_at",
-    "feedback_category",
-    "feedback_urgency",
-    "feedback_sentiment",
-    "created_at",
-    "updated_at",
-)
-LOG_FIELDS = ("step", "status", "duration_ms", "cost_usd", "message", "job_id", "created_at")
+# The columns each read shows: the fields of the response models, in their order.
+TICKET_FIELDS = tuple(TicketOut.model_fields)
+ANALYSIS_FIELDS = tuple(AnalysisOut.model_fields)
+LOG_FIELDS = tuple(ProcessingLogOut.model_fields)
 
 # A ticket's detail shows its newest processing logs, up to this many.
 LOG_LIMIT = 100
