@@ -1,11 +1,13 @@
 """Shared router dependencies and OpenAPI response declarations (among them the reporting
-period of the analytics endpoints: query parameters, resolution, errors)."""
+period of the analytics endpoints: query parameters, resolution, errors; and the ticket
+list's query parameters)."""
 
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.analytics import reports
 from app.analytics.reports import Window
@@ -15,6 +17,7 @@ from app.core.rate_limit import ProcessingLimiter
 from app.core.time_zones import user_time_zones
 from app.database import SessionDep
 from app.schemas import ErrorResponse, IsoDateTime
+from app.schemas.ticket_list import TicketListQuery
 from app.unit_of_work import Sender, UnitOfWork, job_sender
 
 
@@ -103,3 +106,32 @@ async def period(  # async: pure computation, no worker thread
 
 
 PeriodDep = Annotated[Window, Depends(period)]
+
+
+async def ticket_list_query(request: Request) -> TicketListQuery:  # async: no worker thread
+    """The list's query parameters validated by the model in one call.
+
+    FastAPI's own extraction of a query model inspects every field's annotation again on
+    each request, about a fifth of a list request's CPU. The route documents the same
+    parameters (`TICKET_LIST_PARAMETERS`) and a bad value is the same 422 (`loc` starts
+    with "query"). As FastAPI does, a repeated parameter counts once, with its last value.
+    """
+    try:
+        return TicketListQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def _documented_parameters() -> list[dict[str, Any]]:
+    """The OpenAPI parameters FastAPI writes for `TicketListQuery` as a query model."""
+    documenting = FastAPI()
+
+    @documenting.get("/")
+    def _list(query: Annotated[TicketListQuery, Query()]) -> None: ...
+
+    parameters: list[dict[str, Any]] = documenting.openapi()["paths"]["/"]["get"]["parameters"]
+    return parameters
+
+
+TICKET_LIST_PARAMETERS = _documented_parameters()

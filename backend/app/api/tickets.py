@@ -12,9 +12,11 @@ from app.api.deps import (
     BUSY,
     NOT_FOUND,
     PROCESSING_SLOT,
+    TICKET_LIST_PARAMETERS,
     UNAUTHORIZED,
     UnitOfWorkDep,
     model_response,
+    ticket_list_query,
 )
 from app.auth import CurrentUser
 from app.batch import backfills
@@ -37,11 +39,7 @@ from app.schemas import (
     TicketSummary,
 )
 from app.schemas.backfills import BackfillOut, BackfillRequest
-from app.schemas.ticket_list import (
-    TICKET_LIST_PARAMETERS,
-    TicketListQuery,
-    ticket_list_query,
-)
+from app.schemas.ticket_list import TicketListQuery
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=UNAUTHORIZED)
 
