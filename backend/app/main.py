@@ -49,6 +49,7 @@ from app.core.text_guard import UnstorableTextMiddleware
 from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
 from app.schemas import ErrorResponse
+from app.unit_of_work import celery_sender
 from app.web import install_web
 
 logger = logging.getLogger("app")
@@ -339,6 +340,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         redis_url=config.redis_url,
     )
     app.state.token_cache = TokenCache(config.auth_cache_seconds)
+    app.state.job_sender = celery_sender
     app.state.report_cache = ReportCache(config.report_cache_seconds)
     app.state.processing_limiter = ProcessingLimiter(
         config.processing_concurrency_per_user, config.processing_concurrency_total

@@ -23,9 +23,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +116,12 @@ def _record_unsent(db: Session, jobs: list[QueuedJob]) -> None:
         logger.exception("could not record %d unsent jobs", len(jobs))
 
 
-async def job_sender() -> Sender:
-    """The request's sender (a dependency, so tests can record what a request sends; async,
-    so resolving it costs no worker thread)."""
-    return celery_sender
+def request_sender(request: HTTPConnection) -> Sender:
+    """The sender of the request's app: `app.state.job_sender`, Celery unless a test put a
+    recorder there. Read from the app's state rather than resolved as a dependency of its
+    own: each dependency node costs every request that opens a session some CPU."""
+    sender: Sender = getattr(request.app.state, "job_sender", celery_sender)
+    return sender
 
 
 class UnitOfWork:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import Annotated
 
 from tests.targets import resolve_test_database_url
 
@@ -34,7 +33,7 @@ os.environ.update(
 os.environ.pop("REDIS_URL", None)
 
 import pytest  # noqa: E402
-from fastapi import Depends  # noqa: E402
+from fastapi import Request  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -107,9 +106,7 @@ def db(engine: Engine) -> Iterator[Session]:
 def app(db: Session):  # type: ignore[no-untyped-def]
     application = create_app()
 
-    def _test_db(
-        sender: Annotated[unit_of_work.Sender, Depends(unit_of_work.job_sender)],
-    ) -> Iterator[Session]:
+    def _test_db(request: Request) -> Iterator[Session]:
         """The request's unit of work inside the test's transaction: a flush stands for
         the commit, after which the jobs the request enqueued are sent."""
         try:
@@ -118,7 +115,7 @@ def app(db: Session):  # type: ignore[no-untyped-def]
             unit_of_work.discard(db)
             raise
         db.flush()
-        unit_of_work.send_after_commit(db, sender)
+        unit_of_work.send_after_commit(db, unit_of_work.request_sender(request))
 
     application.dependency_overrides[get_db] = _test_db
     return application

@@ -11,14 +11,14 @@ from pydantic import BaseModel, ValidationError
 
 from app.analytics import reports
 from app.analytics.reports import Window
-from app.auth import CurrentUser
+from app.auth import CurrentUser, ReadingUser
 from app.config import Settings
 from app.core.rate_limit import ProcessingLimiter
 from app.core.time_zones import user_time_zones
 from app.database import SessionDep
 from app.schemas import ErrorResponse, IsoDateTime
 from app.schemas.ticket_list import TicketListQuery
-from app.unit_of_work import Sender, UnitOfWork, job_sender
+from app.unit_of_work import UnitOfWork, request_sender
 
 
 def model_response(model: BaseModel) -> Response:
@@ -28,9 +28,9 @@ def model_response(model: BaseModel) -> Response:
     return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
-def get_unit_of_work(db: SessionDep, sender: Annotated[Sender, Depends(job_sender)]) -> UnitOfWork:
+def get_unit_of_work(db: SessionDep, request: Request) -> UnitOfWork:
     """The request's session as short transactions (for work that calls an upstream)."""
-    return UnitOfWork(db, sender)
+    return UnitOfWork(db, request_sender(request))
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
@@ -87,7 +87,7 @@ BAD_PERIOD: dict[int | str, dict[str, Any]] = {
 
 
 async def period(  # async: pure computation, no worker thread
-    user: CurrentUser,
+    user: ReadingUser,
     start: Annotated[
         IsoDateTime | None,
         Query(description="Inclusive; default end - 30 days. Without an offset: local time"),

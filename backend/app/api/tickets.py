@@ -18,7 +18,7 @@ from app.api.deps import (
     model_response,
     ticket_list_query,
 )
-from app.auth import CurrentUser
+from app.auth import CurrentUser, ReadingUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
 from app.database import SessionDep, end_read
@@ -192,7 +192,7 @@ def post_only() -> None:
 
 @router.get("/jobs", response_model=JobList, responses=NOT_FOUND)
 def list_jobs(
-    user: CurrentUser,
+    user: ReadingUser,
     db: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
@@ -207,7 +207,7 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=NOT_FOUND)
 def get_job(
-    job_id: Annotated[str, Path(max_length=36)], user: CurrentUser, db: SessionDep
+    job_id: Annotated[str, Path(max_length=36)], user: ReadingUser, db: SessionDep
 ) -> JobOut:
     """State, progress and the per-ticket result or error of a batch job."""
     job = batch_jobs.get_job(db=db, user_id=user.id, job_id=job_id)
@@ -224,7 +224,7 @@ LIST_DOCS: dict[str, Any] = {
 @router.get("/", response_model=TicketPage, **LIST_DOCS)
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
-    user: CurrentUser,
+    user: ReadingUser,
     db: SessionDep,
     query: Annotated[TicketListQuery, Depends(ticket_list_query)],
 ) -> Response:
@@ -264,14 +264,14 @@ def list_tickets(
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
-def stats_summary(user: CurrentUser, db: SessionDep) -> Response:
+def stats_summary(user: ReadingUser, db: SessionDep) -> Response:
     summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
     end_read(db)
     return model_response(summary)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
-def get_ticket(ticket_id: TicketId, user: CurrentUser, db: SessionDep) -> Response:
+def get_ticket(ticket_id: TicketId, user: ReadingUser, db: SessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
     detail = ticket_rows.ticket_detail(db, user_id=user.id, zendesk_ticket_id=ticket_id)
     if detail is None:

@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Enum,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from app.database import execute_core
@@ -31,13 +42,21 @@ _TICKET_WIDTH = len(TICKET_FIELDS)
 _ANALYSIS_END = _TICKET_WIDTH + 1 + len(ANALYSIS_FIELDS)
 
 
+def stored(column: Column[Any]) -> ColumnElement[Any]:
+    """`column` as read for a response: an enum column as its stored value, a string the
+    response model turns into the enum (in compiled code), rather than each cell converted
+    by SQLAlchemy in Python first."""
+    return type_coerce(column, String()) if isinstance(column.type, Enum) else column
+
+
 def ticket_and_analysis_columns() -> list[ColumnElement[Any]]:
     """The ticket's columns, whether it has an analysis, then the analysis's columns (to be
     outer-joined): the layout `ticket_item` reads."""
-    ticket = [Ticket.__table__.c[name] for name in TICKET_FIELDS]
+    ticket = [stored(Ticket.__table__.c[name]).label(name) for name in TICKET_FIELDS]
     has_analysis = TicketAnalysis.id.label("analysis__id")
     analysis = [
-        TicketAnalysis.__table__.c[name].label(f"analysis__{name}") for name in ANALYSIS_FIELDS
+        stored(TicketAnalysis.__table__.c[name]).label(f"analysis__{name}")
+        for name in ANALYSIS_FIELDS
     ]
     return [*ticket, has_analysis, *analysis]
 
@@ -85,7 +104,7 @@ def _detail_statement() -> Select[Any]:
 @lru_cache(maxsize=1)
 def _logs_statement() -> Select[Any]:
     return (
-        select(*(ProcessingLog.__table__.c[name] for name in LOG_FIELDS))
+        select(*(stored(ProcessingLog.__table__.c[name]).label(name) for name in LOG_FIELDS))
         .where(ProcessingLog.ticket_id == bindparam("ticket_id"))
         .order_by(ProcessingLog.created_at.desc(), ProcessingLog.id.desc())
         .limit(bindparam("limit", type_=Integer))

@@ -9,8 +9,8 @@ import json
 from fastapi import FastAPI, HTTPException, status
 from fastapi.testclient import TestClient
 
-from app.auth import current_user
 from app.config import Settings, get_settings
+from app.database import get_db
 from app.embedded import create_embedded_app
 from app.integrations.zendesk import ZendeskCredentials, get_client
 from app.main import ROUTERS, add_api_routes, create_app
@@ -72,7 +72,7 @@ def test_the_apps_dependency_overrides_reach_the_added_routes() -> None:
 
     app = FastAPI()
     add_api_routes(app)
-    app.dependency_overrides[current_user] = refuse
+    app.dependency_overrides[get_db] = refuse
     with TestClient(app) as client:
         for path in ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard"):
             response = client.get(path)

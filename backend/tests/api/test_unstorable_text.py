@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.accounts import integrations
-from app.unit_of_work import job_sender
 from tests.api.test_webhooks import SECRET, Queue, created_event, deliver
 from tests.factories import DEFAULT_PASSWORD, UserFactory, configure_zendesk
 
@@ -49,7 +48,7 @@ def test_a_signed_webhook_whose_event_id_holds_nul_is_422(
     app: FastAPI, client: TestClient, users: UserFactory, db: Session
 ) -> None:
     recorder = Queue()
-    app.dependency_overrides[job_sender] = lambda: recorder
+    app.state.job_sender = recorder
     user = users.create()
     configure_zendesk(db, user, "https://acme.zendesk.com", zendesk_webhook_secret=SECRET)
     row = integrations.get_row(db=db, user_id=user.id)

@@ -18,7 +18,7 @@ from app.accounts import integrations
 from app.batch import jobs as batch_jobs
 from app.models import BatchJob, BatchJobItem, User, WebhookDelivery
 from app.schemas import MAX_TICKET_ID
-from app.unit_of_work import PROCESS_BATCH, QueuedJob, job_sender
+from app.unit_of_work import PROCESS_BATCH, QueuedJob
 from sandbox.zendesk import iso_utc, sign_webhook
 from tests.factories import UserFactory, configure_zendesk, create_analysed_ticket
 
@@ -42,7 +42,7 @@ class Queue:
 @pytest.fixture
 def queue(app: FastAPI) -> Queue:
     recorder = Queue()
-    app.dependency_overrides[job_sender] = lambda: recorder
+    app.state.job_sender = recorder
     return recorder
 
 

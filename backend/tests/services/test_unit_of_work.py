@@ -12,7 +12,7 @@ from app.batch import jobs as batch_jobs
 from app.database import session_scope
 from app.main import create_app
 from app.models import BatchJob, User
-from app.unit_of_work import PROCESS_BATCH, QueuedJob, UnitOfWork, job_sender
+from app.unit_of_work import PROCESS_BATCH, QueuedJob, UnitOfWork
 from tests.worker.conftest import login
 
 
@@ -67,7 +67,7 @@ def test_failed_phase_sends_nothing_and_the_next_phase_sends_its_own(
 @pytest.fixture
 def recorded_client(engine: Engine, recorder: Recorder) -> Iterator[TestClient]:
     app = create_app()
-    app.dependency_overrides[job_sender] = lambda: recorder
+    app.state.job_sender = recorder
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

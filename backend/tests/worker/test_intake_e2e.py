@@ -21,7 +21,6 @@ from app.config import BACKEND_DIR
 from app.database import session_scope
 from app.main import create_app
 from app.models import User
-from app.unit_of_work import job_sender
 from app.worker import celery_app
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import ZendeskSimulator
@@ -54,7 +53,7 @@ def webhook_url(committed_user: User, redis_broker: str) -> Iterator[str]:
         )
         public_id = row.public_id
     app = create_app()
-    app.dependency_overrides[job_sender] = lambda: sender_to(redis_broker)
+    app.state.job_sender = sender_to(redis_broker)
     with serve_in_thread(app) as api_url:
         httpx.get(f"{api_url}/health/ready")  # a running service has warm connection pools
         yield f"{api_url}/webhooks/zendesk/{public_id}"
