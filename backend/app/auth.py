@@ -14,7 +14,7 @@ from app.accounts import users
 from app.accounts.token_cache import TokenCache
 from app.config import get_settings
 from app.core.security import decode_access_token, token_key_matches, user_id_of
-from app.database import SessionDep
+from app.database import ReadSessionDep, SessionDep
 from app.enums import UserRole
 from app.errors import Forbidden, Unauthorized
 from app.models import User
@@ -63,7 +63,7 @@ async def current_user(
 
 
 async def reading_user(
-    request: Request, db: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, db: ReadSessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     """The request's user for routes that only read: `current_user`, except that a cache
     hit is the cache's own snapshot, not a copy merged into the request's session (merging

@@ -161,6 +161,39 @@ def session_factory_for(engine: Engine) -> sessionmaker[Session]:
     )
 
 
+def get_read_session_factory() -> sessionmaker[Session]:
+    """The read sessions of the current engine (`get_engine`, which tests may replace)."""
+    return read_session_factory_for(get_engine())
+
+
+@lru_cache(maxsize=4)
+def read_session_factory_for(engine: Engine) -> sessionmaker[Session]:
+    """Sessions of routes that only read, on the same pool; a flush in one is refused.
+
+    On a server database each statement commits on its own (AUTOCOMMIT): a read sends no
+    BEGIN and no COMMIT, two round trips and the session's commit work, and closing it
+    sends nothing. At PostgreSQL's READ COMMITTED (the engine's) each statement of a
+    transaction took a snapshot of its own anyway. On SQLite (where resetting AUTOCOMMIT at
+    checkin would undo the connection's set-up) a read's transaction begins DEFERRED
+    instead: no write lock, and its end is local.
+    """
+    if engine.dialect.name == "sqlite":
+        bind = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+    else:
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+    factory = sessionmaker(bind=bind, expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_writes)
+    return factory
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A read route's session was asked to write: a programming error."""
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    raise ReadOnlySessionError("a read route's session cannot write (use SessionDep)")
+
+
 @contextmanager
 def session_scope(sender: unit_of_work.Sender | None = None) -> Iterator[Session]:
     """A unit of work: commits on success, rolls back on error (tasks, scripts); jobs the
@@ -197,14 +230,14 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         await anyio.to_thread.run_sync(_finish, session, sender)
 
 
-def end_read(session: Session) -> None:
-    """End a read route's transaction in the route's own worker thread (a read-only
-    transaction's commit), so the session dependency finds nothing to do and closes the
-    session without a worker-thread hop of its own: a read then costs one hop, not two.
-    A session holding changes or jobs is left to the dependency (commit, then send)."""
-    if session.new or session.dirty or session.deleted or unit_of_work.pending(session):
-        return
-    unit_of_work.commit(session)
+async def get_read_db() -> AsyncIterator[Session]:
+    """A read route's session (`read_session_factory_for`), closed when the route returns:
+    there is no transaction to end on the server, so closing takes no worker thread."""
+    session = get_read_session_factory()()
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def execute_core(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
@@ -246,3 +279,5 @@ def _finish(session: Session, sender: unit_of_work.Sender) -> None:
 # scope="function": commit before the response is sent, so a failed commit is a 500, not
 # a success the client saw for data that was never stored.
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+# For routes that only read (they never flush): no transaction round trips.
+ReadSessionDep = Annotated[Session, Depends(get_read_db, scope="function")]

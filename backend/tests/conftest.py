@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from tests.targets import resolve_test_database_url
 
@@ -33,14 +34,14 @@ os.environ.update(
 os.environ.pop("REDIS_URL", None)
 
 import pytest  # noqa: E402
-from fastapi import Request  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app import unit_of_work  # noqa: E402
 from app.core.migrations import upgrade_head  # noqa: E402
-from app.database import get_db, get_engine  # noqa: E402
+from app.database import get_db, get_engine, get_read_db  # noqa: E402
 from app.integrations import rate_limits  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
@@ -102,6 +103,13 @@ def db(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
+def override_sessions(application: FastAPI, dependency: Callable[..., Any]) -> None:
+    """Serve every request session of `application` (the writing and the read routes'
+    ones) from `dependency`."""
+    application.dependency_overrides[get_db] = dependency
+    application.dependency_overrides[get_read_db] = dependency
+
+
 @pytest.fixture
 def app(db: Session):  # type: ignore[no-untyped-def]
     application = create_app()
@@ -117,7 +125,7 @@ def app(db: Session):  # type: ignore[no-untyped-def]
         db.flush()
         unit_of_work.send_after_commit(db, unit_of_work.request_sender(request))
 
-    application.dependency_overrides[get_db] = _test_db
+    override_sessions(application, _test_db)
     return application
 
 

@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session
 
-from app.database import get_db
 from app.main import create_app
+from tests.conftest import override_sessions
 from tests.factories import UserFactory, configure_zendesk
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
@@ -50,7 +50,7 @@ def fuzz_headers(users: UserFactory, db: Session, zendesk_url: str) -> Iterator[
         yield db
         db.flush()
 
-    fuzzed_app.dependency_overrides[get_db] = test_db
+    override_sessions(fuzzed_app, test_db)
     user, headers = users.admin()
     configure_zendesk(db, user, zendesk_url)
     yield headers

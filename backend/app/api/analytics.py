@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
 from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
-from app.database import SessionDep, end_read, get_db
+from app.database import ReadSessionDep, get_read_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
 router = APIRouter(
@@ -21,12 +21,12 @@ router = APIRouter(
     responses={**UNAUTHORIZED, **BAD_PERIOD},
 )
 
-# Kept open until the streamed response has been sent (SessionDep closes on return).
-StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
+# Kept open until the streamed response has been sent (ReadSessionDep closes on return).
+StreamingSessionDep = Annotated[Session, Depends(get_read_db, scope="request")]
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Response:
+async def dashboard(window: PeriodDep, db: ReadSessionDep, request: Request) -> Response:
     """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets
     (the same request within a few seconds is answered from memory)."""
     cache: ReportCache = request.app.state.report_cache
@@ -40,13 +40,13 @@ async def dashboard(window: PeriodDep, db: SessionDep, request: Request) -> Resp
 
 
 def build_dashboard(db: Session, window: reports.Window) -> Dashboard:
-    report = Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
-    end_read(db)
-    return report
+    return Dashboard.model_validate(reports.dashboard(db, window), from_attributes=True)
 
 
 @router.get("/trends", response_model=Trends)
-def trends(window: PeriodDep, db: SessionDep, interval: Literal["day", "week"] = "day") -> Trends:
+def trends(
+    window: PeriodDep, db: ReadSessionDep, interval: Literal["day", "week"] = "day"
+) -> Trends:
     """Tickets, cost and average processing time per local day or ISO week."""
     points = reports.trend(db, window, interval)
     return Trends.model_validate(
@@ -55,13 +55,13 @@ def trends(window: PeriodDep, db: SessionDep, interval: Literal["day", "week"] =
 
 
 @router.get("/categories", response_model=DistributionReport)
-def categories(window: PeriodDep, db: SessionDep) -> DistributionReport:
+def categories(window: PeriodDep, db: ReadSessionDep) -> DistributionReport:
     """How many analyses of the period fell into each category."""
     return DistributionReport.model_validate(reports.distribution_report(db, window, "category"))
 
 
 @router.get("/sentiments", response_model=DistributionReport)
-def sentiments(window: PeriodDep, db: SessionDep) -> DistributionReport:
+def sentiments(window: PeriodDep, db: ReadSessionDep) -> DistributionReport:
     """How many analyses of the period had each sentiment."""
     return DistributionReport.model_validate(reports.distribution_report(db, window, "sentiment"))
 

@@ -21,7 +21,7 @@ from app.api.deps import (
 from app.auth import CurrentUser, ReadingUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
-from app.database import SessionDep, end_read
+from app.database import ReadSessionDep, SessionDep
 from app.errors import NotFound, Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single, ticket_list, ticket_rows
@@ -193,7 +193,7 @@ def post_only() -> None:
 @router.get("/jobs", response_model=JobList, responses=NOT_FOUND)
 def list_jobs(
     user: ReadingUser,
-    db: SessionDep,
+    db: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
         str | None, Query(max_length=36, description="`next_before` of the previous page")
@@ -207,7 +207,7 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=NOT_FOUND)
 def get_job(
-    job_id: Annotated[str, Path(max_length=36)], user: ReadingUser, db: SessionDep
+    job_id: Annotated[str, Path(max_length=36)], user: ReadingUser, db: ReadSessionDep
 ) -> JobOut:
     """State, progress and the per-ticket result or error of a batch job."""
     job = batch_jobs.get_job(db=db, user_id=user.id, job_id=job_id)
@@ -225,7 +225,7 @@ LIST_DOCS: dict[str, Any] = {
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
 def list_tickets(
     user: ReadingUser,
-    db: SessionDep,
+    db: ReadSessionDep,
     query: Annotated[TicketListQuery, Depends(ticket_list_query)],
 ) -> Response:
     zone = metrics_rollup.user_zone(user)
@@ -259,23 +259,19 @@ def list_tickets(
             "total_is_exact": exact,
         }
     )
-    end_read(db)
     return model_response(page)
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
-def stats_summary(user: ReadingUser, db: SessionDep) -> Response:
+def stats_summary(user: ReadingUser, db: ReadSessionDep) -> Response:
     summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
-    end_read(db)
     return model_response(summary)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
-def get_ticket(ticket_id: TicketId, user: ReadingUser, db: SessionDep) -> Response:
+def get_ticket(ticket_id: TicketId, user: ReadingUser, db: ReadSessionDep) -> Response:
     """A processed ticket with its analysis and processing log."""
     detail = ticket_rows.ticket_detail(db, user_id=user.id, zendesk_ticket_id=ticket_id)
     if detail is None:
         raise NotFound(f"Ticket {ticket_id} has not been processed")
-    response = model_response(TicketDetail.model_validate(detail))
-    end_read(db)
-    return response
+    return model_response(TicketDetail.model_validate(detail))

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.core.rate_limit import LoginRateLimiter
-from app.database import get_db
 from app.main import create_app
 from app.models import User
+from tests.conftest import override_sessions
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.targets import TEST_FAULTS_REDIS_URL, wipe_redis
 
@@ -144,7 +144,7 @@ def app_with(db: Session, **overrides: object) -> FastAPI:
         yield db
         db.flush()
 
-    application.dependency_overrides[get_db] = test_db
+    override_sessions(application, test_db)
     return application
 
 
@@ -223,7 +223,7 @@ def redis_limited_apps(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
     apps = [create_app(), create_app()]
     for application in apps:
-        application.dependency_overrides[get_db] = test_db
+        override_sessions(application, test_db)
     yield apps
     wipe_redis(direct)
     direct.close()

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.core.rate_limit import LoginRateLimiter
-from app.database import get_db
 from app.main import create_app
+from tests.conftest import override_sessions
 from tests.factories import DEFAULT_PASSWORD, UserFactory, create_analysed_ticket
 from tests.faults.conftest import FAULTS_REDIS_URL
 from tests.targets import wipe_redis
@@ -47,7 +47,7 @@ def api(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBehindPro
             yield db
             db.flush()
 
-        application.dependency_overrides[get_db] = test_db
+        override_sessions(application, test_db)
         with TestClient(application, raise_server_exceptions=False) as client:
             yield RedisBehindProxy(client, proxy)
     wipe_redis(direct)

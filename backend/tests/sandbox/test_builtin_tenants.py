@@ -14,11 +14,11 @@ from starlette.routing import Mount
 
 from app.accounts import integrations
 from app.config import get_settings
-from app.database import get_db
 from app.embedded import create_embedded_app
 from sandbox.serve import serve_in_thread
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 from sandbox.zendesk.builtin import create_builtin_sandbox, tenant_api_token
+from tests.conftest import override_sessions
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 Z = "/sandbox/zendesk/api/v2"
@@ -34,7 +34,7 @@ def sandbox_client(db: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tes
         yield db
         db.flush()
 
-    application.dependency_overrides[get_db] = _test_db
+    override_sessions(application, _test_db)
     with TestClient(application, raise_server_exceptions=False) as client:
         yield client
 
