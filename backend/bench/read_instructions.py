@@ -1,6 +1,6 @@
 """Instructions the API executes per read of the load bench's mix: a figure that holds still.
 
-    cd backend && python bench/read_instructions.py [--requests 170] [--database-url URL]
+    cd backend && python bench/read_instructions.py [--requests 500] [--database-url URL]
 
 CPU milliseconds move by 10 to 20 % from one minute to the next on a shared machine, more
 than most changes to a read path. This bench counts instructions instead (valgrind's
@@ -8,12 +8,15 @@ callgrind, which counts the same for the same work whatever else runs). It gives
 8 processed tickets as `read_profile.py` does, then runs the app in a process of its own
 under callgrind twice: once with no timed requests and once with `--requests` reads in the
 proportions of the load bench's mix (list, detail, summary, dashboard), each straight
-through the ASGI app (no sockets, no uvicorn), both after the same warm-up. The difference
-divided by the count is `instructions_per_read_mix=`. Compare versions with it; the
-milliseconds of `read_profile.py` and `load.py` are the targets' own figures.
+through the ASGI app (no sockets, no uvicorn, the hops to a worker thread inline, a fixed
+hash seed), both after the same warm-up. The difference divided by the count is
+`instructions_per_read_mix=`; runs of the same code agree within about 1 %. Compare
+versions with it; the milliseconds of `read_profile.py` and `load.py` are the targets' own
+figures. It counts user-space instructions only: a round trip saved (system calls) shows
+in those milliseconds, not here.
 
 Needs `valgrind` on the PATH and PostgreSQL (a scratch database, recreated). Takes about
-three minutes: Python under callgrind runs some fifty times slower.
+four minutes: Python under callgrind runs some fifty times slower.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 if str(BACKEND_DIR) not in sys.path:
@@ -60,6 +64,14 @@ def run_mix(database_url: str, data_dir: str, account_file: str, requests: int) 
     # Slowed some fifty times, the run would see its token leave the 5 s token cache every
     # few hundred reads; served, a busy user's token stays in it.
     os.environ["AUTH_CACHE_SECONDS"] = "60"
+    # The hops to a worker thread run inline: with threads the count moved by 3 % between
+    # runs of the same code (which thread waits, and how often, is timing).
+    import anyio.to_thread
+
+    async def inline(func: Any, *args: Any, **_: Any) -> Any:
+        return func(*args)
+
+    anyio.to_thread.run_sync = inline  # type: ignore[assignment]
     from app.main import create_app
 
     saved = json.loads(Path(account_file).read_text())
@@ -100,7 +112,7 @@ def instructions(command: list[str], out_file: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=read_profile.DEFAULT_DATABASE_URL)
-    parser.add_argument("--requests", type=int, default=170, help="reads counted")
+    parser.add_argument("--requests", type=int, default=500, help="reads counted")
     parser.add_argument(
         "--child", nargs=3, metavar=("DATA_DIR", "ACCOUNT", "N"), help=argparse.SUPPRESS
     )
@@ -118,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         account_file = Path(scratch, "account.json")
         account_file.write_text(json.dumps(set_up(args.database_url, data_dir)))
         counts = {}
+        os.environ["PYTHONHASHSEED"] = "0"  # the same dict layouts in both runs
         for count in (0, args.requests):
             child = [sys.executable, __file__, "--database-url", args.database_url,
                      "--child", data_dir, str(account_file), str(count)]  # fmt: skip

@@ -35,7 +35,8 @@ side_log=$(mktemp)
     pytest -q -p no:cacheprovider -m "not postgres_only" \
     tests/api tests/services tests/faults tests/worker \
     tests/test_migrations.py tests/test_tenant_isolation.py tests/test_fuzz_api.py \
-    tests/test_sqlite_atomicity.py tests/test_config.py "$@"
+    tests/test_sqlite_atomicity.py tests/test_config.py tests/test_json_columns.py \
+    tests/test_read_sessions.py "$@"
   "$backend/../frontend/scripts/test.sh" # the dashboard: lint, types, client, vitest, e2e
 ) >"$side_log" 2>&1 &
 side=$!
