@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
 from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
-from app.database import ReadSessionDep, get_read_db
+from app.database import ReadSessionDep, get_db
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
 router = APIRouter(
@@ -22,7 +22,8 @@ router = APIRouter(
 )
 
 # Kept open until the streamed response has been sent (ReadSessionDep closes on return).
-StreamingSessionDep = Annotated[Session, Depends(get_read_db, scope="request")]
+# A transaction: the rows come from a server-side cursor, which PostgreSQL keeps in one.
+StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 
 
 @router.get("/dashboard", response_model=Dashboard)

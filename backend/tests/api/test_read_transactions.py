@@ -11,11 +11,12 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
-from app.database import get_engine
+from app.database import get_engine, session_scope
 from app.main import create_app
-from tests.factories import sign_up
+from app.models import User
+from tests.factories import create_analysed_ticket, sign_up
 
 READS = ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard")
 
@@ -57,3 +58,42 @@ def test_a_read_takes_one_worker_thread_hop_and_leaves_no_transaction_open(
     assert response.status_code == 200, response.text
     assert len(hops) == 1, hops
     assert get_engine().pool.checkedout() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/tickets/jobs", 200),
+        ("/tickets/jobs/no-such-job", 404),
+        ("/tickets/4242", 404),
+        ("/analytics/trends", 200),
+        ("/analytics/categories", 200),
+        ("/analytics/sentiments", 200),
+        ("/analytics/cost", 200),
+    ],
+)
+def test_every_read_route_answers_with_the_real_sessions(
+    real_client: tuple[TestClient, dict[str, str]], path: str, status: int
+) -> None:
+    """The read routes' sessions as served, not the tests' shared one."""
+    client, headers = real_client
+    for _ in range(2):  # the token's first use is checked in the database, the next cached
+        response = client.get(path, headers=headers)
+        assert response.status_code == status, response.text
+    assert get_engine().pool.checkedout() == 0
+
+
+def test_the_export_streams_its_rows_with_the_real_sessions(
+    real_client: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Its rows come from a server-side cursor, which needs a transaction (a read session
+    commits statement by statement): the whole file arrives, not just its header."""
+    client, headers = real_client
+    me = client.get("/auth/me", headers=headers).json()
+    with session_scope() as db:
+        user = db.scalars(select(User).where(User.email == me["email"])).one()
+        create_analysed_ticket(db, user, subject="Exported with its row")
+    response = client.get("/analytics/export.csv", headers=headers)
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert len(lines) == 2 and "Exported with its row" in lines[1], lines
