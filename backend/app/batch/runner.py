@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from app.accounts import integrations
 from app.analysis import cascade
@@ -54,7 +54,7 @@ from app.pipeline import analysis as analysis_service
 from app.pipeline import store as ticket_store
 from app.pipeline.analysis import AnalysisOutcome, PlannedAnalysis
 from app.pipeline.steps import StepLog, llm_analyzer, log_analysis, save_step_logs, zendesk_client
-from app.pipeline.store import UnstorableTicket
+from app.pipeline.store import StoredTicket, UnstorableTicket
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,13 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
     round trip each to the limiter."""
     with session_scope() as db:
         pending = db.execute(
-            select(BatchJobItem.id, Ticket.id, Ticket.subject, Ticket.description)
+            select(
+                BatchJobItem.id,
+                BatchJobItem.zendesk_ticket_id,
+                Ticket.id,
+                Ticket.subject,
+                Ticket.description,
+            )
             .join(Ticket, Ticket.id == BatchJobItem.ticket_id)
             .where(BatchJobItem.job_id == ctx.job_id, BatchJobItem.status == ItemStatus.pending)
         ).all()
@@ -238,9 +244,10 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
     options = ctx.integration.options
     context = cascade.context_for(ctx.user_id)  # the user's model, loaded once
 
+    zendesk_ids = {item_id: zendesk_ticket_id for item_id, zendesk_ticket_id, *_ in pending}
     finished: list[tuple[int, int, AnalysisOutcome | Exception]] = []
     to_send: list[tuple[int, int, PlannedAnalysis]] = []
-    for item_id, ticket_id, subject, body in pending:
+    for item_id, _, ticket_id, subject, body in pending:
         try:
             planned = analysis_service.plan(
                 subject, body, options=options, llm=llm, context=context
@@ -285,7 +292,7 @@ def _analyse_pending(ctx: JobContext, *, commit_every_s: float = 0.5) -> None:
                 except Exception as exc:  # one bad ticket fails alone
                     logger.exception("analysis failed for batch item %s", item_id)
                     finished.append((item_id, ticket_id, exc))
-            _save_outcomes(ctx, finished)
+            _save_outcomes(ctx, finished, zendesk_ids)
             finished = []
     finally:
         for future in futures:  # a save failed: the job's queued analyses are not run
@@ -308,29 +315,22 @@ def _reserve_slots(
 
 
 def _save_outcomes(
-    ctx: JobContext, finished: list[tuple[int, int, AnalysisOutcome | Exception]]
+    ctx: JobContext,
+    finished: list[tuple[int, int, AnalysisOutcome | Exception]],
+    zendesk_ids: dict[int, int],
 ) -> None:
+    """Save a window's outcomes; `zendesk_ids` (by item id, read with the pending items) and
+    the job's user are all the logs and analyses need of the items and tickets, so neither
+    is read again."""
     if not finished:
         return
     with session_scope() as db:
-        # The items' Zendesk ids for their logs, not the items themselves.
-        zendesk_ids: dict[int, int] = {
-            item_id: zendesk_ticket_id
-            for item_id, zendesk_ticket_id in db.execute(
-                select(BatchJobItem.id, BatchJobItem.zendesk_ticket_id).where(
-                    BatchJobItem.id.in_([item_id for item_id, _, _ in finished])
-                )
-            )
-        }
-        tickets = rows_by_id(  # not their 10 KB descriptions: saving needs ids
-            db, Ticket, [ticket_id for _, ticket_id, _ in finished], load_only(Ticket.user_id)
-        )
-        saved: list[tuple[Ticket, AnalysisOutcome, int]] = []
+        saved: list[tuple[StoredTicket, AnalysisOutcome, int]] = []
         analyzed: list[int] = []
         failed: dict[int, str] = {}
         logs: list[tuple[StepLog, int | None]] = []
         for item_id, ticket_id, outcome in finished:
-            ticket = tickets[ticket_id]
+            ticket = StoredTicket(id=ticket_id, user_id=ctx.user_id)
             steps = StepLog(ctx.user_id, zendesk_ids[item_id], ctx.job_id)
             if isinstance(outcome, Exception):
                 steps.add("analyze", "error", 0, f"{type(outcome).__name__}: {outcome}")
