@@ -94,6 +94,7 @@ def make_engine(
         # The ORM's multi-row UPDATEs (batch items, analyses) go as one execute_batch
         # per 100 rows instead of a round trip per row.
         kwargs.setdefault("executemany_mode", "values_plus_batch")
+        kwargs.setdefault("paramstyle", "format")
     engine = create_engine(database_url, pool_recycle=1800, **kwargs)
     _check_connections_at_checkout(engine, ping_after_idle_s)
     return engine

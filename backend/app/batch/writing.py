@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from app.batch.jobs import (
@@ -48,8 +48,13 @@ WRITABLE = (ItemStatus.analyzed, ItemStatus.writing)
 
 
 def _set_writeback_job(db: Session, ctx: JobContext, zendesk_job_id: str | None) -> None:
-    job = db.get_one(BatchJob, ctx.job_id)
-    job.writeback_job_id = zendesk_job_id
+    """One UPDATE, without loading the job first."""
+    db.execute(
+        update(BatchJob)
+        .where(BatchJob.id == ctx.job_id)
+        .values(writeback_job_id=zendesk_job_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _settle_previous_write(ctx: JobContext, client: ZendeskClient) -> bool:

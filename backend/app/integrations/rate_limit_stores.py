@@ -70,6 +70,77 @@ end
 return string.format('%.6f', wait)
 """
 
+_RESERVE_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local margin = tonumber(ARGV[1])
+local burst_s = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local count = tonumber(ARGV[5])
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
+local start = math.max(now, paused)
+local limits, bursts, intervals, tats, touched = {}, {}, {}, {}, {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(redis.call('HGET', key, 'limit')) or tonumber(ARGV[4 + 2 * i])
+  local correction = tonumber(ARGV[5 + 2 * i])
+  limits[i] = limit
+  touched[i] = false
+  if limit > 0 then
+    bursts[i] = math.max(1, limit * burst_s / 60)
+    intervals[i] = 60 / math.max(limit * (1 - margin) - bursts[i], limit / 2)
+    local tat = tonumber(redis.call('HGET', key, 'tat')) or now
+    if correction < 0 then
+      tat = math.max(tat + correction * intervals[i], now)
+      touched[i] = true
+    elseif correction > 0 then
+      tat = math.max(tat, now) + correction * intervals[i]
+      touched[i] = true
+    end
+    tats[i] = tat
+  end
+end
+local first = 6 + 2 * #KEYS
+local waits = {}
+local reserved = false
+for j = 1, count do
+  local wait = start - now
+  local taking = false
+  local next_tats = {}
+  for i = 1, #KEYS do
+    local cost = tonumber(ARGV[first + (j - 1) * #KEYS + (i - 1)])
+    next_tats[i] = tats[i]
+    if cost > 0 then
+      taking = true
+    end
+    if limits[i] > 0 and cost > 0 then
+      next_tats[i] = math.max(tats[i], start) + math.min(cost, limits[i]) * intervals[i]
+      wait = math.max(wait, next_tats[i] - bursts[i] * intervals[i] - now)
+    end
+  end
+  if taking and wait > max_wait then
+    waits[j] = string.format('%.6f', -wait)
+  else
+    reserved = true
+    for i = 1, #KEYS do
+      if next_tats[i] ~= tats[i] then
+        tats[i] = next_tats[i]
+        touched[i] = true
+      end
+    end
+    waits[j] = taking and string.format('%.6f', wait) or '0'
+  end
+end
+if reserved then
+  for i, key in ipairs(KEYS) do
+    if touched[i] then
+      redis.call('HSET', key, 'tat', string.format('%.6f', tats[i]))
+      redis.call('EXPIRE', key, tonumber(ARGV[4]))
+    end
+  end
+end
+return waits
+"""
+
 _PAUSE = """
 local t = redis.call('TIME')
 local until_s = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
@@ -123,6 +194,21 @@ class Store(Protocol):
         a refund, positive: a charge), in the same atomic step."""
         ...
 
+    def reserve_many(
+        self,
+        keys: Sequence[str],
+        calls: Sequence[Sequence[float]],
+        default_limits: Sequence[float],
+        pacing: Pacing,
+        corrections: Sequence[float] | None = None,
+    ) -> list[float]:
+        """Reserve the costs of several calls, one after the other, in one atomic step (as
+        that many `reserve`s at one instant would, costs of zero or more only): each call's
+        seconds to sleep, or minus its wait when that exceeds `pacing.max_wait_s` (that one
+        is not reserved). `corrections` are settled with the calls, and not at all when
+        every call was refused."""
+        ...
+
     def pause(self, key: str, seconds: float) -> None: ...
 
     def set_limit(
@@ -141,6 +227,7 @@ class RedisStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._reserve = client.register_script(_RESERVE)
+        self._reserve_many = client.register_script(_RESERVE_MANY)
         self._pause = client.register_script(_PAUSE)
         self._set_limit = client.register_script(_SET_LIMIT)
 
@@ -158,6 +245,25 @@ class RedisStore:
             args += [cost, limit, correction]
         args.append(STATE_TTL_S)
         return float(self._reserve(keys=list(keys), args=args))
+
+    def reserve_many(
+        self,
+        keys: Sequence[str],
+        calls: Sequence[Sequence[float]],
+        default_limits: Sequence[float],
+        pacing: Pacing,
+        corrections: Sequence[float] | None = None,
+    ) -> list[float]:
+        if not calls:
+            return []
+        args: list[float | int] = [pacing.margin, pacing.burst_s, pacing.max_wait_s]
+        args += [STATE_TTL_S, len(calls)]
+        settles = corrections or (0.0,) * len(keys)
+        for limit, correction in zip(default_limits, settles, strict=True):
+            args += [limit, correction]
+        for costs in calls:
+            args += list(costs)
+        return [float(wait) for wait in self._reserve_many(keys=list(keys), args=args)]
 
     def pause(self, key: str, seconds: float) -> None:
         self._pause(keys=[key], args=[seconds, STATE_TTL_S])
@@ -237,6 +343,68 @@ class MemoryStore:
                 if tat is not None:
                     self._budget(key).tat = tat
             return wait if taking else 0.0
+
+    def reserve_many(
+        self,
+        keys: Sequence[str],
+        calls: Sequence[Sequence[float]],
+        default_limits: Sequence[float],
+        pacing: Pacing,
+        corrections: Sequence[float] | None = None,
+    ) -> list[float]:
+        settles = corrections or (0.0,) * len(keys)
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._budget(keys[0]).paused_until)
+            budgets: list[tuple[_Budget, float, float, float] | None] = []
+            tats: list[float] = []
+            touched = [False] * len(keys)
+            for index, (key, default, correction) in enumerate(
+                zip(keys, default_limits, settles, strict=True)
+            ):
+                budget = self._budget(key)
+                limit = budget.limit if budget.limit is not None else default
+                if limit <= 0:
+                    budgets.append(None)
+                    tats.append(0.0)
+                    continue
+                burst = max(1.0, limit * pacing.burst_s / 60)
+                interval = 60 / max(limit * (1 - pacing.margin) - burst, limit / 2)
+                tat = budget.tat or now
+                if correction:
+                    touched[index] = True
+                    if correction < 0:
+                        tat = max(tat + correction * interval, now)
+                    else:
+                        tat = max(tat, now) + correction * interval
+                budgets.append((budget, limit, burst, interval))
+                tats.append(tat)
+            waits: list[float] = []
+            reserved = False
+            for costs in calls:
+                wait = start - now
+                next_tats = list(tats)
+                for index, cost in enumerate(costs):
+                    paced = budgets[index]
+                    if paced is None or cost <= 0:
+                        continue
+                    _, limit, burst, interval = paced
+                    next_tats[index] = max(tats[index], start) + min(cost, limit) * interval
+                    wait = max(wait, next_tats[index] - burst * interval - now)
+                taking = any(cost > 0 for cost in costs)
+                if taking and wait > pacing.max_wait_s:
+                    waits.append(-wait)
+                    continue
+                reserved = True
+                for index, tat in enumerate(next_tats):
+                    if tat != tats[index]:
+                        tats[index], touched[index] = tat, True
+                waits.append(wait if taking else 0.0)
+            if reserved:
+                for index, paced in enumerate(budgets):
+                    if paced is not None and touched[index]:
+                        paced[0].tat = tats[index]
+            return waits
 
     def pause(self, key: str, seconds: float) -> None:
         with self._lock:

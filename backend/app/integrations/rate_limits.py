@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -175,6 +175,30 @@ class UpstreamLimiter:
         if wait_s > 0:
             time.sleep(wait_s)
         return wait_s
+
+    def reserve_many(self, tokens: Sequence[int]) -> list[float]:
+        """Reserve a request (and its tokens) for each of several calls about to go out
+        together, in one round trip rather than one each; nothing sleeps here. Returns each
+        call's seconds to wait from now, in order, or minus the wait of a call refused for
+        exceeding `pacing.max_wait_s` (nothing reserved for it). This process's pending
+        token corrections are settled in the same step (kept when every call is refused)."""
+        if not tokens:
+            return []
+        correction = _unsettled.take(self.store, self.key_prefix)
+        corrections = (0.0, correction) if correction else None
+        calls = [(1.0, float(count)) for count in tokens]
+        try:
+            waits = self._guarded(
+                lambda store: store.reserve_many(
+                    self.keys, calls, self.defaults, self.pacing, corrections
+                )
+            )
+        except BaseException:
+            _unsettled.add(self.store, self.key_prefix, correction)
+            raise
+        if all(wait < 0 for wait in waits):
+            _unsettled.add(self.store, self.key_prefix, correction)
+        return waits
 
     def settle_tokens(self, reserved: int, used: int) -> None:
         """Correct a reservation made from an estimate once the upstream reports the tokens

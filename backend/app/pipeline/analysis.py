@@ -28,7 +28,8 @@ from app.analysis.pii import redact
 from app.config import get_settings
 from app.enums import AnalysisRoute, AnalysisSource, Category, Sentiment, Urgency
 from app.integrations import factory
-from app.integrations.llm import LLMAnalyzer, LLMError, LLMResult
+from app.integrations.llm import LLMAnalyzer, LLMError, LLMRateLimitedError, LLMResult
+from app.integrations.llm.request import LLMRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -162,27 +163,42 @@ def analyze(
     """Analyse one ticket. `context` (else `user_id`) selects the user's model and cascade
     settings (read through `db` when given, else from a short-lived per-process cache).
     Pass a context read beforehand to call the LLM with no transaction open."""
-    started = time.perf_counter()
     context = context or cascade.context_for(user_id, db=db)
-    outcome = _analyze(subject, body, options=options, llm=llm, context=context)
-    duration_ms = int((time.perf_counter() - started) * 1000)
-    return replace(outcome, duration_ms=duration_ms)
+    planned = plan(subject, body, options=options, llm=llm, context=context)
+    return complete(planned, options=options, llm=llm, context=context)
 
 
-def _analyze(
+@dataclass(frozen=True)
+class PlannedAnalysis:
+    """A ticket's analysis up to its LLM call, which is all of its CPU work (the offline
+    model when the mode needs it, the request with its PII redacted): either answered
+    already or the request to send. Planned in one thread, completed in another."""
+
+    subject: str
+    body: str
+    planning_s: float
+    outcome: AnalysisOutcome | None = None
+    request: LLMRequest | None = None
+    offline: OfflineAnalysis | None = None
+    basis: str = ""
+
+
+def plan(
     subject: str,
     body: str,
     *,
     options: ProcessingOptions,
     llm: LLMAnalyzer | None,
     context: CascadeContext,
-) -> AnalysisOutcome:
+) -> PlannedAnalysis:
+    """Decide the path of one ticket and do its work short of calling the LLM."""
+    started = time.perf_counter()
     offline = context.analyzer
     mode = effective_mode(options.analysis_mode, llm is not None)
     result: OfflineAnalysis | None = None
 
-    def local(reason: str, route: AnalysisRoute) -> AnalysisOutcome:
-        return _from_offline(
+    def local(reason: str, route: AnalysisRoute) -> PlannedAnalysis:
+        outcome = _from_offline(
             result or offline.analyze(subject, body),
             model_version=offline.version,
             source=AnalysisSource.local,
@@ -190,6 +206,8 @@ def _analyze(
             reason=reason,
             redact_summary=options.redact_pii,
         )
+        planning_s = time.perf_counter() - started
+        return PlannedAnalysis(subject, body, planning_s, outcome=outcome)
 
     if mode == "local":
         if llm is None:
@@ -208,17 +226,54 @@ def _analyze(
         result = result or offline.analyze(subject, body)
         if not cascade.is_urgent(result):
             return local(cascade.route(basis, cascade.BATCH_PENDING), AnalysisRoute.batch_pending)
-    reason = cascade.route(basis, "→ llm")
+    request = llm.build_request(subject, body)
+    planning_s = time.perf_counter() - started
+    return PlannedAnalysis(subject, body, planning_s, request=request, offline=result, basis=basis)
+
+
+def complete(
+    planned: PlannedAnalysis,
+    *,
+    options: ProcessingOptions,
+    llm: LLMAnalyzer | None,
+    context: CascadeContext,
+    slot: float | LLMRateLimitedError | None = None,
+) -> AnalysisOutcome:
+    """The outcome of a planned analysis: its LLM call (at `slot`, reserved with
+    `LLMAnalyzer.reserve`, else when the limiter allows), the offline model on any LLM
+    failure. `duration_ms` counts the planning and this, not the time in between."""
+    started = time.perf_counter()
+    outcome = planned.outcome
+    if outcome is None:
+        assert llm is not None and planned.request is not None
+        outcome = _ask_llm(
+            planned, planned.request, options=options, llm=llm, context=context, slot=slot
+        )
+    duration_s = planned.planning_s + time.perf_counter() - started
+    return replace(outcome, duration_ms=int(duration_s * 1000))
+
+
+def _ask_llm(
+    planned: PlannedAnalysis,
+    request: LLMRequest,
+    *,
+    options: ProcessingOptions,
+    llm: LLMAnalyzer,
+    context: CascadeContext,
+    slot: float | LLMRateLimitedError | None,
+) -> AnalysisOutcome:
+    reason = cascade.route(planned.basis, "→ llm")
     try:
-        return from_llm(llm.analyze(subject, body), options, reason)
+        return from_llm(llm.send(request, slot), options, reason)
     except LLMError as exc:
         logger.warning("LLM analysis failed (%s); using the offline analyzer", exc.kind)
+        offline = context.analyzer
         return _from_offline(
-            result or offline.analyze(subject, body),
+            planned.offline or offline.analyze(planned.subject, planned.body),
             model_version=offline.version,
             source=AnalysisSource.fallback,
             route=AnalysisRoute.llm_fallback,
-            reason=cascade.route(basis, f"→ llm {exc.kind} → offline"),
+            reason=cascade.route(planned.basis, f"→ llm {exc.kind} → offline"),
             redact_summary=options.redact_pii,
             llm_error=f"{exc.kind}: {exc}",
         )

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,13 @@ from app.pipeline.analysis import AnalysisOutcome
 
 MAX_BIGINT = 2**63 - 1
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class StoredTicket(NamedTuple):
+    """A stored ticket's ids: all that saving its analysis needs (no row loaded)."""
+
+    id: int
+    user_id: int
 
 
 class UnstorableTicket(Unprocessable):
@@ -142,7 +149,9 @@ def upsert_tickets(*, db: Session, user_id: int, raws: list[dict[str, Any]]) -> 
     return ids
 
 
-def save_analyses(*, db: Session, results: list[tuple[Ticket, AnalysisOutcome, int]]) -> None:
+def save_analyses(
+    *, db: Session, results: list[tuple[Ticket | StoredTicket, AnalysisOutcome, int]]
+) -> None:
     """Create or update the analyses of many tickets with one lookup, one INSERT and one flush.
 
     Every save path (single ticket, batch jobs, webhook and polling intake, LLM Batch API
@@ -162,7 +171,9 @@ def save_analyses(*, db: Session, results: list[tuple[Ticket, AnalysisOutcome, i
         _save_analyses(db, results)
 
 
-def _save_analyses(db: Session, results: list[tuple[Ticket, AnalysisOutcome, int]]) -> None:
+def _save_analyses(
+    db: Session, results: list[tuple[Ticket | StoredTicket, AnalysisOutcome, int]]
+) -> None:
     ticket_ids = [ticket.id for ticket, _, _ in results]
     analyses = {
         analysis.ticket_id: analysis

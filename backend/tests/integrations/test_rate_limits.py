@@ -282,6 +282,10 @@ class CountingStore:
         self.calls += 1
         return self.inner.reserve(*args)  # type: ignore[arg-type]
 
+    def reserve_many(self, *args: object) -> list[float]:
+        self.calls += 1
+        return self.inner.reserve_many(*args)  # type: ignore[arg-type]
+
     def pause(self, *args: object) -> None:
         self.calls += 1
         self.inner.pause(*args)  # type: ignore[arg-type]
@@ -355,3 +359,58 @@ def test_a_refused_call_keeps_its_correction_for_the_next(store: rate_limits.Sto
         budget.acquire(tokens=2000)  # refused: neither reserved nor settled
 
     assert budget.acquire(tokens=300) < 0.45  # the 1,000 given back make room for it
+
+
+def test_calls_reserved_together_wait_as_if_reserved_one_by_one(
+    store: rate_limits.Store,
+) -> None:
+    together = limiter(store, requests_per_minute=600, tokens_per_minute=60_000)
+    one_by_one = UpstreamLimiter(
+        "test",
+        "account-2",
+        store,
+        requests_per_minute=600,
+        tokens_per_minute=60_000,
+        pacing=together.pacing,
+    )
+    tokens = [1, 1, 1, 500, 1]  # 10 requests and 1,000 tokens a second
+
+    waits = together.reserve_many(tokens)
+    alone = [
+        store.reserve(one_by_one.keys, (1.0, float(count)), one_by_one.defaults, one_by_one.pacing)
+        for count in tokens
+    ]
+
+    assert waits == pytest.approx(alone, abs=0.05)
+    assert waits[1] >= 0.09 and waits[3] >= 0.49
+    after = store.reserve(together.keys, (1.0, 0.0), together.defaults, together.pacing)
+    assert after == pytest.approx(0.5, abs=0.05)  # every call's slot was taken: the sixth
+
+
+def test_a_call_of_many_beyond_the_cap_is_refused_alone(store: rate_limits.Store) -> None:
+    budget = limiter(store, tokens_per_minute=60_000, max_wait_s=0.5)  # 1,000 tokens a second
+
+    waits = budget.reserve_many([200, 200, 2000, 50])
+
+    assert waits[0] == pytest.approx(0.2, abs=0.05)
+    assert waits[1] == pytest.approx(0.4, abs=0.05)
+    assert waits[2] < -2.0  # refused: its wait, negated, and nothing reserved
+    assert waits[3] == pytest.approx(0.45, abs=0.05)
+    after = store.reserve(budget.keys, (0.0, 10.0), budget.defaults, budget.pacing)
+    assert after == pytest.approx(0.46, abs=0.03)
+
+
+def test_corrections_ride_on_many_calls_and_stay_when_all_are_refused(
+    store: rate_limits.Store,
+) -> None:
+    counting = CountingStore(store)
+    budget = limiter(counting, tokens_per_minute=60_000, max_wait_s=0.5)  # type: ignore[arg-type]
+    store.reserve(budget.keys, (0.0, 1000.0), budget.defaults, budget.pacing)  # 1 s taken
+    budget.settle_tokens(reserved=1000, used=0)
+
+    refused = budget.reserve_many([2000, 3000])  # neither reserved nor settled
+    waits = budget.reserve_many([300, 100])  # the 1,000 given back make room for them
+
+    assert all(wait < 0 for wait in refused)
+    assert waits[0] < 0.45 and waits[1] < 0.55
+    assert counting.calls == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -64,6 +64,10 @@ class LLMResult:
     reasoning_tokens: int = 0
     cost_known: bool = True
     served_model: str | None = None
+
+
+def _rate_limit_taken(wait_s: float) -> LLMRateLimitedError:
+    return LLMRateLimitedError(f"the key's rate limit is taken for {wait_s:.0f}s")
 
 
 def account_limiter(
@@ -149,14 +153,31 @@ class LLMAnalyzer:
 
     def analyze(self, subject: str, body: str) -> LLMResult:
         """Classify a ticket; raises LLMError (see `kind`) on any failure."""
-        request = self.build_request(subject, body)
+        return self.send(self.build_request(subject, body))
+
+    def reserve(self, requests: Sequence[LLMRequest]) -> list[float | LLMRateLimitedError]:
+        """Slots for requests about to be sent together (a batch's), reserved in one round
+        trip to the shared limiter instead of one each: when each may be sent
+        (`time.monotonic()`), or the error of one whose wait is beyond `max_rate_wait_s`."""
+        waits = self.limiter.reserve_many([request.estimated_tokens() for request in requests])
+        now = time.monotonic()
+        return [now + wait if wait >= 0 else _rate_limit_taken(-wait) for wait in waits]
+
+    def send(
+        self, request: LLMRequest, slot: float | LLMRateLimitedError | None = None
+    ) -> LLMResult:
+        """Send a built request at its reserved `slot` (from `reserve`), or with no slot
+        once the limiter gives it one; raises LLMError (see `kind`) on any failure."""
         estimated_tokens = request.estimated_tokens()
-        try:
-            self.limiter.acquire(tokens=estimated_tokens)
-        except rate_limits.WaitTooLong as exc:
-            raise LLMRateLimitedError(
-                f"the key's rate limit is taken for {exc.wait_s:.0f}s"
-            ) from exc
+        if isinstance(slot, LLMRateLimitedError):
+            raise slot
+        if slot is None:
+            try:
+                self.limiter.acquire(tokens=estimated_tokens)
+            except rate_limits.WaitTooLong as exc:
+                raise _rate_limit_taken(exc.wait_s) from exc
+        elif (wait_s := slot - time.monotonic()) > 0:
+            time.sleep(wait_s)
         started = time.perf_counter()
         try:
             # The request body is sent as is through the SDK's generic `post` (documented for
