@@ -1,4 +1,5 @@
-"""Engine, session factory, the request session dependency and a session context manager."""
+"""Engine, session factories, the request session dependencies (a transaction; a read
+route's session without one) and a session context manager."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""A read route ends its transaction in its own worker thread: with the real session
-dependency (not the tests' rolled-back one), a cached-token read takes one worker-thread
-hop in all, and its transaction is committed, leaving no connection checked out."""
+"""Read routes with the sessions as served (not the tests' rolled-back one): a
+cached-token read takes one worker-thread hop in all and leaves no connection checked out,
+and every read route answers."""
 
 from __future__ import annotations
 
