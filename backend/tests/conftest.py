@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.targets import resolve_test_database_url
+from tests.targets import create_missing_database, resolve_test_database_url
 
 TEST_DATABASE_URL = resolve_test_database_url()
 
@@ -79,6 +79,7 @@ def fresh_rate_limits() -> Iterator[None]:
 def engine() -> Iterator[Engine]:
     engine = get_engine()
     try:
+        create_missing_database(TEST_DATABASE_URL)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # a failure, never a skip

@@ -8,7 +8,12 @@
 
 `scripts/test.sh` runs the SQLite pass beside the PostgreSQL one, with these two set from
 `TEST_SQLITE_REDIS_URL` (default `redis://127.0.0.1:6379/14`) and
-`TEST_SQLITE_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/12`).
+`TEST_SQLITE_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/12`), and the system tests
+(tests/operations, tests/worker, tests/faults) on PostgreSQL beside both, with the database
+set from `TEST_SYSTEM_DATABASE_URL` (default: TEST_DATABASE_URL with `_system` appended,
+created if missing) and these two from `TEST_SYSTEM_REDIS_URL` (default
+`redis://127.0.0.1:6379/9`) and `TEST_SYSTEM_FAULTS_REDIS_URL` (default
+`redis://127.0.0.1:6379/8`).
 
 The suite wipes these, so it refuses a database whose name does not contain `test`, Redis
 database 0, and a Redis database that holds keys without the suite's marker key.
@@ -19,6 +24,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import psycopg2
+import psycopg2.errors
 import redis
 from sqlalchemy.engine import make_url
 
@@ -43,6 +50,31 @@ def resolve_test_database_url() -> str:
             "so it only runs on a database whose name contains 'test'"
         )
     return url
+
+
+def create_missing_database(url: str) -> None:
+    """Create the PostgreSQL test database `url` names if the server lacks it (the system
+    tests' database is not one the machine starts with)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    options = {"host": parsed.host, "port": parsed.port or 5432, "user": parsed.username,
+               "password": parsed.password}  # fmt: skip
+    try:
+        psycopg2.connect(dbname=parsed.database, **options).close()
+        return
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise  # unreachable: the engine fixture reports it
+    admin = psycopg2.connect(dbname="postgres", **options)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{parsed.database}"')
+    except psycopg2.errors.DuplicateDatabase:
+        pass  # another run created it meanwhile
+    finally:
+        admin.close()
 
 
 def wipe_redis(client: redis.Redis) -> None:
