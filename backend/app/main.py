@@ -48,6 +48,7 @@ from app.core.rate_limit import LoginRateLimiter, ProcessingLimiter
 from app.core.text_guard import UnstorableTextMiddleware
 from app.errors import AppError
 from app.integrations.factory import close_clients, configure_clients
+from app.reads import async_read_engine, loop_session_factory
 from app.schemas import ErrorResponse
 from app.unit_of_work import celery_sender
 from app.web import install_web
@@ -265,12 +266,19 @@ NO_DATABASE_PATHS = frozenset({"/health", "/metrics"})
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Size the upstream client caches at start-up; close their pooled clients at shutdown."""
+    """Size the upstream client caches at start-up and open the read routes' async engine
+    (PostgreSQL: `app.reads`); close their pooled clients and connections at shutdown."""
     configure_clients(app.state.settings)
+    read_engine = async_read_engine(app.state.settings.database_url)
+    if read_engine is not None:
+        app.state.loop_reads = loop_session_factory(read_engine)
     try:
         yield
     finally:
         close_clients()
+        if read_engine is not None:
+            app.state.loop_reads = None
+            await read_engine.dispose()
 
 
 # Every tag a route uses, in the order the documentation lists them (a test checks each has
@@ -342,6 +350,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.token_cache = TokenCache(config.auth_cache_seconds)
     app.state.job_sender = celery_sender
     app.state.report_cache = ReportCache(config.report_cache_seconds)
+    app.state.loop_reads = None  # the read routes' async sessions, opened by the lifespan
     app.state.processing_limiter = ProcessingLimiter(
         config.processing_concurrency_per_user, config.processing_concurrency_total
     )

@@ -34,7 +34,7 @@ os.environ.update(
 os.environ.pop("REDIS_URL", None)
 
 import pytest  # noqa: E402
-from fastapi import FastAPI, Request  # noqa: E402
+from fastapi import Depends, FastAPI, Request  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -44,6 +44,7 @@ from app.core.migrations import upgrade_head  # noqa: E402
 from app.database import get_db, get_engine, get_read_db  # noqa: E402
 from app.integrations import rate_limits  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.reads import Reader, ThreadReader, get_reader  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 pytest_plugins = ["tests.fixtures_zendesk", "tests.fixtures_openai"]
@@ -106,9 +107,14 @@ def db(engine: Engine) -> Iterator[Session]:
 
 def override_sessions(application: FastAPI, dependency: Callable[..., Any]) -> None:
     """Serve every request session of `application` (the writing and the read routes'
-    ones) from `dependency`."""
+    ones, the readers' included) from `dependency`."""
+
+    async def reader(session: Session = Depends(dependency)) -> Reader:
+        return ThreadReader(session)
+
     application.dependency_overrides[get_db] = dependency
     application.dependency_overrides[get_read_db] = dependency
+    application.dependency_overrides[get_reader] = reader
 
 
 @pytest.fixture

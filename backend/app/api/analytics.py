@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
 from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
 from app.database import ReadSessionDep, get_db
+from app.reads import ReaderDep
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
 router = APIRouter(
@@ -27,7 +27,7 @@ StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def dashboard(window: PeriodDep, db: ReadSessionDep, request: Request) -> Response:
+async def dashboard(window: PeriodDep, reader: ReaderDep, request: Request) -> Response:
     """Volumes, cost, label distributions, a daily trend, accuracy and the latest tickets
     (the same request within a few seconds is answered from memory)."""
     cache: ReportCache = request.app.state.report_cache
@@ -35,7 +35,7 @@ async def dashboard(window: PeriodDep, db: ReadSessionDep, request: Request) -> 
     cached = cache.get(window.user_id, key)
     if cached is not None:
         return model_response(cached)
-    report = await run_in_threadpool(build_dashboard, db, window)
+    report = await reader.run(lambda db: build_dashboard(db, window))
     cache.put(window.user_id, key, report)
     return model_response(report)
 

@@ -26,6 +26,7 @@ from app.errors import NotFound, Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single, ticket_list, ticket_rows
 from app.pipeline import store as ticket_store
+from app.reads import ReaderDep
 from app.schemas import (
     MAX_TICKET_ID,
     BatchRequest,
@@ -223,9 +224,9 @@ LIST_DOCS: dict[str, Any] = {
 
 @router.get("/", response_model=TicketPage, **LIST_DOCS)
 @router.get("", response_model=TicketPage, include_in_schema=False)  # no 307 for /tickets
-def list_tickets(
+async def list_tickets(
     user: ReadingUser,
-    db: ReadSessionDep,
+    reader: ReaderDep,
     query: Annotated[TicketListQuery, Depends(ticket_list_query)],
 ) -> Response:
     zone = metrics_rollup.user_zone(user)
@@ -235,20 +236,22 @@ def list_tickets(
         raise Unprocessable("start must not be after end")
     if query.q is not None and "\x00" in query.q:
         raise Unprocessable("q must not contain NUL characters")
-    items, total, exact = ticket_list.list_tickets(
-        db=db,
-        user_id=user.id,
-        page=query.page,
-        page_size=query.page_size,
-        sort=query.sort,
-        category=query.category,
-        urgency=query.urgency,
-        sentiment=query.sentiment,
-        source=query.source,
-        status=query.status,
-        start=start,
-        end=end,
-        text=query.q,
+    items, total, exact = await reader.run(
+        lambda db: ticket_list.list_tickets(
+            db=db,
+            user_id=user.id,
+            page=query.page,
+            page_size=query.page_size,
+            sort=query.sort,
+            category=query.category,
+            urgency=query.urgency,
+            sentiment=query.sentiment,
+            source=query.source,
+            status=query.status,
+            start=start,
+            end=end,
+            text=query.q,
+        )
     )
     page = TicketPage.model_validate(
         {
@@ -263,15 +266,17 @@ def list_tickets(
 
 
 @router.get("/stats/summary", response_model=TicketSummary)
-def stats_summary(user: ReadingUser, db: ReadSessionDep) -> Response:
-    summary = TicketSummary.model_validate(ticket_store.summary_stats(db=db, user_id=user.id))
-    return model_response(summary)
+async def stats_summary(user: ReadingUser, reader: ReaderDep) -> Response:
+    stats = await reader.run(lambda db: ticket_store.summary_stats(db=db, user_id=user.id))
+    return model_response(TicketSummary.model_validate(stats))
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses=NOT_FOUND)
-def get_ticket(ticket_id: TicketId, user: ReadingUser, db: ReadSessionDep) -> Response:
+async def get_ticket(ticket_id: TicketId, user: ReadingUser, reader: ReaderDep) -> Response:
     """A processed ticket with its analysis and processing log."""
-    detail = ticket_rows.ticket_detail(db, user_id=user.id, zendesk_ticket_id=ticket_id)
+    detail = await reader.run(
+        lambda db: ticket_rows.ticket_detail(db, user_id=user.id, zendesk_ticket_id=ticket_id)
+    )
     if detail is None:
         raise NotFound(f"Ticket {ticket_id} has not been processed")
     return model_response(TicketDetail.model_validate(detail))

@@ -99,14 +99,17 @@ def test_requests_fail_fast_with_503_while_the_database_is_down_and_recover(
     assert client.get("/health/ready").status_code == 200
 
 
-def test_a_restart_that_drops_every_pooled_connection_is_invisible(api: ProxiedApi) -> None:
+@pytest.mark.parametrize("path", ["/auth/me", "/tickets/"])  # the sync pool, the async one
+def test_a_restart_that_drops_every_pooled_connection_is_invisible(
+    api: ProxiedApi, path: str
+) -> None:
     client = api.client
     for _ in range(5):
-        assert client.get("/auth/me", headers=api.headers).status_code == 200
+        assert client.get(path, headers=api.headers).status_code == 200
     accepted = api.proxy.connections_accepted
     api.proxy.cut()  # the server goes away and comes straight back
     api.proxy.resume()
-    statuses = [client.get("/auth/me", headers=api.headers).status_code for _ in range(10)]
+    statuses = [client.get(path, headers=api.headers).status_code for _ in range(10)]
     assert statuses == [200] * 10
     assert api.proxy.connections_accepted > accepted  # dead connections were replaced
 
