@@ -132,7 +132,9 @@ def loop_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 async def get_reader(request: Request) -> AsyncIterator[Reader]:
     """The request's reader: the app's loop sessions when it has them (`app.state.
     loop_reads`, set up by the lifespan), else a synchronous read session."""
-    factory: async_sessionmaker[AsyncSession] | None = request.app.state.loop_reads
+    factory: async_sessionmaker[AsyncSession] | None = getattr(
+        request.app.state, "loop_reads", None
+    )
     if factory is None:
         session = get_read_session_factory()()
         try:

@@ -10,10 +10,10 @@ from fastapi import FastAPI, HTTPException, status
 from fastapi.testclient import TestClient
 
 from app.config import Settings, get_settings
-from app.database import get_read_db
 from app.embedded import create_embedded_app
 from app.integrations.zendesk import ZendeskCredentials, get_client
 from app.main import ROUTERS, add_api_routes, create_app
+from app.reads import get_reader
 from sandbox.zendesk import DEFAULT_API_TOKEN, DEFAULT_EMAIL
 
 
@@ -72,7 +72,7 @@ def test_the_apps_dependency_overrides_reach_the_added_routes() -> None:
 
     app = FastAPI()
     add_api_routes(app)
-    app.dependency_overrides[get_read_db] = refuse
+    app.dependency_overrides[get_reader] = refuse
     with TestClient(app) as client:
         for path in ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard"):
             response = client.get(path)
