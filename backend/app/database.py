@@ -7,7 +7,7 @@ import json
 import re
 import select
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -97,11 +97,15 @@ def make_engine(
         kwargs.setdefault("executemany_mode", "values_plus_batch")
         kwargs.setdefault("paramstyle", "format")
     engine = create_engine(database_url, pool_recycle=1800, **kwargs)
-    _check_connections_at_checkout(engine, ping_after_idle_s)
+    check_connections_at_checkout(engine, ping_after_idle_s)
     return engine
 
 
-def _check_connections_at_checkout(engine: Engine, ping_after_idle_s: float) -> None:
+def check_connections_at_checkout(
+    engine: Engine,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    looks_alive: Callable[[Any], bool] | None = None,
+) -> None:
     """Hand out only live connections, without a round trip per checkout.
 
     A server that closed a connection (a restart, a terminated backend, a proxy reset) has
@@ -109,6 +113,8 @@ def _check_connections_at_checkout(engine: Engine, ping_after_idle_s: float) -> 
     idle connection's never does (we LISTEN to nothing). Such a connection is replaced.
     One idle longer than `ping_after_idle_s` is pinged as well (a host that vanished without
     closing anything). `pool_pre_ping` pinged at every checkout: a round trip a request.
+    `looks_alive` replaces the socket poll for a driver without a socket of its own to poll
+    (asyncpg's connections, whose protocol sees the end of stream itself).
     """
 
     @event.listens_for(engine, "checkin")
@@ -118,7 +124,7 @@ def _check_connections_at_checkout(engine: Engine, ping_after_idle_s: float) -> 
     @event.listens_for(engine, "checkout")
     def _refuse_dead(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.pop("idle_since", None)
-        if not connection_looks_alive(dbapi_connection):
+        if not (looks_alive or connection_looks_alive)(dbapi_connection):
             raise DisconnectionError("the server closed this connection")
         idle_s = time.monotonic() - idle_since if idle_since is not None else 0.0
         if idle_s > ping_after_idle_s and not answers_ping(engine, dbapi_connection):

@@ -14,21 +14,19 @@ tests hand to a route. Either way a route writes `await reader.run(work)`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from app.database import (
-    PING_AFTER_IDLE_S,
     ReadOnlySessionError,
-    answers_ping,
+    check_connections_at_checkout,
     get_read_session_factory,
     load_json,
 )
@@ -102,27 +100,12 @@ def async_read_engine(database_url: str, **kwargs: Any) -> AsyncEngine | None:
         pool_recycle=1800,
         **kwargs,
     )
-    _check_connections_at_checkout(engine)
+    # The synchronous pool's check at checkout (a connection the server closed is replaced,
+    # one idle a while pinged), asking asyncpg whether it saw the connection's end.
+    check_connections_at_checkout(
+        engine.sync_engine, looks_alive=lambda raw: not raw.driver_connection.is_closed()
+    )
     return engine
-
-
-def _check_connections_at_checkout(engine: AsyncEngine) -> None:
-    """`app.database`'s check for the async pool: a connection the server closed (asyncpg
-    saw its end of stream) is replaced, one idle over PING_AFTER_IDLE_S pinged first."""
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "checkin")
-    def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(sync_engine, "checkout")
-    def _refuse_dead(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.pop("idle_since", None)
-        if dbapi_connection.driver_connection.is_closed():
-            raise DisconnectionError("the server closed this connection")
-        idle_s = time.monotonic() - idle_since if idle_since is not None else 0.0
-        if idle_s > PING_AFTER_IDLE_S and not answers_ping(sync_engine, dbapi_connection):
-            raise DisconnectionError("the connection did not answer a ping")
 
 
 def loop_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
