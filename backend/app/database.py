@@ -1,5 +1,5 @@
-"""Engine, session factories, the request session dependencies (a transaction; a read
-route's session without one) and a session context manager."""
+"""Engine, session factories (the read routes' sessions without a transaction among them),
+the request session dependency (a transaction) and a session context manager."""
 
 from __future__ import annotations
 
@@ -238,16 +238,6 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         await anyio.to_thread.run_sync(_finish, session, sender)
 
 
-async def get_read_db() -> AsyncIterator[Session]:
-    """A read route's session (`read_session_factory_for`), closed when the route returns:
-    there is no transaction to end on the server, so closing takes no worker thread."""
-    session = get_read_session_factory()()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
 def execute_core(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
     """A Core statement (columns, aggregates: no ORM entities) on the session's connection,
     after a flush (what autoflush does), without the ORM's per-statement set-up: for a read
@@ -287,5 +277,4 @@ def _finish(session: Session, sender: unit_of_work.Sender) -> None:
 # scope="function": commit before the response is sent, so a failed commit is a 500, not
 # a success the client saw for data that was never stored.
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
-# For routes that only read (they never flush): no transaction round trips.
-ReadSessionDep = Annotated[Session, Depends(get_read_db, scope="function")]
+# Routes that only read take a reader instead (`app.reads.ReaderDep`).

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app import unit_of_work  # noqa: E402
 from app.core.migrations import upgrade_head  # noqa: E402
-from app.database import get_db, get_engine, get_read_db  # noqa: E402
+from app.database import get_db, get_engine  # noqa: E402
 from app.integrations import rate_limits  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.reads import Reader, ThreadReader, get_reader  # noqa: E402
@@ -106,14 +106,13 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 def override_sessions(application: FastAPI, dependency: Callable[..., Any]) -> None:
-    """Serve every request session of `application` (the writing and the read routes'
-    ones, the readers' included) from `dependency`."""
+    """Serve every request session of `application` (the writing routes' and the read
+    routes' readers') from `dependency`."""
 
     async def reader(session: Session = Depends(dependency)) -> Reader:
         return ThreadReader(session)
 
     application.dependency_overrides[get_db] = dependency
-    application.dependency_overrides[get_read_db] = dependency
     application.dependency_overrides[get_reader] = reader
 
 

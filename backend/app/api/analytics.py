@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.analytics import export, reports
 from app.analytics.report_cache import ReportCache
 from app.api.deps import BAD_PERIOD, UNAUTHORIZED, PeriodDep, model_response
-from app.database import ReadSessionDep, get_db
+from app.database import get_db
 from app.reads import ReaderDep
 from app.schemas.analytics import Dashboard, DistributionReport, Trends
 
@@ -21,7 +21,7 @@ router = APIRouter(
     responses={**UNAUTHORIZED, **BAD_PERIOD},
 )
 
-# Kept open until the streamed response has been sent (ReadSessionDep closes on return).
+# Kept open until the streamed response has been sent (a reader closes on return).
 # A transaction: the rows come from a server-side cursor, which PostgreSQL keeps in one.
 StreamingSessionDep = Annotated[Session, Depends(get_db, scope="request")]
 
@@ -45,26 +45,28 @@ def build_dashboard(db: Session, window: reports.Window) -> Dashboard:
 
 
 @router.get("/trends", response_model=Trends)
-def trends(
-    window: PeriodDep, db: ReadSessionDep, interval: Literal["day", "week"] = "day"
+async def trends(
+    window: PeriodDep, reader: ReaderDep, interval: Literal["day", "week"] = "day"
 ) -> Trends:
     """Tickets, cost and average processing time per local day or ISO week."""
-    points = reports.trend(db, window, interval)
+    points = await reader.run(lambda db: reports.trend(db, window, interval))
     return Trends.model_validate(
         {"period": window.period(), "interval": interval, "points": points}
     )
 
 
 @router.get("/categories", response_model=DistributionReport)
-def categories(window: PeriodDep, db: ReadSessionDep) -> DistributionReport:
+async def categories(window: PeriodDep, reader: ReaderDep) -> DistributionReport:
     """How many analyses of the period fell into each category."""
-    return DistributionReport.model_validate(reports.distribution_report(db, window, "category"))
+    report = await reader.run(lambda db: reports.distribution_report(db, window, "category"))
+    return DistributionReport.model_validate(report)
 
 
 @router.get("/sentiments", response_model=DistributionReport)
-def sentiments(window: PeriodDep, db: ReadSessionDep) -> DistributionReport:
+async def sentiments(window: PeriodDep, reader: ReaderDep) -> DistributionReport:
     """How many analyses of the period had each sentiment."""
-    return DistributionReport.model_validate(reports.distribution_report(db, window, "sentiment"))
+    report = await reader.run(lambda db: reports.distribution_report(db, window, "sentiment"))
+    return DistributionReport.model_validate(report)
 
 
 @router.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from sqlalchemy.orm import Session
 
 from app.analytics import rollups as metrics_rollup
 from app.analytics.reports import to_utc
@@ -21,7 +22,7 @@ from app.api.deps import (
 from app.auth import CurrentUser, ReadingUser
 from app.batch import backfills
 from app.batch import jobs as batch_jobs
-from app.database import ReadSessionDep, SessionDep
+from app.database import SessionDep
 from app.errors import NotFound, Unprocessable
 from app.models import BatchJob, BatchJobItem, TicketAnalysis
 from app.pipeline import single, ticket_list, ticket_rows
@@ -192,27 +193,35 @@ def post_only() -> None:
 
 
 @router.get("/jobs", response_model=JobList, responses=NOT_FOUND)
-def list_jobs(
+async def list_jobs(
     user: ReadingUser,
-    db: ReadSessionDep,
+    reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
         str | None, Query(max_length=36, description="`next_before` of the previous page")
     ] = None,
 ) -> JobList:
     """The user's batch jobs, newest first, a page at a time."""
-    jobs = batch_jobs.recent_jobs(db=db, user_id=user.id, limit=limit, before=before)
-    next_before = jobs[-1].id if len(jobs) == limit else None
-    return JobList(items=[job_out(job) for job in jobs], next_before=next_before)
+
+    def page(db: Session) -> JobList:
+        jobs = batch_jobs.recent_jobs(db=db, user_id=user.id, limit=limit, before=before)
+        next_before = jobs[-1].id if len(jobs) == limit else None
+        return JobList(items=[job_out(job) for job in jobs], next_before=next_before)
+
+    return await reader.run(page)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=NOT_FOUND)
-def get_job(
-    job_id: Annotated[str, Path(max_length=36)], user: ReadingUser, db: ReadSessionDep
+async def get_job(
+    job_id: Annotated[str, Path(max_length=36)], user: ReadingUser, reader: ReaderDep
 ) -> JobOut:
     """State, progress and the per-ticket result or error of a batch job."""
-    job = batch_jobs.get_job(db=db, user_id=user.id, job_id=job_id)
-    return job_out(job, batch_jobs.job_items(db=db, job_id=job.id))
+
+    def found(db: Session) -> JobOut:
+        job = batch_jobs.get_job(db=db, user_id=user.id, job_id=job_id)
+        return job_out(job, batch_jobs.job_items(db=db, job_id=job.id))
+
+    return await reader.run(found)
 
 
 # The parameters are documented from TicketListQuery, and parsed by ticket_list_query.

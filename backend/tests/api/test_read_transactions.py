@@ -21,7 +21,15 @@ from app.main import create_app
 from app.models import Ticket, User
 from tests.factories import create_analysed_ticket, sign_up
 
-READS = ("/tickets/", "/tickets/stats/summary", "/analytics/dashboard")
+READS = (
+    "/tickets/",
+    "/tickets/stats/summary",
+    "/analytics/dashboard",
+    "/tickets/jobs",
+    "/analytics/trends",
+    "/analytics/categories",
+    "/analytics/cost",
+)
 
 
 @pytest.fixture
