@@ -5,6 +5,7 @@ either reader, and every read route answers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,14 @@ import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from app.analytics.report_cache import ReportCache
-from app.database import get_engine, session_scope
+from app.config import get_settings
+from app.database import ReadOnlySessionError, get_engine, session_scope
 from app.main import create_app
 from app.models import Ticket, User
+from app.reads import LoopReader, async_read_engine, loop_session_factory
 from tests.factories import create_analysed_ticket, sign_up
 
 READS = (
@@ -165,3 +169,24 @@ def test_the_async_driver_answers_every_hot_read_exactly_as_psycopg2_does(
             answers.append(response.json())
         assert answers[0] == answers[1], path
     app.state.loop_reads = loop_reads  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres_only
+def test_a_loop_readers_session_refuses_to_write() -> None:
+    """As the synchronous read sessions do: a read route that tries to write is a bug."""
+    read_engine = async_read_engine(get_settings().database_url)
+    assert read_engine is not None
+
+    def write(db: Session) -> None:
+        db.add(User(email="never-stored@example.com"))
+        db.flush()
+
+    async def attempt() -> None:
+        try:
+            async with loop_session_factory(read_engine)() as session:
+                await LoopReader(session).run(write)
+        finally:
+            await read_engine.dispose()
+
+    with pytest.raises(ReadOnlySessionError):
+        asyncio.run(attempt())
