@@ -49,12 +49,18 @@ def test_zendesk_cache_closes_the_least_recently_used_client(zendesk_url: str) -
 
 
 @pytest.mark.usefixtures("small_caches")
-def test_llm_cache_closes_every_pool_of_an_evicted_account() -> None:
-    accounts = [llm_clients.shared_clients(f"sk-{i}", "http://127.0.0.1:9/v1") for i in range(5)]
+def test_llm_cache_closes_the_pool_of_an_evicted_account() -> None:
+    accounts = [
+        llm_clients.shared_transport(f"sk-{i}", "http://127.0.0.1:9/v1", connections=4)
+        for i in range(5)
+    ]
 
-    assert all(shard.is_closed() for shard in accounts[0])
-    assert not any(shard.is_closed() for account in accounts[1:] for shard in account)
+    assert accounts[0].closed
+    assert not any(account.closed for account in accounts[1:])
     assert len(llm_clients.clients) == CACHE_SIZE
+    # A closed account's next user gets a fresh pool.
+    again = llm_clients.shared_transport("sk-0", "http://127.0.0.1:9/v1", connections=4)
+    assert again is not accounts[0] and not again.closed
 
 
 @pytest.mark.usefixtures("small_caches")

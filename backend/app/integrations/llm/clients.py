@@ -1,34 +1,23 @@
-"""Pooled SDK clients per account and endpoint, in a bounded cache; none follows redirects."""
+"""Pooled clients per account and endpoint, in a bounded cache; none follows redirects.
+
+The analysis call goes through the account's `ChatTransport` (one urllib3 pool its threads
+share); the SDK clients (`sdk_client`) serve the rest: the connection test, the Batch API.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import ssl
-import threading
 from functools import lru_cache
 
 import httpx2  # the openai SDK's HTTP stack (SDK 3.x)
 import openai
 
 from app.integrations.client_cache import ClientCache
+from app.integrations.llm.transport import ChatTransport
 
-POOL_SHARDS = 16
-"""SDK clients (connection pools) per account and endpoint. The HTTP pool checks every idle
-connection (a `select()` each) whenever it hands one out, so one pool serving a 100-thread
-batch costs more CPU per call than the call itself; small pools keep that scan short."""
-
-_shard_of_thread = threading.local()
-_next_shard = itertools.count()
-
-
-def _close_shards(shards: tuple[openai.OpenAI, ...]) -> None:
-    for client in shards:
-        client.close()
-
-
-clients: ClientCache[tuple[openai.OpenAI, ...]] = ClientCache(
-    _close_shards, is_closed=lambda shards: shards[0].is_closed()
+clients: ClientCache[ChatTransport] = ClientCache(
+    lambda transport: transport.close(), is_closed=lambda transport: transport.closed
 )
 
 
@@ -61,21 +50,16 @@ def sdk_client(
     )
 
 
-def shared_clients(api_key: str, base_url: str | None) -> tuple[openai.OpenAI, ...]:
-    """The SDK clients of an account and endpoint, created once while cached; the SDK is
-    thread-safe."""
+def shared_transport(api_key: str, base_url: str | None, connections: int) -> ChatTransport:
+    """The chat completions transport of an account and endpoint, created once while
+    cached (keeping up to `connections` connections the first caller asked for)."""
     key = (hashlib.sha256(api_key.encode()).hexdigest(), base_url)
     return clients.get(
-        key, lambda: tuple(sdk_client(api_key, base_url) for _ in range(POOL_SHARDS))
+        key,
+        lambda: ChatTransport(
+            api_key, base_url, ssl_context=_tls_context(), connections=connections
+        ),
     )
-
-
-def thread_shard() -> int:
-    """A fixed pool shard per thread, so a thread keeps reusing its own connections."""
-    shard = getattr(_shard_of_thread, "index", None)
-    if shard is None:
-        shard = _shard_of_thread.index = next(_next_shard) % POOL_SHARDS
-    return shard
 
 
 def clear_client_cache() -> None:

@@ -87,11 +87,44 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def _error_detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
+def _message_in(body: object) -> str | None:
+    """The `message` of an error body (`{"error": {"message": ...}}`, or the error itself)."""
+    if isinstance(body, dict):
+        body = body.get("error", body)
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])[:300]
-    return exc.message[:300]
+    return None
+
+
+def status_error(status: int, headers: Mapping[str, str], content: bytes) -> LLMError:
+    """The typed error of an answer with an error status (a 3xx too: never followed)."""
+    try:
+        body: object = json.loads(content)
+    except ValueError:
+        body = None
+    detail = _message_in(body) or content.decode(errors="replace").strip()[:300]
+    return _status_error(status, detail or f"HTTP {status}", headers, headers.get("x-request-id"))
+
+
+def _status_error(
+    status: int, detail: str, headers: Mapping[str, str], request_id: str | None
+) -> LLMError:
+    if status == 429:
+        return LLMRateLimitedError(
+            f"rate limited: {detail}",
+            status_code=status,
+            retry_after_s=_retry_after_seconds(headers),
+            request_id=request_id,
+        )
+    if status in (401, 403):
+        return LLMAuthError(
+            f"authentication failed ({status}): {detail}",
+            status_code=status,
+            request_id=request_id,
+        )
+    return LLMUpstreamError(
+        f"model endpoint error {status}: {detail}", status_code=status, request_id=request_id
+    )
 
 
 def translate(exc: Exception) -> LLMError:
@@ -103,25 +136,9 @@ def translate(exc: Exception) -> LLMError:
     if isinstance(exc, openai.APIConnectionError):
         return LLMUpstreamError(f"cannot reach the model endpoint: {exc.message}")
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = _error_detail(exc)
-        request_id = exc.request_id
-        if isinstance(exc, openai.RateLimitError) or status == 429:
-            return LLMRateLimitedError(
-                f"rate limited: {detail}",
-                status_code=status,
-                retry_after_s=_retry_after_seconds(exc.response.headers),
-                request_id=request_id,
-            )
-        if status in (401, 403):
-            return LLMAuthError(
-                f"authentication failed ({status}): {detail}",
-                status_code=status,
-                request_id=request_id,
-            )
-        return LLMUpstreamError(
-            f"model endpoint error {status}: {detail}", status_code=status, request_id=request_id
-        )
+        status = 429 if isinstance(exc, openai.RateLimitError) else exc.status_code
+        detail = _message_in(exc.body) or exc.message[:300]
+        return _status_error(status, detail, exc.response.headers, exc.request_id)
     if isinstance(exc, openai.ContentFilterFinishReasonError):
         return LLMRefusalError("the response was stopped by the content filter")
     if isinstance(exc, openai.LengthFinishReasonError):

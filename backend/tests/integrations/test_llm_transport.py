@@ -1,0 +1,124 @@
+"""The analysis call's transport keeps what the SDK did for it: its retry policy, no
+redirects (tests/integrations/test_redirects.py), proxies from the environment."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from app.integrations.llm import LLMAnalyzer
+from app.integrations.llm.clients import clear_client_cache
+from app.integrations.llm.transport import retry_delay_s, should_retry
+from sandbox.openai_sim import OpenAISimulator
+
+MakeAnalyzer = Callable[..., LLMAnalyzer]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retried"),
+    [
+        (408, {}, True),
+        (409, {}, True),
+        (429, {}, True),
+        (500, {}, True),
+        (503, {}, True),
+        (400, {}, False),
+        (401, {}, False),
+        (404, {}, False),
+        (503, {"x-should-retry": "false"}, False),
+        (400, {"x-should-retry": "true"}, True),
+    ],
+)
+def test_which_answers_are_retried(status: int, headers: dict[str, str], retried: bool) -> None:
+    assert should_retry(status, headers) is retried
+
+
+def test_retry_delay_follows_the_upstream_then_backs_off() -> None:
+    in_three_s = email.utils.formatdate(time.time() + 3, usegmt=True)
+
+    assert retry_delay_s(0, {"retry-after-ms": "250"}) == pytest.approx(0.25)
+    assert retry_delay_s(0, {"retry-after": "2"}) == pytest.approx(2.0)
+    assert retry_delay_s(0, {"retry-after": in_three_s}) == pytest.approx(3.0, abs=1.1)
+    # Beyond a minute (or nothing said): exponential backoff with jitter, capped at 8 s.
+    assert 0.375 <= retry_delay_s(0, {"retry-after": "120"}) <= 0.5
+    assert 0.375 <= retry_delay_s(0, None) <= 0.5
+    assert 3.0 <= retry_delay_s(3, {}) <= 4.0
+    assert 6.0 <= retry_delay_s(10, {}) <= 8.0
+
+
+def test_a_call_that_timed_out_is_retried(
+    make_llm_analyzer: MakeAnalyzer, openai_sim: OpenAISimulator
+) -> None:
+    openai_sim.fail_next(1, "timeout")
+
+    result = make_llm_analyzer(timeout_s=0.5, max_retries=1).analyze("Hi", "It crashes.")
+
+    assert result.output.summary
+    assert len(openai_sim.chat_requests()) == 2  # the first hung: never answered
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy that records each request line it relays."""
+
+    seen: list[str] = []
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def do_POST(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        forwarded = urllib.request.Request(self.path, data=body, method="POST")
+        for name in ("Authorization", "Content-Type"):
+            forwarded.add_header(name, self.headers[name])
+        with self.direct.open(forwarded, timeout=10) as answer:
+            payload = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[tuple[str, list[str]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    seen: list[str] = []
+    _ForwardProxy.seen = seen
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_environments_proxy_is_used(
+    make_llm_analyzer: MakeAnalyzer,
+    openai_sim: OpenAISimulator,
+    openai_base_url: str,
+    forward_proxy: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy_url, seen = forward_proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    clear_client_cache()  # transports are built (and read the environment) once an account
+    try:
+        result = make_llm_analyzer().analyze("Hi", "It crashes.")
+    finally:
+        clear_client_cache()
+
+    assert result.output.summary
+    assert seen == [f"POST {openai_base_url}/chat/completions"]
+    assert len(openai_sim.chat_requests()) == 1
