@@ -3,6 +3,7 @@
 # pytest on PostgreSQL (TEST_DATABASE_URL, default the local `test` database) without the
 # system tests; the system tests (tests/operations, tests/worker, tests/faults: real
 # workers, start.sh copies, the CLI, outages; mostly waiting on the processes they start)
+# and the API fuzzer (tests/test_fuzz_api.py)
 # on PostgreSQL too, on a database and Redis numbers of their own; and every
 # database-facing test not marked postgres_only again on SQLite, then the dashboard's checks.
 # Extra arguments go to every pytest run.
@@ -48,8 +49,9 @@ system_log=$(mktemp)
 side=$!
 
 # The system tests: they spend most of their time waiting on the servers, workers and
-# start.sh copies they run, so they overlap well with the two streams that compute.
-system_tests=(tests/operations tests/worker tests/faults)
+# start.sh copies they run, so they overlap well with the two streams that compute. The API
+# fuzzer (a minute of CPU) runs with them: the first PostgreSQL pass is the longest stream.
+system_tests=(tests/operations tests/worker tests/faults tests/test_fuzz_api.py)
 (
   echo "== pytest on PostgreSQL: the system tests"
   TEST_DATABASE_URL=${TEST_SYSTEM_DATABASE_URL:-${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}_system} \
