@@ -36,8 +36,9 @@ def llm_analyzer(
     timeout_s: float | None = None,
     max_retries: int | None = None,
 ) -> LLMAnalyzer:
-    """An analyzer on the account's shared SDK clients, with the settings' timeout, retries
-    and price table (a connection test passes a shorter timeout and no retries)."""
+    """An analyzer on the account's shared connection pool (as many connections as a batch
+    sends at once), with the settings' timeout, retries and price table (a connection test
+    passes a shorter timeout and no retries)."""
     return LLMAnalyzer(
         api_key=api_key,
         model=model,
@@ -47,6 +48,7 @@ def llm_analyzer(
         redact_pii=redact_pii,
         reply_draft=reply_draft,
         prices=load_prices(settings.llm_prices_json),
+        connections=settings.batch_concurrency,
     )
 
 

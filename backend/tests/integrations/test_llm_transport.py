@@ -8,16 +8,23 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
+from app.config import get_settings
+from app.integrations import factory
 from app.integrations.llm import LLMAnalyzer
 from app.integrations.llm.clients import clear_client_cache
 from app.integrations.llm.transport import retry_delay_s, should_retry
 from sandbox.openai_sim import OpenAISimulator
+from tests.fixtures_openai import OpenAIServer
+from tests.tcp_proxy import TcpProxy
 
 MakeAnalyzer = Callable[..., LLMAnalyzer]
+CONCURRENT_CALLS = 8
 
 
 @pytest.mark.parametrize(
@@ -122,3 +129,41 @@ def test_the_environments_proxy_is_used(
     assert result.output.summary
     assert seen == [f"POST {openai_base_url}/chat/completions"]
     assert len(openai_sim.chat_requests()) == 1
+
+
+def test_a_batchs_connections_are_kept_for_the_next_calls(
+    openai_server: OpenAIServer, openai_sim: OpenAISimulator, openai_api_key: str
+) -> None:
+    """The pool keeps as many connections as a batch sends at once: later calls reuse them
+    instead of opening (and closing) new ones."""
+    openai_sim.latency_s = 0.1  # the calls of a round overlap
+    with TcpProxy("127.0.0.1", urlsplit(openai_server.url).port or 80) as proxy:
+        analyzer = LLMAnalyzer(
+            api_key=openai_api_key,
+            base_url=f"http://127.0.0.1:{proxy.port}/v1",
+            max_retries=0,
+            connections=CONCURRENT_CALLS,
+        )
+        with ThreadPoolExecutor(CONCURRENT_CALLS) as pool:
+            for _ in range(3):
+                results = list(
+                    pool.map(
+                        lambda n: analyzer.analyze(f"Ticket {n}", "It crashes."),
+                        range(CONCURRENT_CALLS),
+                    )
+                )
+                assert len(results) == CONCURRENT_CALLS
+        clear_client_cache()
+
+    assert 1 <= proxy.connections_accepted <= CONCURRENT_CALLS
+
+
+def test_the_factorys_analyzer_keeps_a_batchs_worth_of_connections(
+    openai_base_url: str, openai_api_key: str
+) -> None:
+    settings = get_settings()
+    analyzer = factory.llm_analyzer(
+        settings, api_key=openai_api_key, model="gpt-4o-mini", base_url=openai_base_url
+    )
+
+    assert analyzer._transport.connections == settings.batch_concurrency

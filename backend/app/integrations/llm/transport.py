@@ -109,6 +109,7 @@ class ChatTransport:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        self.connections = connections  # kept open between calls; more are opened, not kept
         options = {"maxsize": connections, "block": False, "ssl_context": ssl_context}
         proxy = _proxy_for(self.url)
         self._pool: urllib3.PoolManager = (
