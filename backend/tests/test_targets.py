@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import redis
 
 from tests.targets import (
     REDIS_MARKER_KEY,
     TEST_FAULTS_REDIS_URL,
+    TEST_REDIS_URL,
     UnsafeTestTarget,
     resolve_test_database_url,
     wipe_redis,
 )
+
+BACKEND_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -46,3 +52,15 @@ def test_a_redis_database_with_foreign_keys_is_not_wiped() -> None:
     finally:
         client.delete("someone-elses-key")
         wipe_redis(client)
+
+
+def test_no_bench_empties_a_redis_number_the_suite_keeps() -> None:
+    """A bench's keys left in one of the suite's numbers would make the next run refuse it."""
+    script = (BACKEND_DIR / "scripts" / "test.sh").read_text()
+    suite_numbers = {
+        int(number) for number in re.findall(r"redis://127\.0\.0\.1:6379/(\d+)", script)
+    }
+    suite_numbers |= {int(url.rsplit("/", 1)[1]) for url in (TEST_REDIS_URL, TEST_FAULTS_REDIS_URL)}
+    for bench in sorted((BACKEND_DIR / "bench").glob("*.py")):
+        for number in re.findall(r'"redis://127\.0\.0\.1:6379/(\d+)"', bench.read_text()):
+            assert int(number) not in suite_numbers, f"{bench.name} uses Redis {number}"
