@@ -55,6 +55,7 @@ def test_retry_delay_follows_the_upstream_then_backs_off() -> None:
     # Beyond a minute (or nothing said): exponential backoff with jitter, capped at 8 s.
     assert 0.375 <= retry_delay_s(0, {"retry-after": "120"}) <= 0.5
     assert 0.375 <= retry_delay_s(0, None) <= 0.5
+    assert 0.375 <= retry_delay_s(0, {"retry-after": "soon", "retry-after-ms": "x"}) <= 0.5
     assert 3.0 <= retry_delay_s(3, {}) <= 4.0
     assert 6.0 <= retry_delay_s(10, {}) <= 8.0
 

@@ -3,8 +3,10 @@ decides whether to retry or to fall back to the offline analyzer."""
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
+import time
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
@@ -73,7 +75,9 @@ class LLMRefusalError(LLMError):
     kind = "refusal"
 
 
-def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """When the upstream asks to be called again: `retry-after-ms`, else `retry-after`
+    (seconds or an HTTP date), in seconds from now; None when it says nothing usable."""
     for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is None:
@@ -81,10 +85,17 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         try:
             seconds = float(value) / divisor
         except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
+            seconds = _seconds_until(value) if name == "retry-after" else None
+        if seconds is not None and math.isfinite(seconds) and seconds >= 0:
             return seconds
     return None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(http_date).timestamp() - time.time()
+    except (ValueError, TypeError, IndexError):
+        return None
 
 
 def _message_in(body: object) -> str | None:
@@ -113,7 +124,7 @@ def _status_error(
         return LLMRateLimitedError(
             f"rate limited: {detail}",
             status_code=status,
-            retry_after_s=_retry_after_seconds(headers),
+            retry_after_s=retry_after_s(headers),
             request_id=request_id,
         )
     if status in (401, 403):

@@ -16,8 +16,6 @@ map; only transport failures raise here.
 
 from __future__ import annotations
 
-import email.utils
-import math
 import os
 import random
 import ssl
@@ -31,7 +29,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
-from app.integrations.llm.errors import LLMTimeoutError, LLMUpstreamError
+from app.integrations.llm.errors import LLMTimeoutError, LLMUpstreamError, retry_after_s
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 INITIAL_RETRY_DELAY_S = 0.5
@@ -56,24 +54,6 @@ def _proxy_for(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """`retry-after-ms`, else `retry-after` (seconds or an HTTP date), in seconds."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return float(raw_ms) / 1000
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        moment = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-        return moment.timestamp() - time.time() if moment is not None else None
-
-
 def should_retry(status: int, headers: Mapping[str, str]) -> bool:
     verdict = headers.get("x-should-retry")
     if verdict in ("true", "false"):
@@ -84,7 +64,7 @@ def should_retry(status: int, headers: Mapping[str, str]) -> bool:
 def retry_delay_s(attempt: int, headers: Mapping[str, str] | None) -> float:
     """Seconds before retry number `attempt` (0 for the first retry)."""
     told = retry_after_s(headers) if headers is not None else None
-    if told is not None and math.isfinite(told) and 0 < told <= MAX_RETRY_AFTER_S:
+    if told is not None and 0 < told <= MAX_RETRY_AFTER_S:
         return told
     backoff = min(INITIAL_RETRY_DELAY_S * 2.0**attempt, MAX_RETRY_DELAY_S)
     return backoff * (1 - 0.25 * random.random())
