@@ -3,7 +3,6 @@
 # pytest on PostgreSQL (TEST_DATABASE_URL, default the local `test` database) without the
 # system tests; the system tests (tests/operations, tests/worker, tests/faults: real
 # workers, start.sh copies, the CLI, outages; mostly waiting on the processes they start)
-# and the API fuzzer (tests/test_fuzz_api.py)
 # on PostgreSQL too, on a database and Redis numbers of their own; and every
 # database-facing test not marked postgres_only again on SQLite, then the dashboard's checks.
 # Extra arguments go to every pytest run.
@@ -36,7 +35,9 @@ system_log=$(mktemp)
   # Every test that touches the database, except those marked postgres_only (races, row
   # locks, PostgreSQL's own features); tests/sandbox, tests/ml and tests/integrations use no
   # database and run once, in the PostgreSQL pass.
-  TEST_DATABASE_URL=sqlite \
+  # The API fuzzer tries 10 examples an operation here, 25 on PostgreSQL: what differs
+  # between the two is the database under the same requests.
+  TEST_DATABASE_URL=sqlite FUZZ_MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES_SQLITE:-${FUZZ_MAX_EXAMPLES:-10}} \
     TEST_REDIS_URL=${TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/14} \
     TEST_FAULTS_REDIS_URL=${TEST_SQLITE_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/12} \
     pytest -q -p no:cacheprovider -m "not postgres_only" \
@@ -49,9 +50,8 @@ system_log=$(mktemp)
 side=$!
 
 # The system tests: they spend most of their time waiting on the servers, workers and
-# start.sh copies they run, so they overlap well with the two streams that compute. The API
-# fuzzer (a minute of CPU) runs with them: the first PostgreSQL pass is the longest stream.
-system_tests=(tests/operations tests/worker tests/faults tests/test_fuzz_api.py)
+# start.sh copies they run, so they overlap well with the two streams that compute.
+system_tests=(tests/operations tests/worker tests/faults)
 (
   echo "== pytest on PostgreSQL: the system tests"
   TEST_DATABASE_URL=${TEST_SYSTEM_DATABASE_URL:-${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}_system} \

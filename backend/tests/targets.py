@@ -9,8 +9,7 @@
 `scripts/test.sh` runs the SQLite pass beside the PostgreSQL one, with these two set from
 `TEST_SQLITE_REDIS_URL` (default `redis://127.0.0.1:6379/14`) and
 `TEST_SQLITE_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/12`), and the system tests
-(tests/operations, tests/worker, tests/faults, tests/test_fuzz_api.py) on PostgreSQL beside
-both, with the database
+(tests/operations, tests/worker, tests/faults) on PostgreSQL beside both, with the database
 set from `TEST_SYSTEM_DATABASE_URL` (default: TEST_DATABASE_URL with `_system` appended,
 created if missing) and these two from `TEST_SYSTEM_REDIS_URL` (default
 `redis://127.0.0.1:6379/9`) and `TEST_SYSTEM_FAULTS_REDIS_URL` (default
