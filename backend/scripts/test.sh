@@ -51,30 +51,35 @@ system_log=$(mktemp)
 ) >"$side_log" 2>&1 &
 side=$!
 
+# A pytest pass on PostgreSQL beside the first, on a database and two Redis numbers of its
+# own: postgres_pass <title> <database URL> <Redis URL> <faults Redis URL> <pytest args...>
+postgres_pass() {
+  local title=$1 database_url=$2 redis_url=$3 faults_redis_url=$4
+  shift 4
+  echo "== pytest on PostgreSQL: $title"
+  TEST_DATABASE_URL=$database_url TEST_REDIS_URL=$redis_url \
+    TEST_FAULTS_REDIS_URL=$faults_redis_url pytest -q -p no:cacheprovider "$@"
+}
+first_database=${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}
+
 # The system tests: they spend most of their time waiting on the servers, workers and
-# start.sh copies they run, so they overlap well with the two streams that compute.
+# start.sh copies they run, so they overlap well with the streams that compute.
 system_tests=(tests/operations tests/worker tests/faults)
-(
-  echo "== pytest on PostgreSQL: the system tests"
-  TEST_DATABASE_URL=${TEST_SYSTEM_DATABASE_URL:-${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}_system} \
-    TEST_REDIS_URL=${TEST_SYSTEM_REDIS_URL:-redis://127.0.0.1:6379/9} \
-    TEST_FAULTS_REDIS_URL=${TEST_SYSTEM_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/8} \
-    pytest -q -p no:cacheprovider "${system_tests[@]}" "$@"
-) >"$system_log" 2>&1 &
+postgres_pass "the system tests" "${TEST_SYSTEM_DATABASE_URL:-${first_database}_system}" \
+  "${TEST_SYSTEM_REDIS_URL:-redis://127.0.0.1:6379/9}" \
+  "${TEST_SYSTEM_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/8}" \
+  "${system_tests[@]}" "$@" >"$system_log" 2>&1 &
 system=$!
 
-# The services and model tests: the first PostgreSQL pass was the longest stream (483-535 s
-# of a 551-608 s suite) while the two cores were not both busy (alone it took 384 s), so a
-# second pass on a database of its own shortens it.
+# The services and model tests: with them, the first PostgreSQL pass was the longest stream
+# (483-535 s of a 551-608 s suite); on their own database beside it, it takes ~430 s.
 services_tests=(tests/services tests/ml)
 services_log=$(mktemp)
-(
-  echo "== pytest on PostgreSQL: the services and model tests"
-  TEST_DATABASE_URL=${TEST_SERVICES_DATABASE_URL:-${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}_services} \
-    TEST_REDIS_URL=${TEST_SERVICES_REDIS_URL:-redis://127.0.0.1:6379/7} \
-    TEST_FAULTS_REDIS_URL=${TEST_SERVICES_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/6} \
-    pytest -q -p no:cacheprovider "${services_tests[@]}" "$@"
-) >"$services_log" 2>&1 &
+postgres_pass "the services and model tests" \
+  "${TEST_SERVICES_DATABASE_URL:-${first_database}_services}" \
+  "${TEST_SERVICES_REDIS_URL:-redis://127.0.0.1:6379/7}" \
+  "${TEST_SERVICES_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/6}" \
+  "${services_tests[@]}" "$@" >"$services_log" 2>&1 &
 services=$!
 trap 'kill "$side" "$system" "$services" 2>/dev/null || true' INT TERM
 
