@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, lints, then runs four streams at once:
+# The whole test suite: installs what it needs, lints, then runs three streams at once:
 # pytest on PostgreSQL (TEST_DATABASE_URL, default the local `test` database) without the
-# system and services tests; the services and model tests (tests/services, tests/ml) on
-# PostgreSQL on a database and Redis numbers of their own; the system tests
-# (tests/operations, tests/worker, tests/faults: real workers, start.sh copies, the CLI,
-# outages; mostly waiting on the processes they start)
+# system tests; the system tests (tests/operations, tests/worker, tests/faults: real
+# workers, start.sh copies, the CLI, outages; mostly waiting on the processes they start)
 # on PostgreSQL too, on a database and Redis numbers of their own; and every
 # database-facing test not marked postgres_only again on SQLite, then the dashboard's checks.
 # Extra arguments go to every pytest run.
@@ -51,53 +49,31 @@ system_log=$(mktemp)
 ) >"$side_log" 2>&1 &
 side=$!
 
-# A pytest pass on PostgreSQL beside the first, on a database and two Redis numbers of its
-# own: postgres_pass <title> <database URL> <Redis URL> <faults Redis URL> <pytest args...>
-postgres_pass() {
-  local title=$1 database_url=$2 redis_url=$3 faults_redis_url=$4
-  shift 4
-  echo "== pytest on PostgreSQL: $title"
-  TEST_DATABASE_URL=$database_url TEST_REDIS_URL=$redis_url \
-    TEST_FAULTS_REDIS_URL=$faults_redis_url pytest -q -p no:cacheprovider "$@"
-}
-first_database=${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}
-
 # The system tests: they spend most of their time waiting on the servers, workers and
-# start.sh copies they run, so they overlap well with the streams that compute.
+# start.sh copies they run, so they overlap well with the two streams that compute.
 system_tests=(tests/operations tests/worker tests/faults)
-postgres_pass "the system tests" "${TEST_SYSTEM_DATABASE_URL:-${first_database}_system}" \
-  "${TEST_SYSTEM_REDIS_URL:-redis://127.0.0.1:6379/9}" \
-  "${TEST_SYSTEM_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/8}" \
-  "${system_tests[@]}" "$@" >"$system_log" 2>&1 &
+(
+  echo "== pytest on PostgreSQL: the system tests"
+  TEST_DATABASE_URL=${TEST_SYSTEM_DATABASE_URL:-${TEST_DATABASE_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/test}_system} \
+    TEST_REDIS_URL=${TEST_SYSTEM_REDIS_URL:-redis://127.0.0.1:6379/9} \
+    TEST_FAULTS_REDIS_URL=${TEST_SYSTEM_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/8} \
+    pytest -q -p no:cacheprovider "${system_tests[@]}" "$@"
+) >"$system_log" 2>&1 &
 system=$!
+trap 'kill "$side" "$system" 2>/dev/null || true' INT TERM
 
-# The services and model tests: with them, the first PostgreSQL pass was the longest stream
-# (483-535 s of a 551-608 s suite); on their own database beside it, it takes ~430 s.
-services_tests=(tests/services tests/ml)
-services_log=$(mktemp)
-postgres_pass "the services and model tests" \
-  "${TEST_SERVICES_DATABASE_URL:-${first_database}_services}" \
-  "${TEST_SERVICES_REDIS_URL:-redis://127.0.0.1:6379/7}" \
-  "${TEST_SERVICES_FAULTS_REDIS_URL:-redis://127.0.0.1:6379/6}" \
-  "${services_tests[@]}" "$@" >"$services_log" 2>&1 &
-services=$!
-trap 'kill "$side" "$system" "$services" 2>/dev/null || true' INT TERM
-
-echo "== pytest on PostgreSQL (the system tests, the services tests, the SQLite pass and the dashboard's checks run beside it)"
+echo "== pytest on PostgreSQL (the system tests, the SQLite pass and the dashboard's checks run beside it)"
 postgres_status=0
-pytest -q "${system_tests[@]/#/--ignore=}" "${services_tests[@]/#/--ignore=}" "$@" || postgres_status=$?
-services_status=0
-wait "$services" || services_status=$?
-cat "$services_log"
+pytest -q "${system_tests[@]/#/--ignore=}" "$@" || postgres_status=$?
 system_status=0
 wait "$system" || system_status=$?
 cat "$system_log"
 side_status=0
 wait "$side" || side_status=$?
 cat "$side_log"
-rm -f "$side_log" "$system_log" "$services_log"
-if [ "$postgres_status" -ne 0 ] || [ "$services_status" -ne 0 ] || [ "$system_status" -ne 0 ] || [ "$side_status" -ne 0 ]; then
-  echo "test suite FAILED: PostgreSQL pass exit $postgres_status, services tests exit $services_status, system tests exit $system_status, SQLite pass and dashboard exit $side_status"
+rm -f "$side_log" "$system_log"
+if [ "$postgres_status" -ne 0 ] || [ "$system_status" -ne 0 ] || [ "$side_status" -ne 0 ]; then
+  echo "test suite FAILED: PostgreSQL pass exit $postgres_status, system tests exit $system_status, SQLite pass and dashboard exit $side_status"
   exit 1
 fi
 

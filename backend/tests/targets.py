@@ -13,10 +13,7 @@
 set from `TEST_SYSTEM_DATABASE_URL` (default: TEST_DATABASE_URL with `_system` appended,
 created if missing) and these two from `TEST_SYSTEM_REDIS_URL` (default
 `redis://127.0.0.1:6379/9`) and `TEST_SYSTEM_FAULTS_REDIS_URL` (default
-`redis://127.0.0.1:6379/8`); the services and model tests (tests/services, tests/ml) likewise
-from `TEST_SERVICES_DATABASE_URL` (default: TEST_DATABASE_URL with `_services` appended),
-`TEST_SERVICES_REDIS_URL` (default `redis://127.0.0.1:6379/7`) and
-`TEST_SERVICES_FAULTS_REDIS_URL` (default `redis://127.0.0.1:6379/6`).
+`redis://127.0.0.1:6379/8`).
 
 The suite wipes these, so it refuses a database whose name does not contain `test`, Redis
 database 0, and a Redis database that holds keys without the suite's marker key.
