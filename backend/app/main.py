@@ -326,6 +326,25 @@ OPENAPI_TAGS: list[dict[str, str]] = [
 ]
 
 
+def init_state(app: FastAPI, config: Settings) -> None:
+    """The app's state for `config`, new: its settings, limiters, caches and job sender
+    (`create_app` calls it; the tests call it again to reuse an app built for the same
+    settings, since building the routes is most of the cost of an app)."""
+    app.state.settings = config
+    app.state.login_limiter = LoginRateLimiter(
+        config.login_attempts_per_minute,
+        address_limit=config.login_attempts_per_address_per_minute,
+        redis_url=config.redis_url,
+    )
+    app.state.token_cache = TokenCache(config.auth_cache_seconds)
+    app.state.job_sender = celery_sender
+    app.state.report_cache = ReportCache(config.report_cache_seconds)
+    app.state.loop_reads = None  # the read routes' async sessions, opened by the lifespan
+    app.state.processing_limiter = ProcessingLimiter(
+        config.processing_concurrency_per_user, config.processing_concurrency_total
+    )
+
+
 def create_app(config: Settings | None = None) -> FastAPI:
     """The API configured by `config` (default: the settings read from the environment)."""
     config = config or get_settings()
@@ -339,21 +358,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
         ),
         openapi_tags=OPENAPI_TAGS,
     )
-    app.state.settings = config
     configure_logging(config.log_level)
     install_error_handlers(app)
-    app.state.login_limiter = LoginRateLimiter(
-        config.login_attempts_per_minute,
-        address_limit=config.login_attempts_per_address_per_minute,
-        redis_url=config.redis_url,
-    )
-    app.state.token_cache = TokenCache(config.auth_cache_seconds)
-    app.state.job_sender = celery_sender
-    app.state.report_cache = ReportCache(config.report_cache_seconds)
-    app.state.loop_reads = None  # the read routes' async sessions, opened by the lifespan
-    app.state.processing_limiter = ProcessingLimiter(
-        config.processing_concurrency_per_user, config.processing_concurrency_total
-    )
+    init_state(app, config)
     # Outermost last: security headers, proxy headers, request id + access log, CORS, body
     # limit, unstorable text.
     app.add_middleware(UnstorableTextMiddleware)

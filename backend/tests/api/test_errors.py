@@ -1,5 +1,6 @@
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from app.main import create_app
 
 
 def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
@@ -20,7 +21,9 @@ def test_unsafe_request_id_is_replaced(client: TestClient) -> None:
     assert response.headers["x-request-id"] != "bad id\twith spaces"
 
 
-def test_unexpected_exception_is_a_500_without_internals(app: FastAPI) -> None:
+def test_unexpected_exception_is_a_500_without_internals() -> None:
+    app = create_app()  # of its own: the route below stays out of the shared one
+
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("secret internal detail")
