@@ -66,9 +66,8 @@ class Settings(BaseSettings):
     # A job's lease: a worker that stops renewing it (killed) loses the job after this long.
     batch_lease_s: int = Field(default=60, ge=2)
     # A user's batch jobs running at once across all workers: a fair share of the workers.
-    # A job beyond it goes back to the queue for `batch_user_busy_retry_s` (plus jitter).
+    # A job beyond it waits in the database until one of theirs finishes and hands it on.
     batch_jobs_per_user: int = Field(default=2, ge=1)
-    batch_user_busy_retry_s: float = Field(default=2.0, gt=0)
     # Redis: how long an unacknowledged task waits before redelivery to another worker.
     celery_visibility_timeout_s: int = Field(default=300, ge=5)
     # Webhook deliveries are kept this long to recognise Zendesk's repeated deliveries.

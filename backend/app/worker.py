@@ -145,6 +145,9 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
     """Run or resume one batch job; retry only transient failures, with backoff."""
     try:
         batch_runner.run_job(job_id, worker_id=worker_id(self.request.hostname))
+    except batch_jobs.UserAtCapacity as exc:
+        # Done with: the job waits for one of the user's jobs to finish and hand it on.
+        logger.info("batch job %s waits for a share: %s", job_id, exc)
     except batch_jobs.LeaseHeld as exc:
         _requeue(self, countdown_s=max(1.0, exc.retry_in_s))
     except batch_jobs.TransientUpstreamError as exc:
@@ -160,9 +163,9 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _requeue(task: Any, countdown_s: float) -> None:
-    """Back to the queue for a job that waits (another worker holds its lease, or its owner
-    runs their fair share of jobs), as often as it takes: waiting is not a failure, so the
-    count of retries (the budget of real failures) is kept, not spent. (`task.retry` with
+    """Back to the queue for a job whose lease another worker holds, as often as it takes:
+    waiting is not a failure, so the count of retries (the budget of real failures) is kept,
+    not spent. (`task.retry` with
     `max_retries=None` falls back to the task's max_retries: after six waits the task was
     dropped and the job stayed queued.)"""
     task.signature_from_request(countdown=countdown_s, retries=task.request.retries).apply_async()

@@ -7,7 +7,6 @@ continue a killed one's job without repeating analyses, tags or notes.
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,28 +41,35 @@ class LeaseHeld(Exception):
         self.retry_in_s = retry_in_s
 
 
-class UserAtCapacity(LeaseHeld):
-    """The job's owner already runs their fair share of jobs; try again shortly."""
+class UserAtCapacity(Exception):
+    """The job's owner already runs their fair share of jobs: the job waits for a share."""
 
-    def __init__(self, retry_in_s: float, running: int) -> None:
-        super().__init__(retry_in_s)
-        self.args = (f"the user already runs {running} batch jobs; retry in {retry_in_s:.1f} s",)
+    def __init__(self, running: int) -> None:
+        super().__init__(f"the user already runs {running} batch jobs")
+        self.running = running
 
 
-# pg_advisory_xact_lock(namespace, user_id): one user's job claims pass one at a time.
+# pg_advisory_xact_lock(namespace, user_id): one user's claims and finished jobs pass one at
+# a time.
 _FAIR_SHARE_LOCK = 0x6A6F6273
+
+
+def _lock_user_share(db: Session, user_id: int) -> None:
+    """The user's fair-share lock, held to the end of the transaction (SQLite: the write
+    lock every session begins with serialises them already)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :user_id)"),
+            {"namespace": _FAIR_SHARE_LOCK, "user_id": user_id},
+        )
 
 
 def ensure_fair_share(db: Session, job: BatchJob) -> None:
     """Raise UserAtCapacity when the job's owner already runs BATCH_JOBS_PER_USER other jobs
-    (running with a live lease). Called in the claim's transaction, before taking the lease:
-    the per-user lock (SQLite: the write lock every session begins with) makes two workers
-    claiming jobs of one user count one after the other, never both under the cap."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(
-            text("SELECT pg_advisory_xact_lock(:namespace, :user_id)"),
-            {"namespace": _FAIR_SHARE_LOCK, "user_id": job.user_id},
-        )
+    (running with a live lease). Called in the claim's transaction, before taking the lease,
+    under the user's lock: two workers claiming jobs of one user count one after the other,
+    never both under the cap."""
+    _lock_user_share(db, job.user_id)
     running = db.scalar(
         select(func.count())
         .select_from(BatchJob)
@@ -74,10 +80,44 @@ def ensure_fair_share(db: Session, job: BatchJob) -> None:
             BatchJob.lease_expires_at > utcnow(),
         )
     )
-    settings = get_settings()
-    if running is not None and running >= settings.batch_jobs_per_user:
-        wait = settings.batch_user_busy_retry_s
-        raise UserAtCapacity(wait * random.uniform(1.0, 1.5), running)
+    if running is not None and running >= get_settings().batch_jobs_per_user:
+        raise UserAtCapacity(running)
+
+
+def wait_for_share(job: BatchJob) -> None:
+    """Leave a job over its owner's share waiting in the database, its task done with: it
+    is sent again when one of the user's jobs finishes (`hand_on_share`), or by the
+    stalled-job sweep within a minute (a share freed by a lease that ran out: its worker
+    died). A job that went back to the queue every couple of seconds instead cost a claim
+    and a task each time: two or three per waiting job, forty a second for a user with a
+    hundred jobs queued."""
+    job.dispatched_at = None
+
+
+def hand_on_share(db: Session, user_id: int) -> str | None:
+    """One of the user's jobs finished (in the caller's transaction): send their oldest job
+    waiting for a share after the commit; its id, or None. Under the user's lock, so a claim
+    that found the user at capacity either left its job waiting before this looks, or
+    counted the finished job as finished."""
+    _lock_user_share(db, user_id)
+    query = (
+        select(BatchJob)
+        .where(
+            BatchJob.user_id == user_id,
+            BatchJob.state == JobState.queued,
+            BatchJob.dispatched_at.is_(None),
+        )
+        .order_by(BatchJob.created_at, BatchJob.id)
+        .limit(1)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    job = db.scalar(query)
+    if job is None:
+        return None
+    job.dispatched_at = utcnow()
+    enqueue_run(db, job.id)
+    return job.id
 
 
 class TransientUpstreamError(Exception):

@@ -26,8 +26,10 @@ from app.batch.jobs import (
     JobContext,
     LeaseHeld,
     TransientUpstreamError,
+    UserAtCapacity,
     ensure_fair_share,
     fail_item,
+    hand_on_share,
     lease,
     open_item_rows,
     open_items,
@@ -36,6 +38,7 @@ from app.batch.jobs import (
     rows_by_id,
     set_each,
     set_items,
+    wait_for_share,
 )
 from app.batch.writing import write_back
 from app.config import get_settings
@@ -79,7 +82,8 @@ def _holder_is_gone(holder: str, worker_id: str) -> bool:
 
 
 def claim(job_id: str, worker_id: str) -> JobContext | None:
-    """Take the job's lease; None when the job is finished or gone."""
+    """Take the job's lease; None when the job is finished or gone. UserAtCapacity when its
+    owner runs their share of jobs: the job is left waiting (`wait_for_share`)."""
     with session_scope() as db:
         query = select(BatchJob).where(BatchJob.id == job_id)
         if db.get_bind().dialect.name == "postgresql":
@@ -95,16 +99,22 @@ def claim(job_id: str, worker_id: str) -> JobContext | None:
             and not _holder_is_gone(job.lease_owner, worker_id)
         ):
             raise LeaseHeld((job.lease_expires_at - now).total_seconds())
-        ensure_fair_share(db, job)
-        job.lease_owner = worker_id
-        job.lease_expires_at = now + lease()
-        job.attempts += 1
-        job.state = JobState.running
-        job.started_at = job.started_at or now
-        integration = integrations.resolve(db=db, user_id=job.user_id)
-        return JobContext(
-            job_id=job.id, user_id=job.user_id, worker_id=worker_id, integration=integration
-        )
+        try:
+            ensure_fair_share(db, job)
+        except UserAtCapacity as exc:
+            wait_for_share(job)
+            at_capacity = exc  # raised once the mark is committed
+        else:
+            job.lease_owner = worker_id
+            job.lease_expires_at = now + lease()
+            job.attempts += 1
+            job.state = JobState.running
+            job.started_at = job.started_at or now
+            integration = integrations.resolve(db=db, user_id=job.user_id)
+            return JobContext(
+                job_id=job.id, user_id=job.user_id, worker_id=worker_id, integration=integration
+            )
+    raise at_capacity
 
 
 def _fetch_and_store(ctx: JobContext, client: ZendeskClient) -> dict[int, dict[str, Any]]:
@@ -370,6 +380,7 @@ def _finish_job(job_id: str, error: str | None = None) -> None:
         observability.record_job_finished(job.state, job.started_at, job.finished_at)
         job.lease_owner = None
         job.lease_expires_at = None
+        hand_on_share(db, job.user_id)  # its share is free: the user's next job takes it
 
 
 def run_job(job_id: str, *, worker_id: str) -> None:

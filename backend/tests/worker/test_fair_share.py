@@ -3,12 +3,15 @@ and another user's job does not wait behind all of them."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -17,9 +20,18 @@ from app.batch import runner
 from app.database import session_scope
 from app.enums import JobState
 from app.models import BatchJob, User, utcnow
+from app.unit_of_work import PROCESS_BATCH, QueuedJob
+from app.worker import resume_stalled_jobs
 from sandbox.zendesk import ZendeskSimulator
 from tests.factories import open_ticket_ids
-from tests.worker.conftest import WorkerFactory, count, login, user_on_zendesk, wait_for
+from tests.worker.conftest import (
+    WorkerFactory,
+    count,
+    login,
+    sender_to,
+    user_on_zendesk,
+    wait_for,
+)
 from tests.worker.test_batch_jobs import finished, job, submit
 
 pytestmark = pytest.mark.postgres_only
@@ -50,10 +62,56 @@ def test_a_job_over_the_cap_is_not_claimed_and_a_dead_workers_job_does_not_count
         over = db.get(BatchJob, job_ids[CAP])
         assert over is not None
         assert (over.state, over.lease_owner, over.attempts) == ("queued", None, 0)
+        assert over.dispatched_at is None  # waiting for a share, its task done with
         first = db.get(BatchJob, job_ids[0])
         assert first is not None
         first.lease_expires_at = utcnow() - timedelta(seconds=1)
     assert runner.claim(job_ids[CAP], "node/other") is not None  # its worker died: one free
+
+
+def queued_job_ids(redis_url: str) -> list[str]:
+    """The job ids of the process_batch tasks waiting in the broker's queues."""
+    client = redis.Redis.from_url(redis_url)
+    found = []
+    for key in client.scan_iter():
+        if client.type(key) == b"list":
+            for raw in client.lrange(key, 0, -1):
+                message = json.loads(raw)
+                if message["headers"]["task"] == PROCESS_BATCH:
+                    found.append(json.loads(base64.b64decode(message["body"]))[0][0])
+    return found
+
+
+def test_a_finished_job_hands_its_share_to_the_owners_oldest_waiting_job(
+    committed_user: User, redis_broker: str
+) -> None:
+    with session_scope() as db:
+        job_ids = [
+            batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1]).id
+            for _ in range(CAP + 2)
+        ]
+    for n, job_id in enumerate(job_ids[:CAP]):
+        assert runner.claim(job_id, f"node/{n}") is not None
+    for job_id in job_ids[CAP:]:
+        with pytest.raises(batch_jobs.UserAtCapacity):
+            runner.claim(job_id, "node/other")
+
+    def queued() -> list[str]:
+        return [job_id for job_id in queued_job_ids(redis_broker) if job_id in job_ids]
+
+    assert queued() == []  # waiting in the database, not in the queue
+
+    runner.fail_job(job_ids[0], "stopped by the test")  # finished: its share is free
+
+    oldest, newer = job_ids[CAP], job_ids[CAP + 1]
+    assert queued() == [oldest]
+    with session_scope() as db:
+        handed, waiting = db.get(BatchJob, oldest), db.get(BatchJob, newer)
+        assert handed is not None and waiting is not None
+        assert handed.dispatched_at is not None and waiting.dispatched_at is None
+    assert runner.claim(oldest, "node/other") is not None
+    with pytest.raises(batch_jobs.UserAtCapacity):  # the cap holds: one share, one job
+        runner.claim(newer, "node/other")
 
 
 def most_at_once(intervals: list[tuple[datetime, datetime]]) -> int:
@@ -76,7 +134,7 @@ def test_one_users_many_jobs_leave_a_worker_for_another_user(
 ) -> None:
     zendesk_sim.latency_s = 0.3  # every Zendesk call is slow, so jobs overlap
     for name in ("w1", "w2", "w3"):
-        start_worker(name, BATCH_JOBS_PER_USER=str(CAP), BATCH_USER_BUSY_RETRY_S="0.5")
+        start_worker(name, BATCH_JOBS_PER_USER=str(CAP))
     a_headers, b_headers = login(live_client, committed_user), login(live_client, second_user)
     ids = open_ticket_ids(zendesk_sim, 21)
 
@@ -124,28 +182,40 @@ def test_one_users_many_jobs_leave_a_worker_for_another_user(
     assert 0 < peak_running <= CAP
 
 
-def test_a_job_waiting_for_its_owners_share_waits_as_long_as_it_takes(
+def test_a_job_waiting_for_a_share_freed_by_a_dead_worker_is_sent_by_the_stalled_job_sweep(
     live_client: TestClient,
     committed_user: User,
     zendesk_sim: ZendeskSimulator,
     start_worker: WorkerFactory,
+    redis_broker: str,
 ) -> None:
-    """Waiting for a free share is no failure: a job goes back to the queue many more times
-    than the task's retries (6, at least a second apart) allow, and runs when its turn comes."""
-    busy_for_s = 9.0
-    with session_scope() as db:  # the user's one share, held by a job on another node
+    """The user's one share is held by a job whose worker is gone: nothing finishes it to
+    hand the share on, its lease runs out, and the sweep that beat runs every minute sends
+    the waiting job, which then runs (its first and only claim that took the lease)."""
+    busy_for_s = 3.0
+    with session_scope() as db:  # the share, held by a job on a node that is gone
         blocker = batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1])
         blocker.state = JobState.running
         blocker.lease_owner = "elsewhere/1"
         blocker.lease_expires_at = utcnow() + timedelta(seconds=busy_for_s)
         share_frees_at = blocker.lease_expires_at
-    start_worker(BATCH_JOBS_PER_USER="1", BATCH_USER_BUSY_RETRY_S="0.1")
+    start_worker(BATCH_JOBS_PER_USER="1")
     headers = login(live_client, committed_user)
 
     job_id = submit(live_client, headers, open_ticket_ids(zendesk_sim, 2))
+
+    def waiting() -> bool:
+        with session_scope() as db:
+            waiter = db.get(BatchJob, job_id)
+            return waiter is not None and waiter.dispatched_at is None
+
+    wait_for(waiting)
+    time.sleep(max(0.0, (share_frees_at - utcnow()).total_seconds()) + 0.1)
+    assert job(live_client, headers, job_id)["state"] == "queued"
+    sender_to(redis_broker)(QueuedJob(task=resume_stalled_jobs.name, args=()))  # as beat does
     body = wait_for(
         lambda: (body := job(live_client, headers, job_id))["finished_at"] and body,
-        timeout_s=busy_for_s + 30,
+        timeout_s=30,
     )
 
     assert body["state"] == "succeeded"
