@@ -6,6 +6,7 @@ the environment). It never mounts the sandbox: the embedded default does (app/em
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -264,11 +265,28 @@ def document_error_responses(app: FastAPI) -> None:
 NO_DATABASE_PATHS = frozenset({"/health", "/metrics"})
 
 
+_startup_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Put the objects alive once the API has started (modules, the app's routes and
+    models, the ORM's mappers: some 200,000) out of the cyclic collector's reach, once per
+    process. Each full collection walked them all (about 100 ms) and under load ran every
+    few seconds: 4 to 8 % of an API process's CPU went to the collector. They live as long
+    as the process; reference counting still frees what is released."""
+    global _startup_heap_frozen
+    if not _startup_heap_frozen:
+        _startup_heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the upstream client caches at start-up and open the read routes' async engine
     (PostgreSQL: `app.reads`); close their pooled clients and connections at shutdown."""
     configure_clients(app.state.settings)
+    freeze_startup_heap()
     read_engine = async_read_engine(app.state.settings.database_url)
     if read_engine is not None:
         app.state.loop_reads = loop_session_factory(read_engine)
