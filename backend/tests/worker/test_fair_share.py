@@ -46,16 +46,22 @@ def second_user(engine: Engine, zendesk_url: str) -> Iterator[User]:
         yield user
 
 
-def test_a_job_over_the_cap_is_not_claimed_and_a_dead_workers_job_does_not_count(
-    committed_user: User,
-) -> None:
+def share_taken(user: User, more: int) -> list[str]:
+    """CAP + `more` new jobs of `user`; the first CAP claimed (on nodes 0, 1...)."""
     with session_scope() as db:
         job_ids = [
-            batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1]).id
-            for _ in range(CAP + 1)
+            batch_jobs.create_job(db=db, user_id=user.id, zendesk_ticket_ids=[1]).id
+            for _ in range(CAP + more)
         ]
     for n, job_id in enumerate(job_ids[:CAP]):
         assert runner.claim(job_id, f"node/{n}") is not None
+    return job_ids
+
+
+def test_a_job_over_the_cap_is_not_claimed_and_a_dead_workers_job_does_not_count(
+    committed_user: User,
+) -> None:
+    job_ids = share_taken(committed_user, more=1)
     with pytest.raises(batch_jobs.UserAtCapacity):
         runner.claim(job_ids[CAP], "node/other")
     with session_scope() as db:
@@ -85,13 +91,7 @@ def queued_job_ids(redis_url: str) -> list[str]:
 def test_a_finished_job_hands_its_share_to_the_owners_oldest_waiting_job(
     committed_user: User, redis_broker: str
 ) -> None:
-    with session_scope() as db:
-        job_ids = [
-            batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1]).id
-            for _ in range(CAP + 2)
-        ]
-    for n, job_id in enumerate(job_ids[:CAP]):
-        assert runner.claim(job_id, f"node/{n}") is not None
+    job_ids = share_taken(committed_user, more=2)
     for job_id in job_ids[CAP:]:
         with pytest.raises(batch_jobs.UserAtCapacity):
             runner.claim(job_id, "node/other")
