@@ -34,8 +34,6 @@ from tests.worker.conftest import (
 )
 from tests.worker.test_batch_jobs import finished, job, submit
 
-pytestmark = pytest.mark.postgres_only
-
 CAP = 2
 
 
@@ -124,6 +122,7 @@ def most_at_once(intervals: list[tuple[datetime, datetime]]) -> int:
     return peak
 
 
+@pytest.mark.postgres_only  # real workers on the system tests' PostgreSQL
 def test_one_users_many_jobs_leave_a_worker_for_another_user(
     live_client: TestClient,
     committed_user: User,
@@ -182,6 +181,7 @@ def test_one_users_many_jobs_leave_a_worker_for_another_user(
     assert 0 < peak_running <= CAP
 
 
+@pytest.mark.postgres_only  # real workers on the system tests' PostgreSQL
 def test_a_job_waiting_for_a_share_freed_by_a_dead_worker_is_sent_by_the_stalled_job_sweep(
     live_client: TestClient,
     committed_user: User,
