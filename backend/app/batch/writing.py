@@ -225,27 +225,29 @@ def write_back(ctx: JobContext, client: ZendeskClient, raws: dict[int, dict[str,
     outcome = {int(result["id"]): result for result in results if "id" in result}
     retry_single: list[int] = []
     with session_scope() as db:
-        items = rows_by_id(db, BatchJobItem, [item_id for item_id, _ in planned.values()])
         logs: list[tuple[StepLog, int | None]] = []
         written: list[int] = []
         recorded: list[tuple[int, TicketWrite, Applied]] = []
+        failed: dict[int, str] = {}  # item id: why (only these items are loaded)
         for zendesk_ticket_id, (item_id, write) in planned.items():
-            item = items[item_id]
             result = outcome.get(zendesk_ticket_id, {})
             if result.get("success"):
                 applied = Applied(
                     status=WriteBack.written, tags=write.new_tags, duration_ms=write_ms
                 )
-                recorded.append((item.ticket_id, write, applied))
-                written.append(item.id)
-                logs.append((_log(ctx, write, applied, "update_many"), item.ticket_id))
+                recorded.append((write.ticket_id, write, applied))
+                written.append(item_id)
+                logs.append((_log(ctx, write, applied, "update_many"), write.ticket_id))
             elif "conflict" in str(result.get("error", "")).lower():
                 retry_single.append(zendesk_ticket_id)  # the ticket changed since we read it
             else:
                 message = f"{result.get('error', 'unknown')}: {result.get('details', '')}"
-                failed = Applied(status=WriteBack.failed, duration_ms=write_ms, message=message)
-                fail_item(item, f"write-back failed: {message}")
-                logs.append((_log(ctx, write, failed), item.ticket_id))
+                refused = Applied(status=WriteBack.failed, duration_ms=write_ms, message=message)
+                failed[item_id] = f"write-back failed: {message}"
+                logs.append((_log(ctx, write, refused), write.ticket_id))
+        if failed:
+            for item in rows_by_id(db, BatchJobItem, list(failed)).values():
+                fail_item(item, failed[item.id])
         # The tickets' tags and the analyses' write-back fields, without loading either.
         writeback.record_many(db, user_id=ctx.user_id, outcomes=recorded)
         save_step_logs(db, logs)

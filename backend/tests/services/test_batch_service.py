@@ -276,3 +276,44 @@ def test_a_ticket_that_cannot_be_stored_fails_alone_and_the_others_succeed(
     assert all(items[zid].status == "done" for zid in [*good, odd])
     assert our_notes(zendesk_sim, beyond) == []
     assert all(len(our_notes(zendesk_sim, zid)) == 1 for zid in [*good, odd])
+
+
+def test_a_ticket_closed_before_the_bulk_update_applies_fails_alone_with_zendesks_reason(
+    committed_user: User, zendesk_sim: ZendeskSimulator
+) -> None:
+    ids = open_ticket_ids(zendesk_sim, 3)
+    zendesk_sim.job_delay_s = 1.0  # the bulk update is applied a second after it is sent
+    jobs_before = len(zendesk_sim.jobs)
+    outcome: list[BatchJob] = []
+    running = threading.Thread(
+        target=lambda: outcome.append(run_batch_in_process(committed_user, ids))
+    )
+    running.start()
+    deadline = time_module.monotonic() + 10
+    while len(zendesk_sim.jobs) == jobs_before and time_module.monotonic() < deadline:
+        time_module.sleep(0.01)
+    zendesk_sim.tickets[ids[1]]["status"] = "closed"  # an agent closes it meanwhile
+    running.join(30)
+
+    job = outcome[0]
+    assert (job.state, job.done, job.failed) == ("partially_failed", 2, 1)
+    with session_scope() as db:
+        items = {
+            item.zendesk_ticket_id: item
+            for item in db.scalars(select(BatchJobItem).where(BatchJobItem.job_id == job.id))
+        }
+        logged = db.scalars(
+            select(ProcessingLog).where(
+                ProcessingLog.job_id == job.id,
+                ProcessingLog.zendesk_ticket_id == ids[1],
+                ProcessingLog.step == "write_back",
+            )
+        ).one()
+    closed = items[ids[1]]
+    assert closed.status == "failed" and closed.error is not None
+    assert closed.error.startswith("write-back failed: RecordInvalid")  # Zendesk's reason
+    assert logged.status == "error" and "RecordInvalid" in (logged.message or "")
+    assert all(
+        items[zid].status == "done" and items[zid].write_back == "written"
+        for zid in (ids[0], ids[2])
+    )
