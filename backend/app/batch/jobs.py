@@ -183,13 +183,14 @@ def _mark_unsent(db: Session, queued: unit_of_work.QueuedJob) -> None:
 
 
 def stalled_jobs(*, db: Session, limit: int = 500) -> list[str]:
-    """Jobs whose task is gone: queued whose send failed at commit (`dispatched_at` cleared,
-    taken at the next run), and those lost otherwise (a message lost with the broker's data,
-    a process that died between its commit and the send, a task that gave up without
-    recording it): queued for longer than any queue wait, or running with a lease that
-    expired long ago. Each is marked as handed again and sent after the caller's commit, so
-    it comes back at most once per STALL_AFTER (or per run while its sends fail); a job
-    handed twice is harmless (the second run finds it finished or leased)."""
+    """Jobs whose task is gone: queued whose send failed at commit or that wait for their
+    owner's share (`dispatched_at` cleared, taken at the next run), and those lost
+    otherwise (a message lost with the broker's data, a process that died between its
+    commit and the send, a task that gave up without recording it): queued for longer
+    than any queue wait, or running with a lease that expired long ago. Each is marked as
+    handed again and sent after the caller's commit, so it comes back at most once per
+    STALL_AFTER (or per run while its sends fail); a job handed twice is harmless (the
+    second run finds it finished or leased)."""
     now = utcnow()
     query = (
         select(BatchJob)
