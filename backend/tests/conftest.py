@@ -125,6 +125,8 @@ def app_for_current_settings() -> FastAPI:
     state and no dependency overrides. An app is built once for each distinct settings and
     reused: building its routes took about 55 ms, for each of several hundred tests."""
     config = get_settings()
+    # Secrets dump masked, so settings differing only in one share an app: nothing built
+    # with the app reads them (its state, renewed here, and the routes read the settings).
     key = config.model_dump_json()
     application = _built_apps.get(key)
     if application is None:

@@ -94,9 +94,9 @@ def wait_for_share(job: BatchJob) -> None:
     job.dispatched_at = None
 
 
-def hand_on_share(db: Session, user_id: int) -> str | None:
+def hand_on_share(db: Session, user_id: int) -> None:
     """One of the user's jobs finished (in the caller's transaction): send their oldest job
-    waiting for a share after the commit; its id, or None. Under the user's lock, so a claim
+    waiting for a share after the commit (if any). Under the user's lock, so a claim
     that found the user at capacity either left its job waiting before this looks, or
     counted the finished job as finished."""
     _lock_user_share(db, user_id)
@@ -113,11 +113,9 @@ def hand_on_share(db: Session, user_id: int) -> str | None:
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     job = db.scalar(query)
-    if job is None:
-        return None
-    job.dispatched_at = utcnow()
-    enqueue_run(db, job.id)
-    return job.id
+    if job is not None:
+        job.dispatched_at = utcnow()
+        enqueue_run(db, job.id)
 
 
 class TransientUpstreamError(Exception):
