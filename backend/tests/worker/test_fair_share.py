@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from app.batch import jobs as batch_jobs
 from app.batch import runner
@@ -192,13 +192,12 @@ def test_a_job_waiting_for_a_share_freed_by_a_dead_worker_is_sent_by_the_stalled
     """The user's one share is held by a job whose worker is gone: nothing finishes it to
     hand the share on, its lease runs out, and the sweep that beat runs every minute sends
     the waiting job, which then runs (its first and only claim that took the lease)."""
-    busy_for_s = 3.0
     with session_scope() as db:  # the share, held by a job on a node that is gone
         blocker = batch_jobs.create_job(db=db, user_id=committed_user.id, zendesk_ticket_ids=[1])
         blocker.state = JobState.running
         blocker.lease_owner = "elsewhere/1"
-        blocker.lease_expires_at = utcnow() + timedelta(seconds=busy_for_s)
-        share_frees_at = blocker.lease_expires_at
+        blocker.lease_expires_at = utcnow() + timedelta(minutes=5)
+        blocker_id = blocker.id
     start_worker(BATCH_JOBS_PER_USER="1")
     headers = login(live_client, committed_user)
 
@@ -210,7 +209,12 @@ def test_a_job_waiting_for_a_share_freed_by_a_dead_worker_is_sent_by_the_stalled
             return waiter is not None and waiter.dispatched_at is None
 
     wait_for(waiting)
-    time.sleep(max(0.0, (share_frees_at - utcnow()).total_seconds()) + 0.1)
+    with session_scope() as db:  # the dead worker's lease runs out (now, not at a set time
+        # a slow start of the worker could pass before its first claim)
+        share_frees_at = utcnow()
+        expire = update(BatchJob).where(BatchJob.id == blocker_id)
+        db.execute(expire.values(lease_expires_at=share_frees_at))
+    time.sleep(0.1)
     assert job(live_client, headers, job_id)["state"] == "queued"
     sender_to(redis_broker)(QueuedJob(task=resume_stalled_jobs.name, args=()))  # as beat does
     body = wait_for(
