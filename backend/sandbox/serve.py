@@ -31,11 +31,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 until the block exits; yields its base URL."""
+def serve_in_thread(
+    app: Any, port: int | None = None, *, tls: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 until the block exits; yields its base URL. `tls`: the
+    certificate and key files to serve HTTPS with."""
     port = port or free_port()
+    certfile, keyfile = tls or (None, None)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", backlog=2048
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        backlog=2048,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"sim-{port}", daemon=True)
@@ -46,7 +57,7 @@ def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
             raise RuntimeError(f"simulator on port {port} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,5 +1,6 @@
 """The analysis call's transport keeps what the SDK did for it: its retry policy, no
-redirects (tests/integrations/test_redirects.py), proxies from the environment."""
+redirects (tests/integrations/test_redirects.py), proxies from the environment, TLS
+verified against the SDK's trust store."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from app.config import get_settings
 from app.integrations import factory
-from app.integrations.llm import LLMAnalyzer
+from app.integrations.llm import LLMAnalyzer, LLMUpstreamError
 from app.integrations.llm.clients import clear_client_cache
-from app.integrations.llm.transport import retry_delay_s, should_retry
-from sandbox.openai_sim import OpenAISimulator
+from app.integrations.llm.transport import parse_headers, retry_delay_s, should_retry
+from sandbox.openai_sim import SIM_API_KEY, OpenAISimulator, create_openai_app
+from sandbox.serve import serve_in_thread
 from tests.fixtures_openai import OpenAIServer
 from tests.tcp_proxy import TcpProxy
+from tests.tls_certificate import write_self_signed
 
 MakeAnalyzer = Callable[..., LLMAnalyzer]
 CONCURRENT_CALLS = 8
@@ -168,3 +172,57 @@ def test_the_factorys_analyzer_keeps_a_batchs_worth_of_connections(
     )
 
     assert analyzer._transport.connections == settings.batch_concurrency
+
+
+def test_the_answers_headers_are_read_from_its_last_block() -> None:
+    """Through a proxy, the CONNECT answer's block comes before the endpoint's own."""
+    lines = [
+        b"HTTP/1.1 200 Connection established\r\n",
+        b"Via: proxy\r\n",
+        b"\r\n",
+        b"HTTP/1.1 429 Too Many Requests\r\n",
+        b"Retry-After: 2\r\n",
+        b"X-RateLimit-Remaining-Requests:  0 \r\n",
+        b"\r\n",
+    ]
+
+    assert parse_headers(lines) == {"retry-after": "2", "x-ratelimit-remaining-requests": "0"}
+
+
+@pytest.fixture
+def https_endpoint(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The simulator served over HTTPS with a self-signed certificate: its base URL and
+    the certificate's file."""
+    certfile, keyfile = write_self_signed(tmp_path)
+    with serve_in_thread(create_openai_app(OpenAISimulator()), tls=(certfile, keyfile)) as url:
+        try:
+            yield f"{url}/v1", certfile
+        finally:
+            clear_client_cache()  # its kept connection closed before the server stops
+
+
+def test_tls_is_verified_against_the_trust_store(
+    https_endpoint: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base_url, certfile = https_endpoint
+    monkeypatch.setenv("SSL_CERT_FILE", certfile)  # transports read it when built
+    clear_client_cache()
+
+    result = LLMAnalyzer(api_key=SIM_API_KEY, base_url=base_url, max_retries=0).analyze(
+        "Hi", "It crashes."
+    )
+
+    assert result.output.summary
+
+
+def test_a_certificate_outside_the_trust_store_is_refused(
+    https_endpoint: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base_url, _ = https_endpoint
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    clear_client_cache()
+    analyzer = LLMAnalyzer(api_key=SIM_API_KEY, base_url=base_url, max_retries=0)
+
+    with pytest.raises(LLMUpstreamError, match="certificate"):
+        analyzer.analyze("Hi", "It crashes.")

@@ -1,6 +1,6 @@
 """Pooled clients per account and endpoint, in a bounded cache; none follows redirects.
 
-The analysis call goes through the account's `ChatTransport` (one urllib3 pool its threads
+The analysis call goes through the account's `ChatTransport` (libcurl handles its threads
 share); the SDK clients (`sdk_client`) serve the rest: the connection test, the Batch API.
 """
 
@@ -56,9 +56,7 @@ def shared_transport(api_key: str, base_url: str | None, connections: int) -> Ch
     key = (hashlib.sha256(api_key.encode()).hexdigest(), base_url)
     return clients.get(
         key,
-        lambda: ChatTransport(
-            api_key, base_url, ssl_context=_tls_context(), connections=connections
-        ),
+        lambda: ChatTransport(api_key, base_url, connections=connections),
     )
 
 
