@@ -18,7 +18,8 @@ Redis (database 11 by default). Prints name=value lines: the batch path (one bat
 then several batches in flight) and the seed's one-at-a-time way measured in the same run.
 The batches-in-flight round runs --repeats times on fresh tickets: throughput and CPU are the
 median of the rounds (CPU's min and max are printed too: on a shared machine they spread),
-latencies are pooled.
+latencies are pooled. `llm_fallbacks=` counts the run's tickets analysed offline because their LLM
+call failed: not failed tickets, but not the work measured either.
 """
 
 from __future__ import annotations
@@ -154,14 +155,15 @@ def main() -> None:
     configure_environment(args)
 
     import redis
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from app.accounts import integrations
     from app.accounts.users import create_user
     from app.batch import jobs as batch_jobs
     from app.core.migrations import upgrade_head
     from app.database import get_engine, session_scope
-    from app.models import BatchJob, BatchJobItem
+    from app.enums import AnalysisSource
+    from app.models import BatchJob, BatchJobItem, TicketAnalysis
     from app.pipeline.single import process_ticket
     from app.unit_of_work import UnitOfWork
     from bench.machine import reference_loop_cpu_ms
@@ -342,6 +344,11 @@ def main() -> None:
             print(f"sustained_p95_ticket_latency_ms={percentile(per_ticket, 0.95) * 1000:.0f}")
             print(f"sustained_zendesk_calls_per_100={calls * 100 / tickets:.1f}")
             print(f"sustained_failed={failed}")
+            with session_scope() as db:  # analysed offline because the LLM call failed
+                fallbacks = db.scalar(
+                    select(func.count()).where(TicketAnalysis.source == AnalysisSource.fallback)
+                )
+            print(f"llm_fallbacks={fallbacks}")
             print(f"worker_cpu_ms_per_ticket={statistics.median(cpus):.2f}")
             print(f"worker_cpu_ms_per_ticket_min={min(cpus):.2f}")
             print(f"worker_cpu_ms_per_ticket_max={max(cpus):.2f}")
