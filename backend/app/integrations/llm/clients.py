@@ -23,8 +23,8 @@ clients: ClientCache[ChatTransport] = ClientCache(
 
 @lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
-    """One TLS context (the SDK's default trust store) for every pool: building one costs
-    ~30 ms of CPU, which each client would otherwise pay again."""
+    """One TLS context (the SDK's default trust store) for every SDK client: building one
+    costs ~30 ms of CPU, which each client would otherwise pay again."""
     return httpx2.create_ssl_context()
 
 

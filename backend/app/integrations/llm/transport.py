@@ -38,7 +38,6 @@ INITIAL_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 8.0
 MAX_RETRY_AFTER_S = 60.0
 USER_AGENT = "ticket-triage"
-_TIMED_OUT = {pycurl.E_OPERATION_TIMEDOUT}
 
 
 @dataclass(frozen=True)
@@ -198,6 +197,6 @@ class ChatTransport:
 
 def _transport_error(exc: pycurl.error) -> LLMTimeoutError | LLMUpstreamError:
     code, message = exc.args if len(exc.args) == 2 else (None, str(exc))
-    if code in _TIMED_OUT:
+    if code == pycurl.E_OPERATION_TIMEDOUT:
         return LLMTimeoutError("the model did not answer in time")
     return LLMUpstreamError(f"cannot reach the model endpoint: {str(message)[:200]}")
