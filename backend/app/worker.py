@@ -165,9 +165,8 @@ def process_batch(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
 def _requeue(task: Any, countdown_s: float) -> None:
     """Back to the queue for a job whose lease another worker holds, as often as it takes:
     waiting is not a failure, so the count of retries (the budget of real failures) is kept,
-    not spent. (`task.retry` with
-    `max_retries=None` falls back to the task's max_retries: after six waits the task was
-    dropped and the job stayed queued.)"""
+    not spent. (`task.retry` with `max_retries=None` falls back to the task's max_retries:
+    after six waits the task was dropped and the job stayed queued.)"""
     task.signature_from_request(countdown=countdown_s, retries=task.request.retries).apply_async()
 
 
